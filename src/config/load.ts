@@ -1,0 +1,170 @@
+// file + environment + flags → one validated Config. Any problem is one line naming the file, the key path and what
+// was expected, so operators can fix it without reading code.
+import { Type as T, type TSchema } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+import { parse as parseToml } from "smol-toml";
+import { providerModules } from "../providers/registry.ts";
+import {
+  CommonProviderKeys,
+  ConfigFile,
+  GovernanceConfig,
+  McpConfig,
+  ServerConfig,
+  type Config,
+  type ProviderConfig,
+} from "./schema.ts";
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+export interface Flags {
+  port?: string | number;
+  config?: string;
+  logLevel?: string;
+  jsonLogs?: boolean;
+  metrics?: boolean;
+}
+
+type Env = Record<string, string | undefined>;
+
+const LOG_LEVELS = ["silent", "fatal", "error", "warn", "info", "debug", "trace"];
+
+/** `/providers/openai/timeout_secs` → `providers.openai.timeout_secs`, `/targets/1` → `targets[1]`. */
+function keyPath(prefix: string, pointer: string): string {
+  let out = prefix;
+  for (const seg of pointer.split("/").slice(1)) {
+    const s = seg.replace(/~1/g, "/").replace(/~0/g, "~");
+    out += /^\d+$/.test(s) ? `[${s}]` : out ? `.${s}` : s;
+  }
+  return out || "(top level)";
+}
+
+function check<S extends TSchema>(file: string, prefix: string, schema: S, value: unknown): any {
+  const v = Value.Default(schema, Value.Clone(value ?? {}));
+  const first = Value.Errors(schema, v).First();
+  if (!first) return v;
+  const where = keyPath(prefix, first.path);
+  if (first.message.startsWith("Unexpected property")) throw new ConfigError(`${file}: ${where}: unknown key`);
+  const got = first.value === undefined ? "nothing" : JSON.stringify(first.value);
+  throw new ConfigError(`${file}: ${where}: ${first.message.replace(/^Expected/, "expected")}, got ${got}`);
+}
+
+async function readToml(path: string, named: boolean): Promise<Record<string, unknown> | null> {
+  const f = Bun.file(path);
+  if (!(await f.exists())) {
+    if (named) throw new ConfigError(`${path}: config file not found`);
+    return null;
+  }
+  try {
+    return parseToml(await f.text()) as Record<string, unknown>;
+  } catch (e) {
+    const msg = (e instanceof Error ? e.message : String(e)).split("\n")[0];
+    throw new ConfigError(`${path}: invalid TOML: ${msg}`);
+  }
+}
+
+/** Providers that exist from the environment alone, when the file does not name them. */
+const IMPLICIT: Array<[name: string, envVar: string]> = [
+  ["openai", "OPENAI_API_KEY"],
+  ["anthropic", "ANTHROPIC_API_KEY"],
+  ["bedrock", "AWS_REGION"],
+];
+
+function loadProviders(file: string, raw: Record<string, Record<string, unknown>>, env: Env) {
+  const providers: Record<string, ProviderConfig> = {};
+  const inactive: Record<string, string> = {};
+  const entries = { ...raw };
+  for (const [name, envVar] of IMPLICIT) if (!entries[name] && env[envVar] && providerModules[name]) entries[name] = {};
+  for (const [name, entry] of Object.entries(entries)) {
+    if (!/^[A-Za-z0-9_.-]+$/.test(name)) throw new ConfigError(`${file}: providers.${name}: provider names may use letters, digits, '_', '-', '.'`);
+    const type = (entry.type as string | undefined) ?? (providerModules[name] ? name : undefined);
+    const mod = type ? providerModules[type] : undefined;
+    if (!mod) {
+      const known = Object.keys(providerModules).join(", ");
+      throw new ConfigError(
+        type
+          ? `${file}: providers.${name}.type: expected one of ${known}, got ${JSON.stringify(type)}`
+          : `${file}: providers.${name}.type: expected one of ${known} (required when the name is not a provider type)`,
+      );
+    }
+    const schema = T.Object({ ...CommonProviderKeys, ...mod.options }, { additionalProperties: false });
+    const cfg = check(file, `providers.${name}`, schema, entry) as ProviderConfig;
+    cfg.type = type!;
+    const r = mod.resolve(name, cfg, { env });
+    if (r.inactive) inactive[name] = r.inactive;
+    else providers[name] = r.cfg;
+  }
+  return { providers, inactive };
+}
+
+function crossCheck(file: string, c: Config) {
+  const known = (p: string) => p in c.providers || p in c.inactive;
+  for (const [alias, m] of Object.entries(c.models)) {
+    m.targets.forEach((t, i) => {
+      const list = Array.isArray(t) ? t : [t];
+      list.forEach((d, j) => {
+        const target = typeof d === "string" ? d : d.target;
+        const where = Array.isArray(t) ? `models.${alias}.targets[${i}][${j}]` : `models.${alias}.targets[${i}]`;
+        const slash = target.indexOf("/");
+        if (slash <= 0 || slash === target.length - 1)
+          throw new ConfigError(`${file}: ${where}: expected "provider/model", got ${JSON.stringify(target)}`);
+        if (!known(target.slice(0, slash)))
+          throw new ConfigError(`${file}: ${where}: unknown provider ${JSON.stringify(target.slice(0, slash))}`);
+      });
+    });
+    for (const s of m.mcp_servers ?? [])
+      if (!(s in c.mcp.servers)) throw new ConfigError(`${file}: models.${alias}.mcp_servers: unknown MCP server ${JSON.stringify(s)}`);
+  }
+  c.governance.fallback_order.forEach((p, i) => {
+    if (!known(p)) throw new ConfigError(`${file}: governance.fallback_order[${i}]: unknown provider ${JSON.stringify(p)}`);
+  });
+  for (const [name, s] of Object.entries(c.mcp.servers)) {
+    if (s.transport === "stdio" && !s.command)
+      throw new ConfigError(`${file}: mcp.servers.${name}.command: expected a string for a stdio server, got nothing`);
+    if (s.transport !== "stdio" && !s.url)
+      throw new ConfigError(`${file}: mcp.servers.${name}.url: expected a URL for a ${s.transport} server, got nothing`);
+  }
+}
+
+export async function loadConfig(flags: Flags = {}, env: Env = process.env): Promise<Config> {
+  const named = flags.config ?? env.ALLOY_CONFIG;
+  const path = named ?? "config.toml";
+  const parsed = await readToml(path, named !== undefined);
+  const raw = parsed ?? {};
+  const file = path;
+  check(file, "", T.Object(Object.fromEntries(Object.keys(ConfigFile.properties).map((k) => [k, T.Optional(T.Unknown())])), { additionalProperties: false }), raw);
+
+  const server = check(file, "server", ServerConfig, raw.server);
+  const governance = check(file, "governance", GovernanceConfig, raw.governance);
+  const mcp = check(file, "mcp", McpConfig, raw.mcp);
+  const models = check(file, "models", ConfigFile.properties.models, raw.models ?? {});
+  const rawProviders = check(file, "providers", ConfigFile.properties.providers, raw.providers ?? {});
+  const { providers, inactive } = loadProviders(file, rawProviders, env);
+
+  const portSrc = flags.port ?? env.ALLOY_PORT;
+  if (portSrc !== undefined) {
+    const port = Number(portSrc);
+    if (!Number.isInteger(port) || port < 0 || port > 65535)
+      throw new ConfigError(`${flags.port !== undefined ? "--port" : "ALLOY_PORT"}: expected a port number 0-65535, got ${JSON.stringify(String(portSrc))}`);
+    server.port = port;
+  }
+  const level = flags.logLevel ?? env.ALLOY_LOG_LEVEL ?? "info";
+  if (!LOG_LEVELS.includes(level))
+    throw new ConfigError(`${flags.logLevel !== undefined ? "--log-level" : "ALLOY_LOG_LEVEL"}: expected one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(level)}`);
+  if (env.ALLOY_API_KEYS) server.api_keys = env.ALLOY_API_KEYS.split(",").map((k) => k.trim()).filter(Boolean);
+
+  const config: Config = {
+    file: parsed ? file : null,
+    server,
+    providers,
+    inactive,
+    governance,
+    models,
+    mcp,
+    log: { level, json: flags.jsonLogs ?? false },
+    metrics: flags.metrics ?? true,
+  };
+  crossCheck(file, config);
+  return config;
+}

@@ -1,0 +1,114 @@
+// The config.toml schema. Every key users may write is here; anything else is rejected at startup.
+import { Type as T, type Static } from "@sinclair/typebox";
+
+const Closed = { additionalProperties: false } as const;
+const PosInt = (d: number) => T.Integer({ minimum: 1, default: d });
+const StrList = T.Array(T.String());
+
+export const ServerConfig = T.Object(
+  {
+    host: T.String({ default: "0.0.0.0" }),
+    port: T.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
+    timeout_secs: T.Number({ exclusiveMinimum: 0, default: 120 }),
+    max_body_size: PosInt(10 * 1024 * 1024),
+    /** Seconds to let in-flight requests finish on SIGTERM/SIGINT. */
+    shutdown_grace_secs: T.Number({ minimum: 0, default: 30 }),
+    api_keys: T.Optional(StrList),
+  },
+  Closed,
+);
+
+/** Keys every provider has, whatever its type. Type-specific keys come from the provider modules. */
+export const CommonProviderKeys = {
+  type: T.Optional(T.String()),
+  api_key: T.Optional(T.String()),
+  base_url: T.Optional(T.String()),
+  timeout_secs: T.Number({ exclusiveMinimum: 0, default: 60 }),
+  max_concurrent: PosInt(64),
+  default_model: T.Optional(T.String()),
+  models: T.Optional(StrList),
+};
+const CommonProvider = T.Object(CommonProviderKeys);
+export type ProviderConfig = Static<typeof CommonProvider> & { type: string } & Record<string, unknown>;
+
+export const GovernanceConfig = T.Object(
+  {
+    max_retries: T.Integer({ minimum: 0, maximum: 20, default: 3 }),
+    failover_enabled: T.Boolean({ default: true }),
+    fallback_order: T.Array(T.String(), { default: [] }),
+    backoff_base_ms: T.Integer({ minimum: 0, default: 200 }),
+    backoff_max_ms: T.Integer({ minimum: 0, default: 10_000 }),
+    /** Consecutive retryable failures that take a load-balanced deployment out of rotation. */
+    breaker_failures: PosInt(3),
+    breaker_cooldown_secs: T.Number({ exclusiveMinimum: 0, default: 30 }),
+  },
+  Closed,
+);
+
+/** A load-balanced deployment inside an alias target list. */
+export const Deployment = T.Object({ target: T.String(), weight: T.Optional(T.Number({ exclusiveMinimum: 0 })) }, Closed);
+/** An alias target: one `provider/model`, or a list of equivalent deployments to spread over. */
+export const AliasTarget = T.Union([T.String(), T.Array(T.Union([T.String(), Deployment]), { minItems: 1 })]);
+
+export const ModelAlias = T.Object(
+  {
+    targets: T.Array(AliasTarget, { minItems: 1 }),
+    mcp_servers: T.Optional(StrList),
+  },
+  Closed,
+);
+
+export const McpServerConfig = T.Object(
+  {
+    transport: T.Union([T.Literal("stdio"), T.Literal("sse"), T.Literal("streamable-http")], { default: "stdio" }),
+    command: T.Optional(T.String()),
+    args: T.Optional(StrList),
+    env: T.Optional(T.Record(T.String(), T.String())),
+    cwd: T.Optional(T.String()),
+    url: T.Optional(T.String()),
+    headers: T.Optional(T.Record(T.String(), T.String())),
+  },
+  Closed,
+);
+
+export const McpConfig = T.Object(
+  {
+    max_iterations: T.Integer({ minimum: 1, maximum: 100, default: 10 }),
+    tool_timeout_secs: T.Number({ exclusiveMinimum: 0, default: 60 }),
+    servers: T.Record(T.String(), McpServerConfig, { default: {} }),
+  },
+  Closed,
+);
+
+export const ConfigFile = T.Object(
+  {
+    server: T.Optional(ServerConfig),
+    // Validated entry by entry against the schema of each provider's type (see load.ts).
+    providers: T.Optional(T.Record(T.String(), T.Record(T.String(), T.Unknown()))),
+    governance: T.Optional(GovernanceConfig),
+    models: T.Optional(T.Record(T.String(), ModelAlias)),
+    mcp: T.Optional(McpConfig),
+  },
+  Closed,
+);
+
+export type ServerConfig = Static<typeof ServerConfig>;
+export type GovernanceConfig = Static<typeof GovernanceConfig>;
+export type ModelAlias = Static<typeof ModelAlias>;
+export type AliasTarget = Static<typeof AliasTarget>;
+export type McpServerConfig = Static<typeof McpServerConfig>;
+export type McpConfig = Static<typeof McpConfig>;
+
+/** The validated, defaulted configuration the gateway runs with. */
+export interface Config {
+  file: string | null;
+  server: ServerConfig;
+  providers: Record<string, ProviderConfig>;
+  /** Providers skipped at startup, with the reason (e.g. no API key). */
+  inactive: Record<string, string>;
+  governance: GovernanceConfig;
+  models: Record<string, ModelAlias>;
+  mcp: McpConfig;
+  log: { level: string; json: boolean };
+  metrics: boolean;
+}

@@ -1,0 +1,217 @@
+// Targets × attempts: for each step of a route, take a concurrency slot, call the provider, retry retryable failures
+// with backoff, then fail over to the next step — all inside the request deadline. Streams are committed (and can no
+// longer be retried) once their first chunk arrives.
+import type { GovernanceConfig } from "../config/schema.ts";
+import { AlloyError, asAlloyError } from "../errors.ts";
+import { retryDelay, sleep } from "../governance/backoff.ts";
+import type { Balancer, Deployment } from "../governance/balance.ts";
+import type { Limiter } from "../governance/limiter.ts";
+import type { ChatChunk, ChatRequest, ChatResponse } from "../openai/schema.ts";
+import type { Provider } from "../providers/provider.ts";
+import type { Route } from "./route.ts";
+
+/** What happened to one request, filled in as it goes (read by the access log and metrics even on failure). */
+export interface DispatchInfo {
+  provider?: string;
+  upstreamModel?: string;
+  attempts: number;
+  retries: number;
+  failovers: number;
+}
+
+/** Side channel for metrics; the dispatcher does not know how they are kept. */
+export interface DispatchObserver {
+  attempt(provider: string, model: string, ms: number, error: AlloyError | undefined): void;
+  retry(provider: string): void;
+  failover(from: string, to: string): void;
+}
+
+export interface DispatchContext {
+  requestId: string;
+  /** Aborts with an AlloyError when the client leaves (cancelled) or the request deadline passes (timeout). */
+  signal: AbortSignal;
+  /** Epoch ms when the request deadline passes. */
+  deadline: number;
+  info: DispatchInfo;
+}
+
+export interface Upstream {
+  provider: Provider;
+  limiter: Limiter;
+  timeoutMs: number;
+}
+
+/** A stream that already produced its first chunk; iterate it to the end (or return() it) to free the slot. */
+export interface OpenStream {
+  first: ChatChunk;
+  rest: AsyncIterator<ChatChunk>;
+}
+
+/** One provider call. A stream calls `keep()` once committed: it then owns the slot and gets its release function. */
+type Call<T> = (up: Upstream, model: string, signal: AbortSignal, keep: () => () => void) => Promise<T>;
+
+const NOOP: DispatchObserver = { attempt() {}, retry() {}, failover() {} };
+
+export class Dispatcher {
+  constructor(
+    private readonly upstreams: Map<string, Upstream>,
+    private readonly gov: GovernanceConfig,
+    private readonly balancer: Balancer,
+    private readonly observer: DispatchObserver = NOOP,
+  ) {}
+
+  chat(req: ChatRequest, route: Route, ctx: DispatchContext): Promise<ChatResponse> {
+    return this.run(route, ctx, (up, model, signal) => up.provider.chat(req, { model, signal, requestId: ctx.requestId }));
+  }
+
+  stream(req: ChatRequest, route: Route, ctx: DispatchContext): Promise<OpenStream> {
+    return this.run(route, ctx, async (up, model, signal, keep) => {
+      const it = up.provider.chatStream(req, { model, signal, requestId: ctx.requestId })[Symbol.asyncIterator]();
+      const first = await it.next();
+      if (first.done) throw new AlloyError("server", `${up.provider.name} ended the stream before sending anything`);
+      return { first: first.value, rest: holdSlot(it, keep(), signal) };
+    });
+  }
+
+  private async run<T>(
+    route: Route,
+    ctx: DispatchContext,
+    call: Call<T>,
+  ): Promise<T> {
+    const steps = this.gov.failover_enabled ? route.steps : route.steps.slice(0, 1);
+    const info = ctx.info;
+    let lastError: AlloyError | undefined;
+    let prev: Deployment | undefined;
+    for (let s = 0; s < steps.length; s++) {
+      const deps = steps[s]!.deployments;
+      let avoid: Deployment | undefined;
+      for (let attempt = 0; attempt <= this.gov.max_retries; attempt++) {
+        const dep = this.balancer.pick(deps, avoid);
+        const up = this.upstreams.get(dep.provider)!;
+        if (prev && prev.provider !== dep.provider && attempt === 0) {
+          info.failovers++;
+          this.observer.failover(prev.provider, dep.provider);
+        } else if (attempt > 0) {
+          info.retries++;
+          this.observer.retry(dep.provider);
+        }
+        prev = dep;
+        info.provider = dep.provider;
+        info.upstreamModel = dep.model;
+        const err = await this.attempt(up, dep, ctx, call).then(
+          (value) => ({ value }),
+          (e: unknown) => ({ error: asAlloyError(e) }),
+        );
+        if ("value" in err) return err.value;
+        const e = err.error;
+        // Our own deadline or the client leaving ends everything; so does any failure that is not worth repeating.
+        if (ctx.signal.aborted) throw asAlloyError(ctx.signal.reason);
+        if (!e.retryable) throw e;
+        lastError = e;
+        avoid = dep;
+        if (attempt === this.gov.max_retries) break;
+        const wait = Math.min(
+          retryDelay({ baseMs: this.gov.backoff_base_ms, maxMs: this.gov.backoff_max_ms }, attempt, e.retryAfterMs),
+          Math.max(0, ctx.deadline - Date.now()),
+        );
+        try {
+          await sleep(wait, ctx.signal);
+        } catch (reason) {
+          throw asAlloyError(reason);
+        }
+      }
+    }
+    throw lastError ?? new AlloyError("unavailable", "no provider could serve the request");
+  }
+
+  /** One attempt: queue for a slot (bounded by the deadline), then call under the per-attempt timeout. */
+  private async attempt<T>(
+    up: Upstream,
+    dep: Deployment,
+    ctx: DispatchContext,
+    call: Call<T>,
+  ): Promise<T> {
+    try {
+      await up.limiter.acquire(ctx.signal);
+    } catch (reason) {
+      const r = asAlloyError(reason);
+      if (r.kind !== "timeout") throw r;
+      throw new AlloyError("rate_limit", `provider '${up.provider.name}' is at its concurrency limit and the request deadline passed while queued`, {
+        retryAfterMs: 1000,
+      });
+    }
+    ctx.info.attempts++;
+    this.balancer.begin(dep);
+    const start = performance.now();
+    // Per-attempt timeout, linked to the request's own signal. Cleared once the attempt is committed or done.
+    const ac = new AbortController();
+    const onOuter = () => ac.abort(ctx.signal.reason);
+    ctx.signal.addEventListener("abort", onOuter, { once: true });
+    const timer = setTimeout(
+      () => ac.abort(new AlloyError("timeout", `provider '${up.provider.name}' did not answer within ${up.timeoutMs / 1000}s`)),
+      up.timeoutMs,
+    );
+    let released = false;
+    let outcome: "ok" | "retryable" | "other" = "other";
+    let error: AlloyError | undefined;
+    const release = () => {
+      if (released) return;
+      released = true;
+      clearTimeout(timer);
+      ctx.signal.removeEventListener("abort", onOuter);
+      up.limiter.release();
+      this.balancer.end(dep, outcome);
+      this.observer.attempt(dep.provider, dep.model, performance.now() - start, error);
+    };
+    // A committed stream keeps its slot (released when the stream ends) but no longer has a per-attempt deadline;
+    // the request deadline still holds.
+    let kept = false;
+    const keep = () => {
+      kept = true;
+      clearTimeout(timer);
+      return release;
+    };
+    try {
+      const v = await call(up, dep.model, ac.signal, keep);
+      outcome = "ok";
+      if (!kept) release();
+      return v;
+    } catch (e) {
+      error = ac.signal.aborted && !ctx.signal.aborted ? asAlloyError(ac.signal.reason) : asAlloyError(e);
+      outcome = error.retryable ? "retryable" : "other";
+      release();
+      throw error;
+    }
+  }
+}
+
+/** Iterate a committed stream, freeing its slot exactly once: at the end, on error, or when the consumer stops. */
+function holdSlot(it: AsyncIterator<ChatChunk>, release: () => void, signal: AbortSignal): AsyncIterator<ChatChunk> {
+  let done = false;
+  const finish = () => {
+    if (!done) {
+      done = true;
+      release();
+    }
+  };
+  return {
+    async next() {
+      if (done) return { done: true, value: undefined };
+      try {
+        const r = await it.next();
+        if (r.done) finish();
+        return r;
+      } catch (e) {
+        finish();
+        const err = signal.aborted ? asAlloyError(signal.reason) : asAlloyError(e);
+        err.afterFirstChunk = true;
+        throw err;
+      }
+    },
+    async return() {
+      finish();
+      await it.return?.();
+      return { done: true, value: undefined };
+    },
+  };
+}

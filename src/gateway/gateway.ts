@@ -1,0 +1,37 @@
+// Wiring: config → providers, per-provider limiters, router and dispatcher. Everything here is built once at startup.
+import type { Config } from "../config/schema.ts";
+import { Balancer } from "../governance/balance.ts";
+import { Limiter } from "../governance/limiter.ts";
+import { createProviders } from "../providers/registry.ts";
+import { Dispatcher, type DispatchObserver, type Upstream } from "./dispatch.ts";
+import { Router } from "./route.ts";
+
+export interface Gateway {
+  config: Config;
+  router: Router;
+  dispatcher: Dispatcher;
+  upstreams: Map<string, Upstream>;
+  close(): Promise<void>;
+}
+
+export function createGateway(config: Config, observer?: DispatchObserver): Gateway {
+  const providers = createProviders(config.providers);
+  const upstreams = new Map<string, Upstream>();
+  for (const [name, provider] of providers) {
+    const cfg = config.providers[name]!;
+    upstreams.set(name, { provider, limiter: new Limiter(cfg.max_concurrent), timeoutMs: cfg.timeout_secs * 1000 });
+  }
+  const balancer = new Balancer({
+    failures: config.governance.breaker_failures,
+    cooldownMs: config.governance.breaker_cooldown_secs * 1000,
+  });
+  return {
+    config,
+    router: new Router(config),
+    dispatcher: new Dispatcher(upstreams, config.governance, balancer, observer),
+    upstreams,
+    async close() {
+      await Promise.allSettled([...providers.values()].map((p) => p.close?.()));
+    },
+  };
+}

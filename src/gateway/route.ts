@@ -1,0 +1,88 @@
+// Model name → the ordered steps to try. Each step is one target or a set of load-balanced deployments.
+// Built from config once; per request it is a map lookup or a prefix split.
+import type { Config } from "../config/schema.ts";
+import { AlloyError } from "../errors.ts";
+import type { Deployment } from "../governance/balance.ts";
+
+export interface Step {
+  deployments: Deployment[];
+}
+
+export interface Route {
+  steps: Step[];
+  /** The alias, when the model named one. */
+  alias?: string;
+  mcpServers?: string[];
+}
+
+const FAMILIES: Array<[RegExp, string]> = [
+  [/^(gpt-|o1|o3|o4|chatgpt-)/, "openai"],
+  [/^claude-/, "anthropic"],
+  [/^(arn:aws|(us|eu|apac|us-gov|global)\.[a-z]+\.|anthropic\.|amazon\.|meta\.|mistral\.|cohere\.|ai21\.|deepseek\.|writer\.|qwen\.|openai\.)/, "bedrock"],
+];
+
+export class Router {
+  private readonly aliases = new Map<string, Route>();
+  /** Per provider: the failover steps that follow it for a non-alias request. */
+  private readonly fallbacks = new Map<string, Step[]>();
+
+  constructor(private readonly config: Config) {
+    const active = (p: string) => p in config.providers;
+    for (const [name, alias] of Object.entries(config.models)) {
+      const steps: Step[] = [];
+      for (const t of alias.targets) {
+        const deployments = (Array.isArray(t) ? t : [t])
+          .map((d) => (typeof d === "string" ? { target: d, weight: 1 } : { target: d.target, weight: d.weight ?? 1 }))
+          .map(({ target, weight }) => {
+            const slash = target.indexOf("/");
+            return { provider: target.slice(0, slash), model: target.slice(slash + 1), weight };
+          })
+          .filter((d) => active(d.provider));
+        if (deployments.length) steps.push({ deployments });
+      }
+      this.aliases.set(name, { steps, alias: name, mcpServers: alias.mcp_servers });
+    }
+    const gov = config.governance;
+    for (const primary of Object.keys(config.providers)) {
+      const steps: Step[] = [];
+      if (gov.failover_enabled)
+        for (const p of gov.fallback_order) {
+          const model = config.providers[p]?.default_model;
+          if (p !== primary && model) steps.push({ deployments: [{ provider: p, model, weight: 1 }] });
+        }
+      this.fallbacks.set(primary, steps);
+    }
+  }
+
+  get aliasNames(): string[] {
+    return [...this.aliases.keys()];
+  }
+
+  resolve(model: string): Route {
+    const alias = this.aliases.get(model);
+    if (alias) {
+      if (!alias.steps.length) throw new AlloyError("unavailable", `no active provider serves the model alias '${model}'`);
+      return alias;
+    }
+    const slash = model.indexOf("/");
+    if (slash > 0) {
+      const provider = model.slice(0, slash);
+      if (this.config.providers[provider]) return this.direct(provider, model.slice(slash + 1));
+      if (this.config.inactive[provider])
+        throw new AlloyError("unavailable", `provider '${provider}' is not active: ${this.config.inactive[provider]}`);
+    }
+    for (const [re, provider] of FAMILIES) {
+      if (!re.test(model)) continue;
+      if (this.config.providers[provider]) return this.direct(provider, model);
+      if (this.config.inactive[provider])
+        throw new AlloyError("unavailable", `provider '${provider}' for model '${model}' is not active: ${this.config.inactive[provider]}`);
+      break;
+    }
+    throw new AlloyError("not_found", `The model '${model}' does not exist or no provider is configured for it`, { param: "model" });
+  }
+
+  private direct(provider: string, model: string): Route {
+    if (!model) throw new AlloyError("not_found", `The model '${provider}/' names no model`, { param: "model" });
+    return { steps: [{ deployments: [{ provider, model, weight: 1 }] }, ...this.fallbacks.get(provider)!] };
+  }
+}

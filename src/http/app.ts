@@ -1,0 +1,73 @@
+// The Elysia app: routes, x-request-id on every response, Elysia's own failures mapped to OpenAI's error shape.
+import { Elysia } from "elysia";
+import { AlloyError } from "../errors.ts";
+import type { Gateway } from "../gateway/gateway.ts";
+import type { RequestObserver } from "../observability/access.ts";
+import { chatHandler } from "./chat.ts";
+import { errorResponse } from "./errors.ts";
+
+export interface AppDeps {
+  gateway: Gateway;
+  observer: RequestObserver;
+  /** Extra readiness conditions (MCP servers): each returns a reason when not ready. */
+  readiness?: Array<() => string[]>;
+  startedAt?: number;
+}
+
+const JSON_TYPE = "application/json";
+
+let counter = 0;
+const prefix = crypto.randomUUID().slice(0, 8);
+/** Unique, cheap, sortable within a process: no crypto per request. */
+export function newRequestId(): string {
+  return `req_${prefix}${(counter++).toString(36).padStart(8, "0")}`;
+}
+
+function requestIdOf(request: Request): string {
+  const given = request.headers.get("x-request-id");
+  // Honour the client's id when it is sane; never echo something that could break a header or a log line.
+  return given && given.length <= 200 && /^[\x21-\x7e]+$/.test(given) ? given : newRequestId();
+}
+
+function json(body: unknown, requestId: string, status = 200): Response {
+  return new Response(JSON.stringify(body), { status, headers: { "content-type": JSON_TYPE, "x-request-id": requestId } });
+}
+
+export function modelList(gateway: Gateway, created: number) {
+  const data: Array<{ id: string; object: "model"; created: number; owned_by: string }> = [];
+  for (const alias of gateway.router.aliasNames) data.push({ id: alias, object: "model", created, owned_by: "alloy" });
+  for (const [name, cfg] of Object.entries(gateway.config.providers))
+    for (const m of cfg.models ?? []) data.push({ id: `${name}/${m}`, object: "model", created, owned_by: name });
+  return { object: "list" as const, data };
+}
+
+export function createApp(deps: AppDeps) {
+  const { gateway } = deps;
+  const chat = chatHandler(deps);
+  const created = Math.floor((deps.startedAt ?? Date.now()) / 1000);
+  const models = JSON.stringify(modelList(gateway, created));
+  const health = JSON.stringify({ status: "ok" });
+
+  return new Elysia()
+    .get("/health", ({ request }) => new Response(health, { headers: { "content-type": JSON_TYPE, "x-request-id": requestIdOf(request) } }))
+    .get("/ready", ({ request }) => {
+      const reasons: string[] = [];
+      if (gateway.upstreams.size === 0) reasons.push("no provider is active");
+      for (const check of deps.readiness ?? []) reasons.push(...check());
+      const providers = [...gateway.upstreams.keys()];
+      return reasons.length
+        ? json({ status: "not_ready", providers, reasons }, requestIdOf(request), 503)
+        : json({ status: "ready", providers }, requestIdOf(request));
+    })
+    .get("/v1/models", ({ request }) => new Response(models, { headers: { "content-type": JSON_TYPE, "x-request-id": requestIdOf(request) } }))
+    .post("/v1/chat/completions", ({ request, server }) => chat(request, server, requestIdOf(request)), { parse: "none" })
+    .onError(({ code, error, request }) => {
+      const id = requestIdOf(request);
+      if (error instanceof AlloyError) return errorResponse(error, id);
+      if (code === "NOT_FOUND")
+        return errorResponse(new AlloyError("not_found", `Unknown route ${request.method} ${new URL(request.url).pathname}`, { code: "unknown_url" }), id);
+      if (code === "PARSE" || code === "VALIDATION" || code === "INVALID_COOKIE_SIGNATURE")
+        return errorResponse(new AlloyError("bad_request", "Invalid request"), id);
+      return errorResponse(new AlloyError("server", "Internal gateway error", { status: 500, type: "server_error", code: "internal_error" }), id);
+    });
+}

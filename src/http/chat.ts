@@ -1,0 +1,102 @@
+// POST /v1/chat/completions: body → validate → route → dispatch → JSON or SSE. Every exit fills the access record.
+import type { Server } from "bun";
+import { AlloyError, asAlloyError } from "../errors.ts";
+import type { Gateway } from "../gateway/gateway.ts";
+import type { DispatchContext } from "../gateway/dispatch.ts";
+import type { AccessRecord, RequestObserver } from "../observability/access.ts";
+import { validateChatRequest } from "../openai/validate.ts";
+import { readJsonBody } from "./body.ts";
+import { errorResponse } from "./errors.ts";
+import { chunksToSse, SSE_HEADERS } from "./sse.ts";
+
+export interface ChatDeps {
+  gateway: Gateway;
+  observer: RequestObserver;
+}
+
+export function chatHandler({ gateway, observer }: ChatDeps) {
+  const { max_body_size: maxBody, timeout_secs } = gateway.config.server;
+  const deadlineMs = timeout_secs * 1000;
+
+  return async function handle(request: Request, server: Server<unknown> | null, requestId: string): Promise<Response> {
+    const start = performance.now();
+    const rec: AccessRecord = {
+      requestId,
+      method: "POST",
+      route: "/v1/chat/completions",
+      status: 200,
+      attempts: 0,
+      retries: 0,
+      failovers: 0,
+      stream: false,
+      durationMs: 0,
+    };
+    const done = (status: number, err?: AlloyError) => {
+      rec.status = status;
+      rec.durationMs = performance.now() - start;
+      if (err) {
+        rec.error = err.kind;
+        rec.errorMessage = err.message;
+      }
+      observer.end(rec);
+    };
+
+    // Deadline and client disconnect, as one signal whose reason says which.
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(new AlloyError("timeout", `request deadline of ${timeout_secs}s exceeded`)), deadlineMs);
+    const onClientGone = () => ac.abort(new AlloyError("cancelled", "client closed the connection"));
+    request.signal.addEventListener("abort", onClientGone, { once: true });
+    const cleanup = () => {
+      clearTimeout(timer);
+      request.signal.removeEventListener("abort", onClientGone);
+    };
+
+    try {
+      const req = validateChatRequest(await readJsonBody(request, maxBody));
+      // The body is in: from here on only the configured timeouts may end the call, not the socket idle limit.
+      server?.timeout(request, 0);
+      rec.model = req.model;
+      rec.stream = req.stream === true;
+      const route = gateway.router.resolve(req.model);
+      const ctx: DispatchContext = {
+        requestId,
+        signal: ac.signal,
+        deadline: Date.now() + deadlineMs,
+        info: rec,
+      };
+
+      if (!rec.stream) {
+        const res = await gateway.dispatcher.chat(req, route, ctx);
+        cleanup();
+        rec.usage = res.usage;
+        rec.finishReason = res.choices[0]?.finish_reason;
+        rec.ttfbMs = performance.now() - start;
+        const body = JSON.stringify(res);
+        done(200);
+        return new Response(body, {
+          headers: { "content-type": "application/json", "x-request-id": requestId, "x-alloy-provider": rec.provider! },
+        });
+      }
+
+      const { first, rest } = await gateway.dispatcher.stream(req, route, ctx);
+      const stream = chunksToSse(first, rest, {
+        includeUsage: req.stream_options?.include_usage === true,
+        onFirstByte: () => (rec.ttfbMs = performance.now() - start),
+        onEnd: (end) => {
+          cleanup();
+          rec.usage = end.usage;
+          rec.finishReason = end.finishReason;
+          done(end.cancelled ? 499 : 200, end.error);
+        },
+      });
+      return new Response(stream, {
+        headers: { ...SSE_HEADERS, "x-request-id": requestId, "x-alloy-provider": rec.provider! },
+      });
+    } catch (e) {
+      cleanup();
+      const err = asAlloyError(e);
+      done(err.status, err);
+      return errorResponse(err, requestId);
+    }
+  };
+}

@@ -1,0 +1,136 @@
+// A keyless in-process upstream: echoes the last user message (or a fixed reply), streams it word by word, calls
+// tools on request and fails on purpose. It goes through the same routing, governance and observability as any
+// provider, so operators can try the gateway (and load-test it) with no network and no keys.
+import { Type as T } from "@sinclair/typebox";
+import { AlloyError } from "../errors.ts";
+import { sleep } from "../governance/backoff.ts";
+import { contentText, type ChatChunk, type ChatRequest, type ChatResponse, type ToolCall, type Usage } from "../openai/schema.ts";
+import type { ProviderConfig } from "../config/schema.ts";
+import type { CallOptions, Provider, ProviderModule } from "./provider.ts";
+
+export interface MockConfig extends ProviderConfig {
+  reply?: string;
+  latency_ms: number;
+  tokens_per_sec?: number;
+  fail_rate: number;
+}
+
+/** The usage rule: a token is a run of non-space characters; the prompt counts the text of every message. */
+export function countTokens(text: string): number {
+  const m = text.match(/\S+/g);
+  return m ? m.length : 0;
+}
+
+interface Answer {
+  content: string | null;
+  toolCalls: ToolCall[] | undefined;
+  usage: Usage;
+}
+
+let seq = 0;
+const nextId = () => `mock-${Date.now().toString(36)}-${(seq++).toString(36)}`;
+
+export class MockProvider implements Provider {
+  readonly type = "mock";
+  constructor(
+    readonly name: string,
+    private readonly cfg: MockConfig,
+    private readonly random: () => number = Math.random,
+  ) {}
+
+  /** What the mock answers: a tool call when tool_choice names one (or is "required"), else the reply text. */
+  answer(req: ChatRequest): Answer {
+    let prompt = 0;
+    for (const m of req.messages) prompt += countTokens(contentText(m.content));
+    const last = req.messages[req.messages.length - 1]!;
+    const tools = (req.tools ?? []).filter((t) => t.type === "function");
+    const choice = req.tool_choice;
+    const toolName =
+      last.role === "tool"
+        ? undefined
+        : typeof choice === "object"
+          ? choice.function.name
+          : choice === "required" && tools[0]?.type === "function"
+            ? tools[0].function.name
+            : undefined;
+    if (toolName) {
+      const call: ToolCall = { id: `call_${nextId().replace(/-/g, "")}`, type: "function", function: { name: toolName, arguments: "{}" } };
+      return { content: null, toolCalls: [call], usage: usage(prompt, 1) };
+    }
+    let content: string;
+    if (this.cfg.reply !== undefined) content = this.cfg.reply;
+    else if (last.role === "tool") content = `Tool result: ${contentText(last.content)}`;
+    else {
+      const lastUser = [...req.messages].reverse().find((m) => m.role === "user");
+      content = `You said: ${lastUser ? contentText(lastUser.content) : ""}`;
+    }
+    return { content, toolCalls: undefined, usage: usage(prompt, countTokens(content)) };
+  }
+
+  private async begin(o: CallOptions): Promise<void> {
+    if (this.cfg.latency_ms > 0) await sleep(this.cfg.latency_ms, o.signal);
+    if (this.cfg.fail_rate > 0 && this.random() < this.cfg.fail_rate)
+      throw new AlloyError("overloaded", `${this.name}: simulated upstream failure (fail_rate ${this.cfg.fail_rate})`, { status: 503 });
+  }
+
+  async chat(req: ChatRequest, o: CallOptions): Promise<ChatResponse> {
+    await this.begin(o);
+    const a = this.answer(req);
+    return {
+      id: `chatcmpl-${nextId()}`,
+      object: "chat.completion",
+      created: Math.floor(Date.now() / 1000),
+      model: o.model,
+      choices: [
+        {
+          index: 0,
+          message: { role: "assistant", content: a.content, ...(a.toolCalls ? { tool_calls: a.toolCalls } : {}) },
+          finish_reason: a.toolCalls ? "tool_calls" : "stop",
+          logprobs: null,
+        },
+      ],
+      usage: a.usage,
+    };
+  }
+
+  async *chatStream(req: ChatRequest, o: CallOptions): AsyncGenerator<ChatChunk> {
+    await this.begin(o);
+    const a = this.answer(req);
+    const base = { id: `chatcmpl-${nextId()}`, object: "chat.completion.chunk" as const, created: Math.floor(Date.now() / 1000), model: o.model };
+    const chunk = (delta: ChatChunk["choices"][0]["delta"], finish: ChatChunk["choices"][0]["finish_reason"] = null): ChatChunk => ({
+      ...base,
+      choices: [{ index: 0, delta, finish_reason: finish }],
+    });
+    yield chunk({ role: "assistant", content: "" });
+    const pause = this.cfg.tokens_per_sec ? 1000 / this.cfg.tokens_per_sec : 0;
+    if (a.toolCalls) {
+      for (const [index, c] of a.toolCalls.entries())
+        yield chunk({ tool_calls: [{ index, id: c.id, type: "function", function: { name: c.function.name, arguments: c.function.arguments } }] });
+    } else {
+      // Words keep their leading space so the client's concatenation is exactly the reply.
+      const words = a.content!.match(/\s*\S+/g) ?? [];
+      for (const w of words) {
+        if (pause) await sleep(pause, o.signal);
+        yield chunk({ content: w });
+      }
+    }
+    yield chunk({}, a.toolCalls ? "tool_calls" : "stop");
+    yield { ...base, choices: [], usage: a.usage };
+  }
+}
+
+function usage(prompt: number, completion: number): Usage {
+  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+}
+
+export const mockModule: ProviderModule<MockConfig> = {
+  type: "mock",
+  options: {
+    reply: T.Optional(T.String()),
+    latency_ms: T.Number({ minimum: 0, default: 0 }),
+    tokens_per_sec: T.Optional(T.Number({ exclusiveMinimum: 0 })),
+    fail_rate: T.Number({ minimum: 0, maximum: 1, default: 0 }),
+  },
+  resolve: (_name, cfg) => ({ cfg }),
+  create: (name, cfg) => new MockProvider(name, cfg),
+};

@@ -1,0 +1,16 @@
+// Every provider type Alloy knows, one line each. A new provider is its own file plus one line here.
+import { mockModule } from "./mock.ts";
+import { openaiModule } from "./openai.ts";
+import type { Provider, ProviderModule } from "./provider.ts";
+import type { ProviderConfig } from "../config/schema.ts";
+
+export const providerModules: Record<string, ProviderModule> = {
+  openai: openaiModule,
+  mock: mockModule,
+};
+
+export function createProviders(configs: Record<string, ProviderConfig>): Map<string, Provider> {
+  const out = new Map<string, Provider>();
+  for (const [name, cfg] of Object.entries(configs)) out.set(name, providerModules[cfg.type]!.create(name, cfg));
+  return out;
+}

@@ -1,0 +1,74 @@
+// Start and stop the gateway: config in, a listening server out, graceful shutdown on signals.
+import type { Config } from "./config/schema.ts";
+import { createGateway, type Gateway } from "./gateway/gateway.ts";
+import { createApp } from "./http/app.ts";
+import type { AccessRecord, RequestObserver } from "./observability/access.ts";
+import { createLogger, type Logger } from "./observability/log.ts";
+
+export const VERSION = "0.1.0";
+
+export interface Running {
+  port: number;
+  url: string;
+  gateway: Gateway;
+  log: Logger;
+  stop(graceful?: boolean): Promise<void>;
+}
+
+function accessObserver(log: Logger): RequestObserver {
+  return {
+    end(rec: AccessRecord) {
+      const { errorMessage, ...fields } = rec;
+      const level = rec.status >= 500 && rec.status !== 499 ? "warn" : "info";
+      log[level]("request", { ...fields, durationMs: Math.round(rec.durationMs * 100) / 100, ttfbMs: rec.ttfbMs && Math.round(rec.ttfbMs * 100) / 100, ...(errorMessage ? { errorMessage } : {}) });
+    },
+  };
+}
+
+export async function start(config: Config, opts: { log?: Logger } = {}): Promise<Running> {
+  const log = opts.log ?? createLogger(config.log);
+  const gateway = createGateway(config);
+  const app = createApp({ gateway, observer: accessObserver(log) });
+  app.listen({
+    port: config.server.port,
+    hostname: config.server.host,
+    // Our own reader enforces max_body_size with a proper 413; Bun's cap is only a backstop.
+    maxRequestBodySize: config.server.max_body_size * 2 + 65536,
+    // Idle sockets (slow or stuck clients) are cut; requests lift this once their body is read.
+    idleTimeout: 30,
+  });
+  const server = app.server!;
+
+  const active = Object.keys(config.providers);
+  log.info(`alloy ${VERSION} listening on http://${config.server.host}:${server.port}`, {
+    version: VERSION,
+    port: server.port,
+    config: config.file ?? "(none)",
+    providers: active,
+    aliases: Object.keys(config.models),
+  });
+  for (const [name, why] of Object.entries(config.inactive)) log.warn(`provider ${name} skipped: ${why}`, { provider: name });
+  if (active.length === 0) log.warn("no provider is active: every chat request will fail until one is configured");
+
+  let stopping: Promise<void> | undefined;
+  return {
+    port: server.port!,
+    url: `http://127.0.0.1:${server.port}`,
+    gateway,
+    log,
+    stop(graceful = true) {
+      stopping ??= (async () => {
+        const grace = config.server.shutdown_grace_secs * 1000;
+        const drained = server.stop(!graceful);
+        if (graceful && grace > 0) {
+          let t: Timer | undefined;
+          await Promise.race([drained, new Promise((r) => (t = setTimeout(r, grace)))]);
+          clearTimeout(t);
+          await server.stop(true);
+        } else await drained;
+        await gateway.close();
+      })();
+      return stopping;
+    },
+  };
+}
