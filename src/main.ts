@@ -1,43 +1,13 @@
 #!/usr/bin/env bun
-// The CLI: flags → config → server. Wiring only.
-import { defineCommand, runMain } from "citty";
-import { ConfigError, loadConfig } from "./config/load.ts";
-import { start, VERSION } from "./server.ts";
+// Entry point. Bun's fetch caps simultaneous upstream requests at 256 unless BUN_CONFIG_MAX_HTTP_REQUESTS is set
+// before the process starts (setting it later has no effect), and per-provider `max_concurrent` must be the only cap.
+// So when it is unset we re-exec ourselves once with it set (same pid, nothing else loaded yet), then load the CLI.
+const MAX_HTTP_REQUESTS = "65535"; // Bun's maximum
 
-const main = defineCommand({
-  meta: { name: "alloy", version: VERSION, description: "A high-performance AI gateway: one OpenAI-compatible API for OpenAI, Anthropic and AWS Bedrock" },
-  args: {
-    port: { type: "string", alias: "p", description: "Port to listen on (env ALLOY_PORT, default 3000)", valueHint: "3000" },
-    config: { type: "string", alias: "c", description: "Config file (env ALLOY_CONFIG, default config.toml)", valueHint: "config.toml" },
-    "log-level": { type: "string", description: "silent|fatal|error|warn|info|debug|trace (env ALLOY_LOG_LEVEL, default info)" },
-    "json-logs": { type: "boolean", description: "One JSON object per log line", default: false },
-    metrics: { type: "boolean", description: "Serve Prometheus metrics at /metrics (--no-metrics to turn off)", default: true },
-  },
-  async run({ args }) {
-    let config;
-    try {
-      config = await loadConfig({
-        port: args.port,
-        config: args.config,
-        logLevel: args["log-level"],
-        jsonLogs: args["json-logs"],
-        metrics: args.metrics,
-      });
-    } catch (e) {
-      if (e instanceof ConfigError) {
-        process.stderr.write(`alloy: ${e.message}\n`);
-        process.exit(2);
-      }
-      throw e;
-    }
-    const running = await start(config);
-    const shutdown = (signal: string) => {
-      running.log.info(`${signal} received: draining and shutting down`);
-      running.stop(true).then(() => process.exit(0));
-    };
-    process.once("SIGTERM", () => shutdown("SIGTERM"));
-    process.once("SIGINT", () => shutdown("SIGINT"));
-  },
-});
+if (!process.env.BUN_CONFIG_MAX_HTTP_REQUESTS && typeof process.execve === "function") {
+  // Compiled: argv[1] is the embedded entry (/$bunfs/...); from source: argv[1] is this script and must be kept.
+  const args = Bun.main.startsWith("/$bunfs") ? process.argv.slice(2) : process.argv.slice(1);
+  process.execve(process.execPath, [process.execPath, ...args], { ...process.env, BUN_CONFIG_MAX_HTTP_REQUESTS: MAX_HTTP_REQUESTS });
+}
 
-runMain(main);
+await import("./cli.ts");

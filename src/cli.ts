@@ -1,0 +1,42 @@
+// The CLI: flags → config → server. Wiring only.
+import { defineCommand, runMain } from "citty";
+import { ConfigError, loadConfig } from "./config/load.ts";
+import { start, VERSION } from "./server.ts";
+
+const main = defineCommand({
+  meta: { name: "alloy", version: VERSION, description: "A high-performance AI gateway: one OpenAI-compatible API for OpenAI, Anthropic and AWS Bedrock" },
+  args: {
+    port: { type: "string", alias: "p", description: "Port to listen on (env ALLOY_PORT, default 3000)", valueHint: "3000" },
+    config: { type: "string", alias: "c", description: "Config file (env ALLOY_CONFIG, default config.toml)", valueHint: "config.toml" },
+    "log-level": { type: "string", description: "silent|fatal|error|warn|info|debug|trace (env ALLOY_LOG_LEVEL, default info)" },
+    "json-logs": { type: "boolean", description: "One JSON object per log line", default: false },
+    metrics: { type: "boolean", description: "Serve Prometheus metrics at /metrics (--no-metrics to turn off)", default: true },
+  },
+  async run({ args }) {
+    let config;
+    try {
+      config = await loadConfig({
+        port: args.port,
+        config: args.config,
+        logLevel: args["log-level"],
+        jsonLogs: args["json-logs"],
+        metrics: args.metrics,
+      });
+    } catch (e) {
+      if (e instanceof ConfigError) {
+        process.stderr.write(`alloy: ${e.message}\n`);
+        process.exit(2);
+      }
+      throw e;
+    }
+    const running = await start(config);
+    const shutdown = (signal: string) => {
+      running.log.info(`${signal} received: draining and shutting down`);
+      running.stop(true).then(() => process.exit(0));
+    };
+    process.once("SIGTERM", () => shutdown("SIGTERM"));
+    process.once("SIGINT", () => shutdown("SIGINT"));
+  },
+});
+
+runMain(main);
