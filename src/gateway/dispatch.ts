@@ -105,7 +105,7 @@ export class Dispatcher {
         if ("value" in err) return err.value;
         const e = err.error;
         // Our own deadline or the client leaving ends everything; so does any failure that is not worth repeating.
-        if (ctx.signal.aborted) throw asAlloyError(ctx.signal.reason);
+        if (ctx.signal.aborted) throw e;
         if (!e.retryable) throw e;
         lastError = e;
         avoid = dep;
@@ -177,7 +177,8 @@ export class Dispatcher {
       if (!kept) release();
       return v;
     } catch (e) {
-      error = ac.signal.aborted && !ctx.signal.aborted ? asAlloyError(ac.signal.reason) : asAlloyError(e);
+      // An abort surfaces as whatever the transport threw; its reason (timeout, deadline, client gone) is the truth.
+      error = asAlloyError(ac.signal.aborted ? ac.signal.reason : e);
       outcome = error.retryable ? "retryable" : "other";
       release();
       throw error;
