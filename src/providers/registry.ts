@@ -1,4 +1,5 @@
 // Every provider type Alloy knows, one line each. A new provider is its own file plus one line here.
+import { bedrockModule } from "./bedrock.ts";
 import { mockModule } from "./mock.ts";
 import { openaiModule } from "./openai.ts";
 import type { Provider, ProviderModule } from "./provider.ts";
@@ -7,6 +8,7 @@ import type { ProviderConfig } from "../config/schema.ts";
 export const providerModules: Record<string, ProviderModule> = {
   openai: openaiModule,
   mock: mockModule,
+  bedrock: bedrockModule,
 };
 
 export function createProviders(configs: Record<string, ProviderConfig>): Map<string, Provider> {

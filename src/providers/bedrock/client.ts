@@ -1,0 +1,29 @@
+// One BedrockRuntimeClient per provider, built at startup from the resolved config.
+import { BedrockRuntimeClient } from "@aws-sdk/client-bedrock-runtime";
+import { FetchHttpHandler } from "@smithy/fetch-http-handler";
+
+export interface BedrockClientOptions {
+  region: string;
+  profile?: string;
+  endpoint?: string;
+  access_key_id?: string;
+  secret_access_key?: string;
+  session_token?: string;
+}
+
+export function createBedrockClient(o: BedrockClientOptions): BedrockRuntimeClient {
+  return new BedrockRuntimeClient({
+    region: o.region,
+    ...(o.profile ? { profile: o.profile } : {}),
+    ...(o.endpoint ? { endpoint: o.endpoint } : {}),
+    // Static keys when configured; otherwise the AWS default chain (env, profile/SSO, web identity, ECS, IMDS).
+    ...(o.access_key_id && o.secret_access_key
+      ? { credentials: { accessKeyId: o.access_key_id, secretAccessKey: o.secret_access_key, ...(o.session_token ? { sessionToken: o.session_token } : {}) } }
+      : {}),
+    // Retries, backoff and failover belong to Alloy's governance; the SDK makes exactly one attempt.
+    maxAttempts: 1,
+    // Under Bun the SDK's default HTTP/2 handler fails against HTTP/1.1 endpoints (ERR_HTTP2_ERROR); Bun's native
+    // fetch speaks both and honours the abort signal for the request and the response body alike.
+    requestHandler: new FetchHttpHandler(),
+  });
+}

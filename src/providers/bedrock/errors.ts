@@ -1,0 +1,64 @@
+// Bedrock failures → AlloyError. The AWS SDK throws modelled exceptions by name (`ThrottlingException`, …) with the
+// HTTP status in `$metadata`; stream exception frames arrive by the same names in camelCase. One table decides the
+// kind (and so retry and failover) for both. Only the service's message is kept: never headers, keys or the request.
+import { AlloyError, upstreamError, type ErrorKind } from "../../errors.ts";
+
+interface Mapping {
+  kind: ErrorKind;
+  status: number;
+}
+
+/** translation.md's table, plus the stream-only `ModelStreamErrorException` (the docs say: retry the request). */
+const BY_NAME: Record<string, Mapping> = {
+  ValidationException: { kind: "bad_request", status: 400 },
+  AccessDeniedException: { kind: "permission", status: 403 },
+  ResourceNotFoundException: { kind: "not_found", status: 404 },
+  ModelTimeoutException: { kind: "timeout", status: 408 },
+  ThrottlingException: { kind: "rate_limit", status: 429 },
+  ModelNotReadyException: { kind: "rate_limit", status: 429 },
+  ServiceQuotaExceededException: { kind: "rate_limit", status: 429 },
+  ModelErrorException: { kind: "unprocessable", status: 424 },
+  ModelStreamErrorException: { kind: "server", status: 502 },
+  InternalServerException: { kind: "server", status: 502 },
+  ServiceUnavailableException: { kind: "overloaded", status: 503 },
+};
+
+/** `throttlingException` (stream frame) or `ThrottlingException:http://internal.amazon.com/…` (header) → `ThrottlingException`. */
+export function exceptionName(raw: string): string {
+  const name = raw.split(":")[0]!.trim();
+  return name.charAt(0).toUpperCase() + name.slice(1);
+}
+
+/** A Bedrock exception, by name, with the service's message. Unknown names fall back to the HTTP status. */
+export function bedrockException(provider: string, rawName: string, message: string | undefined, status?: number): AlloyError {
+  const name = exceptionName(rawName);
+  const text = message?.trim() || `${provider}: ${name}`;
+  const m = BY_NAME[name];
+  if (m) return new AlloyError(m.kind, text, { status: m.status, upstreamType: name });
+  if (status && status >= 400) return upstreamError(status, text, { upstreamType: name });
+  return new AlloyError("server", text, { upstreamType: name });
+}
+
+interface SdkErrorShape {
+  name?: unknown;
+  message?: unknown;
+  $fault?: unknown;
+  $metadata?: { httpStatusCode?: number };
+}
+
+/** Anything the SDK call threw (modelled exception, credential failure, socket error) → AlloyError. */
+export function fromSdkError(provider: string, e: unknown): AlloyError {
+  if (e instanceof AlloyError) return e;
+  const err = (e && typeof e === "object" ? e : {}) as SdkErrorShape;
+  const name = typeof err.name === "string" ? err.name : "Error";
+  const message = typeof err.message === "string" ? err.message : String(e);
+  const status = err.$metadata?.httpStatusCode;
+  // A modelled service exception: the service answered.
+  if (err.$fault !== undefined || (status !== undefined && status >= 400)) return bedrockException(provider, name, message, status);
+  if (name === "TimeoutError") return new AlloyError("timeout", `${provider} did not answer in time`);
+  // The default credential chain found nothing (or IMDS/SSO failed): a gateway-side problem another target may not
+  // have, so it is retryable and lets failover run.
+  if (name === "CredentialsProviderError" || name === "TokenProviderError")
+    return new AlloyError("server", `${provider}: could not load AWS credentials: ${message}`, { upstreamType: name });
+  return new AlloyError("network", `${provider} connection failed: ${message}`, { upstreamType: name });
+}
