@@ -1,4 +1,5 @@
 // Every provider type Alloy knows, one line each. A new provider is its own file plus one line here.
+import { anthropicModule } from "./anthropic.ts";
 import { bedrockModule } from "./bedrock.ts";
 import { mockModule } from "./mock.ts";
 import { openaiModule } from "./openai.ts";
@@ -8,6 +9,7 @@ import type { ProviderConfig } from "../config/schema.ts";
 export const providerModules: Record<string, ProviderModule> = {
   openai: openaiModule,
   mock: mockModule,
+  anthropic: anthropicModule,
   bedrock: bedrockModule,
 };
 

@@ -1,0 +1,107 @@
+// Anthropic Messages API behind the Provider interface. The translation lives in ./anthropic/ as pure functions
+// (request, response, events, stream); this file is the I/O: headers, POST, error bodies, feeding stream events.
+import { Type as T } from "@sinclair/typebox";
+import { TypeCompiler } from "@sinclair/typebox/compiler";
+import type { ProviderConfig } from "../config/schema.ts";
+import { AlloyError, asAlloyError } from "../errors.ts";
+import type { ChatChunk, ChatRequest, ChatResponse } from "../openai/schema.ts";
+import { parseAnthropicError } from "./anthropic/errors.ts";
+import { parseEvent } from "./anthropic/events.ts";
+import { toAnthropicRequest, type Translated } from "./anthropic/request.ts";
+import { fromAnthropicResponse } from "./anthropic/response.ts";
+import { AnthropicResponse } from "./anthropic/schema.ts";
+import { finish, initStream, step } from "./anthropic/stream.ts";
+import type { CallOptions, Provider, ProviderModule } from "./provider.ts";
+import { sseFrames } from "./sse.ts";
+import { errorFromResponse, post } from "./upstream.ts";
+
+export interface AnthropicConfig extends ProviderConfig {
+  anthropic_version: string;
+  default_max_tokens: number;
+  /** Sent as `anthropic-beta` (comma-joined), e.g. ["context-1m-2025-08-07"]. */
+  beta?: string[];
+}
+
+const checkResponse = TypeCompiler.Compile(AnthropicResponse);
+
+let seq = 0;
+const localId = () => `chatcmpl-${Date.now().toString(36)}${(seq++).toString(36)}`;
+
+export class AnthropicProvider implements Provider {
+  readonly type = "anthropic";
+  private readonly url: string;
+  private readonly headers: Record<string, string>;
+  private readonly defaultMaxTokens: number;
+
+  constructor(
+    readonly name: string,
+    cfg: AnthropicConfig,
+  ) {
+    this.url = `${cfg.base_url!.replace(/\/+$/, "")}/v1/messages`;
+    this.defaultMaxTokens = cfg.default_max_tokens;
+    // Built once: the only per-request header is the request id. The client's own key never goes upstream.
+    this.headers = {
+      "content-type": "application/json",
+      accept: "application/json",
+      "x-api-key": cfg.api_key!,
+      "anthropic-version": cfg.anthropic_version,
+    };
+    if (cfg.beta?.length) this.headers["anthropic-beta"] = cfg.beta.join(",");
+  }
+
+  private async send(req: ChatRequest, o: CallOptions, stream: boolean): Promise<{ res: Response; t: Translated }> {
+    const t = toAnthropicRequest(req, { model: o.model, defaultMaxTokens: this.defaultMaxTokens });
+    const body = stream ? { ...t.body, stream: true } : t.body;
+    const res = await post(this.url, { ...this.headers, "x-request-id": o.requestId }, JSON.stringify(body), o.signal);
+    if (!res.ok) throw await errorFromResponse(res, this.name, parseAnthropicError);
+    return { res, t };
+  }
+
+  async chat(req: ChatRequest, o: CallOptions): Promise<ChatResponse> {
+    const { res, t } = await this.send(req, o, false);
+    let json: unknown;
+    try {
+      json = await res.json();
+    } catch {
+      if (o.signal.aborted) throw asAlloyError(o.signal.reason);
+      throw new AlloyError("server", `${this.name} returned a body that is not JSON`);
+    }
+    if (!checkResponse.Check(json)) throw new AlloyError("server", `${this.name} returned an unexpected body`);
+    return fromAnthropicResponse(json, { model: req.model, created: nowSecs(), jsonTool: t.jsonTool });
+  }
+
+  async *chatStream(req: ChatRequest, o: CallOptions): AsyncGenerator<ChatChunk> {
+    const { res, t } = await this.send(req, o, true);
+    if (!res.body) throw new AlloyError("server", `${this.name} returned an empty stream`);
+    const state = initStream({ model: req.model, created: nowSecs(), id: localId(), jsonTool: t.jsonTool });
+    try {
+      for await (const frame of sseFrames(res.body)) {
+        yield* step(state, parseEvent(frame));
+        if (state.stopped) break;
+      }
+    } catch (e) {
+      if (o.signal.aborted) throw asAlloyError(o.signal.reason);
+      throw e instanceof AlloyError ? e : new AlloyError("network", `${this.name} stream broke: ${(e as Error).message}`);
+    }
+    yield* finish(state);
+  }
+}
+
+const nowSecs = () => Math.floor(Date.now() / 1000);
+
+export const anthropicModule: ProviderModule<AnthropicConfig> = {
+  type: "anthropic",
+  options: {
+    anthropic_version: T.String({ minLength: 1, default: "2023-06-01" }),
+    default_max_tokens: T.Integer({ minimum: 1, default: 4096 }),
+    beta: T.Optional(T.Array(T.String({ minLength: 1 }))),
+  },
+  resolve(name, cfg, { env }) {
+    // ANTHROPIC_API_KEY for [providers.anthropic], <NAME>_API_KEY for any other name; the environment wins.
+    const envVar = `${name.toUpperCase().replace(/[^A-Z0-9]/g, "_")}_API_KEY`;
+    const api_key = env[envVar] || cfg.api_key;
+    if (!api_key) return { cfg, inactive: `no API key (set ${envVar} or providers.${name}.api_key)` };
+    return { cfg: { ...cfg, api_key, base_url: cfg.base_url ?? "https://api.anthropic.com" } };
+  },
+  create: (name, cfg) => new AnthropicProvider(name, cfg),
+};
