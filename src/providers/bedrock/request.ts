@@ -39,8 +39,9 @@ export function imageBlock(url: string, param: string): ContentBlock {
   return { image: { format, source: { bytes: new Uint8Array(Buffer.from(b64, "base64")) } } };
 }
 
+/** Converse rejects blank text blocks ("… is blank"), so whitespace-only text is left out. */
 function textBlocks(text: string): ContentBlock[] {
-  return text ? [{ text }] : [];
+  return text.trim() ? [{ text }] : [];
 }
 
 function userBlocks(content: string | UserContentPart[], param: string): ContentBlock[] {
@@ -91,7 +92,7 @@ function toTurn(m: ChatMessage, i: number): Message | undefined {
     }
     case "tool": {
       const text = contentText(m.content);
-      return { role: "user", content: [{ toolResult: { toolUseId: m.tool_call_id, content: text ? [{ text }] : [] } }] };
+      return { role: "user", content: [{ toolResult: { toolUseId: m.tool_call_id, content: textBlocks(text) } }] };
     }
     case "function":
       throw bad("Legacy 'function' messages are not supported by the Bedrock provider; use 'tool' messages", `${param}.role`);
@@ -115,7 +116,7 @@ export function toSystem(messages: ChatMessage[]): SystemContentBlock[] {
   const out: SystemContentBlock[] = [];
   for (const m of messages) if (m.role === "system" || m.role === "developer") {
     const text = contentText(m.content);
-    if (text) out.push({ text });
+    if (text.trim()) out.push({ text });
   }
   return out;
 }
