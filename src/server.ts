@@ -2,8 +2,10 @@
 import type { Config } from "./config/schema.ts";
 import { createGateway, type Gateway } from "./gateway/gateway.ts";
 import { createApp } from "./http/app.ts";
-import type { AccessRecord, RequestObserver } from "./observability/access.ts";
+import { createGatewayMetrics, type GatewayMetrics } from "./observability/gateway-metrics.ts";
 import { createLogger, type Logger } from "./observability/log.ts";
+import { createRequestObserver } from "./observability/observer.ts";
+import { collectSecrets } from "./observability/redact.ts";
 
 export const VERSION = "0.1.0";
 
@@ -15,20 +17,16 @@ export interface Running {
   stop(graceful?: boolean): Promise<void>;
 }
 
-function accessObserver(log: Logger): RequestObserver {
-  return {
-    end(rec: AccessRecord) {
-      const { errorMessage, ...fields } = rec;
-      const level = rec.status >= 500 && rec.status !== 499 ? "warn" : "info";
-      log[level]("request", { ...fields, durationMs: Math.round(rec.durationMs * 100) / 100, ttfbMs: rec.ttfbMs && Math.round(rec.ttfbMs * 100) / 100, ...(errorMessage ? { errorMessage } : {}) });
-    },
-  };
-}
-
 export async function start(config: Config, opts: { log?: Logger } = {}): Promise<Running> {
   const log = opts.log ?? createLogger(config.log);
-  const gateway = createGateway(config);
-  const app = createApp({ gateway, observer: accessObserver(log) });
+  // Known secret values are blanked from every line; env-derived guesses only when long enough to be keys.
+  const secrets = collectSecrets(config);
+  log.addSecrets(secrets.exact);
+  log.addSecrets(secrets.heuristic, 8);
+  const metrics: GatewayMetrics | undefined = config.metrics ? createGatewayMetrics({ config, version: VERSION }) : undefined;
+  const gateway = createGateway(config, metrics?.dispatch);
+  metrics?.watch(gateway.upstreams);
+  const app = createApp({ gateway, observer: createRequestObserver(log, metrics), metrics });
   app.listen({
     port: config.server.port,
     hostname: config.server.host,
@@ -46,6 +44,8 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
     config: config.file ?? "(none)",
     providers: active,
     aliases: Object.keys(config.models),
+    mcpServers: Object.keys(config.mcp.servers),
+    metrics: config.metrics,
   });
   for (const [name, why] of Object.entries(config.inactive)) log.warn(`provider ${name} skipped: ${why}`, { provider: name });
   if (active.length === 0) log.warn("no provider is active: every chat request will fail until one is configured");
@@ -67,6 +67,7 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
           await server.stop(true);
         } else await drained;
         await gateway.close();
+        log.flush();
       })();
       return stopping;
     },

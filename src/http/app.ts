@@ -2,13 +2,17 @@
 import { Elysia } from "elysia";
 import { AlloyError } from "../errors.ts";
 import type { Gateway } from "../gateway/gateway.ts";
-import type { RequestObserver } from "../observability/access.ts";
+import { observed, simpleRecord, type RequestObserver } from "../observability/access.ts";
+import type { GatewayMetrics } from "../observability/gateway-metrics.ts";
 import { chatHandler } from "./chat.ts";
 import { errorResponse } from "./errors.ts";
+import { metricsRoute } from "./metrics-route.ts";
 
 export interface AppDeps {
   gateway: Gateway;
   observer: RequestObserver;
+  /** Serve GET /metrics when set (config.metrics). */
+  metrics?: GatewayMetrics;
   /** Extra readiness conditions (MCP servers): each returns a reason when not ready. */
   readiness?: Array<() => string[]>;
   startedAt?: number;
@@ -41,6 +45,16 @@ export function modelList(gateway: Gateway, created: number) {
   return { object: "list" as const, data };
 }
 
+/** Errors that escaped a handler (or came from Elysia itself) as OpenAI error responses. */
+function failure(code: unknown, error: unknown, request: Request, id: string): Response {
+  if (error instanceof AlloyError) return errorResponse(error, id);
+  if (code === "NOT_FOUND")
+    return errorResponse(new AlloyError("not_found", `Unknown route ${request.method} ${new URL(request.url).pathname}`, { code: "unknown_url" }), id);
+  if (code === "PARSE" || code === "VALIDATION" || code === "INVALID_COOKIE_SIGNATURE")
+    return errorResponse(new AlloyError("bad_request", "Invalid request"), id);
+  return errorResponse(new AlloyError("server", "Internal gateway error", { status: 500, type: "server_error", code: "internal_error" }), id);
+}
+
 export function createApp(deps: AppDeps) {
   const { gateway } = deps;
   const chat = chatHandler(deps);
@@ -49,8 +63,8 @@ export function createApp(deps: AppDeps) {
   const health = JSON.stringify({ status: "ok" });
 
   return new Elysia()
-    .get("/health", ({ request }) => new Response(health, { headers: { "content-type": JSON_TYPE, "x-request-id": requestIdOf(request) } }))
-    .get("/ready", ({ request }) => {
+    .get("/health", observed(deps.observer, "/health", ({ request }) => new Response(health, { headers: { "content-type": JSON_TYPE, "x-request-id": requestIdOf(request) } })))
+    .get("/ready", observed(deps.observer, "/ready", ({ request }) => {
       const reasons: string[] = [];
       if (gateway.upstreams.size === 0) reasons.push("no provider is active");
       for (const check of deps.readiness ?? []) reasons.push(...check());
@@ -58,16 +72,18 @@ export function createApp(deps: AppDeps) {
       return reasons.length
         ? json({ status: "not_ready", providers, reasons }, requestIdOf(request), 503)
         : json({ status: "ready", providers }, requestIdOf(request));
-    })
-    .get("/v1/models", ({ request }) => new Response(models, { headers: { "content-type": JSON_TYPE, "x-request-id": requestIdOf(request) } }))
+    }))
+    .get("/v1/models", observed(deps.observer, "/v1/models", ({ request }) => new Response(models, { headers: { "content-type": JSON_TYPE, "x-request-id": requestIdOf(request) } })))
+    .use(metricsRoute(deps.metrics, deps.observer, requestIdOf))
     .post("/v1/chat/completions", ({ request, server }) => chat(request, server, requestIdOf(request)), { parse: "none" })
     .onError(({ code, error, request }) => {
       const id = requestIdOf(request);
-      if (error instanceof AlloyError) return errorResponse(error, id);
-      if (code === "NOT_FOUND")
-        return errorResponse(new AlloyError("not_found", `Unknown route ${request.method} ${new URL(request.url).pathname}`, { code: "unknown_url" }), id);
-      if (code === "PARSE" || code === "VALIDATION" || code === "INVALID_COOKIE_SIGNATURE")
-        return errorResponse(new AlloyError("bad_request", "Invalid request"), id);
-      return errorResponse(new AlloyError("server", "Internal gateway error", { status: 500, type: "server_error", code: "internal_error" }), id);
+      const res = failure(code, error, request, id);
+      // Unknown paths are client input: their access record says "unmatched", not the path.
+      const route = code === "NOT_FOUND" ? "unmatched" : new URL(request.url).pathname;
+      const rec = simpleRecord(id, request.method, route, res.status, 0);
+      if (error instanceof AlloyError) Object.assign(rec, { error: error.kind, errorMessage: error.message });
+      deps.observer.end(rec);
+      return res;
     });
 }

@@ -4,6 +4,7 @@ import { AlloyError, asAlloyError } from "../errors.ts";
 import type { Gateway } from "../gateway/gateway.ts";
 import type { DispatchContext } from "../gateway/dispatch.ts";
 import type { AccessRecord, RequestObserver } from "../observability/access.ts";
+import { tapStream } from "../observability/text.ts";
 import { validateChatRequest } from "../openai/validate.ts";
 import { readJsonBody } from "./body.ts";
 import { errorResponse } from "./errors.ts";
@@ -57,6 +58,7 @@ export function chatHandler({ gateway, observer }: ChatDeps) {
       server?.timeout(request, 0);
       rec.model = req.model;
       rec.stream = req.stream === true;
+      observer.text?.(requestId, "prompt", req.messages);
       const route = gateway.router.resolve(req.model);
       const ctx: DispatchContext = {
         requestId,
@@ -68,6 +70,7 @@ export function chatHandler({ gateway, observer }: ChatDeps) {
       if (!rec.stream) {
         const res = await gateway.dispatcher.chat(req, route, ctx);
         cleanup();
+        observer.text?.(requestId, "completion", res.choices[0]?.message);
         rec.usage = res.usage;
         rec.finishReason = res.choices[0]?.finish_reason;
         rec.ttfbMs = performance.now() - start;
@@ -79,7 +82,9 @@ export function chatHandler({ gateway, observer }: ChatDeps) {
       }
 
       const { first, rest } = await gateway.dispatcher.stream(req, route, ctx);
-      const stream = chunksToSse(first, rest, {
+      // Debug logging only: the completion text is gathered as it streams past.
+      const tapped = observer.text ? tapStream(first, rest, (m) => observer.text?.(requestId, "completion", m)) : rest;
+      const stream = chunksToSse(first, tapped, {
         includeUsage: req.stream_options?.include_usage === true,
         onFirstByte: () => (rec.ttfbMs = performance.now() - start),
         onEnd: (end) => {

@@ -25,7 +25,33 @@ export interface AccessRecord {
   finishReason?: string | null;
 }
 
+export type TextKind = "prompt" | "completion";
+
 export interface RequestObserver {
   /** Called exactly once per request, after the last byte (or the failure). Must not block. */
   end(rec: AccessRecord): void;
+  /**
+   * Present only when prompt and completion text are to be logged (debug level): callers check for it before
+   * gathering any text, so nothing is collected otherwise.
+   */
+  text?(requestId: string, kind: TextKind, body: unknown): void;
+}
+
+/** An access record for a route with no upstream (health, models, metrics, errors before routing). */
+export function simpleRecord(requestId: string, method: string, route: string, status: number, durationMs: number): AccessRecord {
+  return { requestId, method, route, status, attempts: 0, retries: 0, failovers: 0, stream: false, durationMs };
+}
+
+/** Wrap the handler of a route with no upstream so it leaves an access record too (request id from the response). */
+export function observed<C extends { request: Request }>(
+  observer: RequestObserver,
+  route: string,
+  handler: (ctx: C) => Response,
+): (ctx: C) => Response {
+  return (ctx) => {
+    const t = performance.now();
+    const res = handler(ctx);
+    observer.end(simpleRecord(res.headers.get("x-request-id") ?? "", ctx.request.method, route, res.status, performance.now() - t));
+    return res;
+  };
 }

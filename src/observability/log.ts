@@ -1,5 +1,8 @@
-// Logging with consola: human-readable by default, one JSON object per line with --json-logs.
+// Logging with consola: human-readable by default, one JSON object per line with --json-logs. Every line passes the
+// redactor before it is written, whatever its level; output is batched (see sink.ts).
 import { createConsola, type ConsolaInstance, type LogObject } from "consola";
+import { Redactor, secretReplacer } from "./redact.ts";
+import { stdoutSink } from "./sink.ts";
 
 const LEVELS: Record<string, number> = { silent: -999, fatal: 0, error: 0, warn: 1, info: 3, debug: 4, trace: 5 };
 
@@ -12,41 +15,59 @@ export interface Logger {
   info(msg: string, fields?: Fields): void;
   debug(msg: string, fields?: Fields): void;
   enabled(level: "debug" | "info"): boolean;
+  /** A logger that puts these fields (e.g. `requestId`) on every line it writes. */
+  child(fields: Fields): Logger;
+  /** Values that must never appear in a line (provider keys, gateway keys…): written as [REDACTED]. */
+  addSecrets(values: Iterable<string | undefined>, minLength?: number): void;
+  /** Write buffered lines out now (shutdown). */
+  flush(): void;
 }
 
-function jsonReporter(write: (line: string) => void) {
-  return {
-    log(obj: LogObject) {
-      const [msg, fields] = obj.args as [string, Fields | undefined];
-      write(`${JSON.stringify({ time: obj.date.toISOString(), level: obj.type, msg, ...fields })}\n`);
-    },
-  };
-}
+type Line = (obj: LogObject) => string;
 
-function textReporter(write: (line: string) => void) {
-  return {
-    log(obj: LogObject) {
-      const [msg, fields] = obj.args as [string, Fields | undefined];
-      let line = `${obj.date.toISOString()} ${obj.type.toUpperCase().padEnd(5)} ${msg}`;
-      if (fields) for (const [k, v] of Object.entries(fields)) if (v !== undefined) line += ` ${k}=${typeof v === "string" ? v : JSON.stringify(v)}`;
-      write(`${line}\n`);
-    },
-  };
-}
+const jsonLine: Line = (obj) => {
+  const [msg, fields] = obj.args as [string, Fields | undefined];
+  return JSON.stringify({ time: obj.date.toISOString(), level: obj.type, msg, ...fields }, secretReplacer);
+};
+
+const textLine: Line = (obj) => {
+  const [msg, fields] = obj.args as [string, Fields | undefined];
+  let line = `${obj.date.toISOString()} ${obj.type.toUpperCase().padEnd(5)} ${msg}`;
+  if (fields)
+    for (const k in fields) {
+      const v = fields[k];
+      if (v === undefined) continue;
+      const shown = secretReplacer(k, v);
+      line += ` ${k}=${typeof shown === "string" ? shown : JSON.stringify(shown, secretReplacer)}`;
+    }
+  return line;
+};
 
 export function createLogger(opts: { level: string; json: boolean; write?: (line: string) => void }): Logger {
-  const write = opts.write ?? ((line: string) => process.stdout.write(line));
-  const c: ConsolaInstance = createConsola({
-    level: LEVELS[opts.level] ?? 3,
-    reporters: [opts.json ? jsonReporter(write) : textReporter(write)],
-  });
+  const sink = opts.write ? { write: opts.write, flush() {} } : stdoutSink();
+  const redactor = new Redactor();
+  const format = opts.json ? jsonLine : textLine;
   const lvl = LEVELS[opts.level] ?? 3;
-  return {
-    level: opts.level,
-    error: (m, f) => c.error(m, f),
-    warn: (m, f) => c.warn(m, f),
-    info: (m, f) => c.info(m, f),
-    debug: (m, f) => c.debug(m, f),
-    enabled: (l) => lvl >= LEVELS[l]!,
+  const c: ConsolaInstance = createConsola({
+    level: lvl,
+    // consola's throttle would serialise every line to compare it with the last, and fold identical ones: off.
+    throttle: 0,
+    reporters: [{ log: (obj) => sink.write(`${redactor.scrub(format(obj))}\n`) }],
+  });
+
+  const make = (bound: Fields | undefined): Logger => {
+    const f = bound ? (x?: Fields) => (x ? { ...bound, ...x } : bound) : (x?: Fields) => x;
+    return {
+      level: opts.level,
+      error: (m, x) => c.error(m, f(x)),
+      warn: (m, x) => c.warn(m, f(x)),
+      info: (m, x) => c.info(m, f(x)),
+      debug: (m, x) => c.debug(m, f(x)),
+      enabled: (l) => lvl >= LEVELS[l]!,
+      child: (x) => make(bound ? { ...bound, ...x } : x),
+      addSecrets: (values, min) => redactor.add(values, min),
+      flush: () => sink.flush(),
+    };
   };
+  return make(undefined);
 }

@@ -1,0 +1,111 @@
+// The gateway's metrics: what each request, upstream attempt and MCP tool call adds, and the gauges read from the
+// limiters at scrape time. Label values are bounded (see labels.ts); series are created once and cached.
+import type { Config } from "../config/schema.ts";
+import type { AlloyError } from "../errors.ts";
+import type { DispatchObserver, Upstream } from "../gateway/dispatch.ts";
+import type { AccessRecord } from "./access.ts";
+import { DURATION_BUCKETS, TTFT_BUCKETS } from "./histogram.ts";
+import { BoundedLabel, NONE, requestedModels, upstreamModels } from "./labels.ts";
+import { Registry } from "./metrics.ts";
+
+export interface GatewayMetrics {
+  /** Handed to the Dispatcher: attempts, retries, failovers. */
+  readonly dispatch: DispatchObserver;
+  /** One finished HTTP request (any route; chat completions also count per provider and model). */
+  request(rec: AccessRecord): void;
+  /** One MCP tool call (the MCP manager's onToolCall hook). */
+  mcpToolCall(server: string, tool: string, ms: number, isError: boolean): void;
+  /** Report these providers' limiters (in flight, queued) at scrape time. */
+  watch(upstreams: Map<string, Upstream>): void;
+  /** The Prometheus text exposition. */
+  render(): string;
+}
+
+const CHAT_ROUTE = "/v1/chat/completions";
+
+export function createGatewayMetrics(opts: { config: Config; version: string }): GatewayMetrics {
+  const { config } = opts;
+  let upstreams = new Map<string, Upstream>();
+  const reg = new Registry();
+  const providerL = new BoundedLabel([...Object.keys(config.providers), ...Object.keys(config.inactive)]);
+  const requestedL = new BoundedLabel(requestedModels(config));
+  const upstreamL = new BoundedLabel(upstreamModels(config));
+  const routeL = new BoundedLabel(["/health", "/ready", "/metrics", "/v1/models", CHAT_ROUTE, "/v1/mcp/tools", "/v1/mcp/tools/call", "unmatched"]);
+  const mcpServerL = new BoundedLabel(Object.keys(config.mcp.servers));
+  const toolL = new BoundedLabel([], 512);
+
+  const http = reg.counter("alloy_http_requests_total", "HTTP requests served, by route and status.", ["route", "status"]);
+  const requests = reg.counter("alloy_requests_total", "Chat completion requests, by answering provider, requested model and status.", [
+    "provider",
+    "model",
+    "status",
+  ]);
+  const duration = reg.histogram("alloy_request_duration_seconds", "Chat completion time from arrival to the last byte.", ["provider", "model"], DURATION_BUCKETS);
+  const ttft = reg.histogram("alloy_time_to_first_token_seconds", "Streams: time from arrival to the first chunk sent.", ["provider", "model"], TTFT_BUCKETS);
+  const tokens = reg.counter("alloy_tokens_total", "Tokens reported by upstreams, by provider, upstream model and type.", ["provider", "model", "type"]);
+  const attempts = reg.histogram(
+    "alloy_upstream_attempt_duration_seconds",
+    "One upstream call (for a stream, until it ends), by provider, upstream model and outcome (ok or error kind).",
+    ["provider", "model", "outcome"],
+    DURATION_BUCKETS,
+  );
+  const retries = reg.counter("alloy_retries_total", "Retries of an upstream call after a retryable failure.", ["provider"]);
+  const failovers = reg.counter("alloy_failovers_total", "Failovers from one provider to the next.", ["from", "to"]);
+  reg.gauge("alloy_upstream_in_flight", "Upstream requests holding a concurrency slot.", ["provider"], () =>
+    [...upstreams].map(([name, up]) => [[name], up.limiter.inFlight]),
+  );
+  reg.gauge("alloy_upstream_queue_depth", "Requests waiting for a concurrency slot.", ["provider"], () =>
+    [...upstreams].map(([name, up]) => [[name], up.limiter.queued]),
+  );
+  reg.gauge("alloy_upstream_max_concurrent", "Configured max_concurrent per provider.", ["provider"], () =>
+    [...upstreams].map(([name, up]) => [[name], up.limiter.max]),
+  );
+  const mcpCalls = reg.counter("alloy_mcp_tool_calls_total", "MCP tool calls, by server, tool and status (ok or error).", ["server", "tool", "status"]);
+  const mcpDuration = reg.histogram("alloy_mcp_tool_call_duration_seconds", "MCP tool call duration.", ["server", "tool"], DURATION_BUCKETS);
+  reg.gauge("alloy_build_info", "Alloy version.", ["version"], () => [[[opts.version], 1]]);
+  const startedAt = Date.now() / 1000;
+  reg.gauge("process_start_time_seconds", "Start time of the process since the Unix epoch, in seconds.", [], () => [[[], startedAt]]);
+  reg.gauge("process_resident_memory_bytes", "Resident memory size in bytes.", [], () => [[[], process.memoryUsage.rss()]]);
+
+  const dispatch: DispatchObserver = {
+    attempt(provider: string, model: string, ms: number, error: AlloyError | undefined) {
+      attempts.labels(providerL.of(provider), upstreamL.of(model), error ? error.kind : "ok").observe(ms / 1000);
+    },
+    retry(provider: string) {
+      retries.labels(providerL.of(provider)).inc();
+    },
+    failover(from: string, to: string) {
+      failovers.labels(providerL.of(from), providerL.of(to)).inc();
+    },
+  };
+
+  return {
+    dispatch,
+    request(rec) {
+      const status = String(rec.status);
+      http.labels(routeL.of(rec.route), status).inc();
+      if (rec.route !== CHAT_ROUTE) return;
+      const provider = rec.provider === undefined ? NONE : providerL.of(rec.provider);
+      const model = requestedL.of(rec.model);
+      requests.labels(provider, model, status).inc();
+      duration.labels(provider, model).observe(rec.durationMs / 1000);
+      if (rec.stream && rec.ttfbMs !== undefined) ttft.labels(provider, model).observe(rec.ttfbMs / 1000);
+      const u = rec.usage;
+      if (u) {
+        const m = upstreamL.of(rec.upstreamModel);
+        if (u.prompt_tokens) tokens.labels(provider, m, "prompt").inc(u.prompt_tokens);
+        if (u.completion_tokens) tokens.labels(provider, m, "completion").inc(u.completion_tokens);
+      }
+    },
+    mcpToolCall(server, tool, ms, isError) {
+      const s = mcpServerL.of(server);
+      const t = toolL.of(tool);
+      mcpCalls.labels(s, t, isError ? "error" : "ok").inc();
+      mcpDuration.labels(s, t).observe(ms / 1000);
+    },
+    watch(u) {
+      upstreams = u;
+    },
+    render: () => reg.render(),
+  };
+}

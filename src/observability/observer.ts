@@ -1,0 +1,52 @@
+// Access records → one access log line and the request metrics. Runs once per request when it ends.
+import type { AccessRecord, RequestObserver } from "./access.ts";
+import type { GatewayMetrics } from "./gateway-metrics.ts";
+import type { Fields, Logger } from "./log.ts";
+
+/** Probes and scrapes come every few seconds; their lines would drown the traffic, so they log at debug only. */
+const QUIET_ROUTES = new Set(["/health", "/ready", "/metrics"]);
+
+const ms = (v: number) => Math.round(v * 100) / 100;
+
+export function accessFields(rec: AccessRecord): Fields {
+  const f: Fields = {
+    requestId: rec.requestId,
+    method: rec.method,
+    route: rec.route,
+    status: rec.status,
+    model: rec.model,
+    provider: rec.provider,
+    upstreamModel: rec.upstreamModel,
+    attempts: rec.attempts,
+    retries: rec.retries,
+    failovers: rec.failovers,
+    stream: rec.stream,
+    ttfbMs: rec.ttfbMs === undefined ? undefined : ms(rec.ttfbMs),
+    durationMs: ms(rec.durationMs),
+  };
+  if (rec.usage) {
+    f.promptTokens = rec.usage.prompt_tokens;
+    f.completionTokens = rec.usage.completion_tokens;
+    f.totalTokens = rec.usage.total_tokens;
+  }
+  if (rec.finishReason) f.finishReason = rec.finishReason;
+  if (rec.error) {
+    f.error = rec.error;
+    f.errorMessage = rec.errorMessage;
+  }
+  return f;
+}
+
+export function createRequestObserver(log: Logger, metrics?: GatewayMetrics): RequestObserver {
+  const observer: RequestObserver = {
+    end(rec) {
+      metrics?.request(rec);
+      const level = rec.status >= 500 ? "warn" : QUIET_ROUTES.has(rec.route) && rec.status < 400 ? "debug" : "info";
+      if (level === "debug" && !log.enabled("debug")) return;
+      log[level]("request", accessFields(rec));
+    },
+  };
+  if (log.enabled("debug"))
+    observer.text = (requestId, kind, body) => log.debug(kind, { requestId, [kind === "prompt" ? "messages" : "message"]: body });
+  return observer;
+}

@@ -1,0 +1,79 @@
+// Secrets never reach a log line. Two nets: fields whose *name* says secret are blanked while serialising, and every
+// finished line is scrubbed of the secret *values* the gateway knows (collected from config and the environment at
+// startup) and of credential-shaped strings (Bearer tokens, sk-… keys, AWS access key ids).
+import type { Config } from "../config/schema.ts";
+
+export const REDACTED = "[REDACTED]";
+
+/** Field names that hold credentials: headers, config keys, AWS credential parts. `*_tokens` (usage) is not one. */
+const SECRET_NAME =
+  /^(?:authorization|proxy-authorization|cookie|set-cookie|x-api-key|api-key|x-goog-api-key|x-amz-security-token|api_?keys?|apikey|token|access_token|refresh_token|id_token|session_token|bearer|credentials?|access_key_id|secret_access_key|aws_access_key_id|aws_secret_access_key|aws_session_token)$|secret|password|passwd/i;
+
+const nameCache = new Map<string, boolean>();
+export function isSecretName(key: string): boolean {
+  let hit = nameCache.get(key);
+  if (hit === undefined) {
+    hit = SECRET_NAME.test(key);
+    // Field names come from our own code, so this stays small; the cap guards against surprises.
+    if (nameCache.size < 4096) nameCache.set(key, hit);
+  }
+  return hit;
+}
+
+/** JSON.stringify replacer: blank values under secret-looking keys, whatever their shape. */
+export function secretReplacer(key: string, value: unknown): unknown {
+  return key !== "" && value != null && isSecretName(key) ? REDACTED : value;
+}
+
+/** Credential shapes worth catching even when we never saw the value (a client's wrong key in an upstream message). */
+const SHAPES = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{6,}|\bsk-[A-Za-z0-9_-]{16,}|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g;
+
+export class Redactor {
+  private values: string[] = [];
+
+  /** Remember secret values; too-short ones would blank ordinary words, so they are left out. */
+  add(values: Iterable<string | undefined>, minLength = 4): void {
+    for (const v of values) if (v && v.length >= minLength && !this.values.includes(v)) this.values.push(v);
+    // Longest first, so a key that contains another is replaced whole.
+    this.values.sort((a, b) => b.length - a.length);
+  }
+
+  get size(): number {
+    return this.values.length;
+  }
+
+  scrub(line: string): string {
+    for (const v of this.values) if (line.includes(v)) line = line.replaceAll(v, REDACTED);
+    SHAPES.lastIndex = 0;
+    if (SHAPES.test(line)) line = line.replace(SHAPES, (m, scheme?: string) => (scheme ? `${scheme} ${REDACTED}` : REDACTED));
+    return line;
+  }
+}
+
+const SECRET_ENV = /API_?KEY|TOKEN|SECRET|PASSWORD|ACCESS_KEY/i;
+
+function bearerParts(v: string): string[] {
+  const m = /^\s*(?:Bearer|Basic|Token)\s+(.+)$/i.exec(v);
+  return m ? [v, m[1]!.trim()] : [v];
+}
+
+/** Every secret value the running gateway knows of: provider keys, gateway keys, MCP headers/env, AWS credentials. */
+export function collectSecrets(config: Config, env: Record<string, string | undefined> = process.env): { exact: string[]; heuristic: string[] } {
+  const exact: string[] = [...(config.server.api_keys ?? [])];
+  const walk = (obj: unknown, depth: number) => {
+    if (!obj || typeof obj !== "object" || depth > 4) return;
+    for (const [k, v] of Object.entries(obj)) {
+      if (typeof v === "string" && isSecretName(k)) exact.push(...bearerParts(v));
+      else if (typeof v === "object") walk(v, depth + 1);
+    }
+  };
+  for (const p of Object.values(config.providers)) walk(p, 0);
+  const heuristic: string[] = [];
+  for (const s of Object.values(config.mcp.servers)) {
+    // Remote MCP headers are credentials more often than not; stdio env values only when their name says so.
+    for (const v of Object.values(s.headers ?? {})) heuristic.push(...bearerParts(v));
+    for (const [k, v] of Object.entries(s.env ?? {})) if (SECRET_ENV.test(k)) exact.push(v);
+  }
+  for (const [k, v] of Object.entries(env)) if (v && SECRET_ENV.test(k)) heuristic.push(...(k === "ALLOY_API_KEYS" ? v.split(",").map((x) => x.trim()) : [v]));
+  return { exact, heuristic };
+}

@@ -1,0 +1,49 @@
+// Debug-level completion text for streams: gather the deltas as they pass and hand over the assembled message once
+// the stream ends, however it ends. Only used when the observer asks for text, so the normal path never pays for it.
+import type { ChatChunk } from "../openai/schema.ts";
+
+export interface AssembledMessage {
+  content: string;
+  tool_calls?: Array<{ id?: string; name?: string; arguments: string }>;
+}
+
+export function tapStream(first: ChatChunk, rest: AsyncIterator<ChatChunk>, done: (msg: AssembledMessage) => void): AsyncIterator<ChatChunk> {
+  const msg: AssembledMessage = { content: "" };
+  let finished = false;
+  const take = (c: ChatChunk) => {
+    const d = c.choices[0]?.delta;
+    if (!d) return;
+    if (d.content) msg.content += d.content;
+    for (const t of d.tool_calls ?? []) {
+      const calls = (msg.tool_calls ??= []);
+      const call = (calls[t.index] ??= { arguments: "" });
+      if (t.id) call.id = t.id;
+      if (t.function?.name) call.name = t.function.name;
+      if (t.function?.arguments) call.arguments += t.function.arguments;
+    }
+  };
+  const finish = () => {
+    if (!finished) {
+      finished = true;
+      done(msg);
+    }
+  };
+  take(first);
+  return {
+    async next() {
+      try {
+        const r = await rest.next();
+        if (r.done) finish();
+        else take(r.value);
+        return r;
+      } catch (e) {
+        finish();
+        throw e;
+      }
+    },
+    async return(value?: unknown) {
+      finish();
+      return (await rest.return?.(value)) ?? { done: true, value: undefined };
+    },
+  };
+}
