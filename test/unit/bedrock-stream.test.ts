@@ -115,7 +115,7 @@ describe("Bedrock stream state machine", () => {
       }
       expect(err).toBeInstanceOf(AlloyError);
       const a = err as AlloyError;
-      expect([a.kind, a.status, a.retryable]).toEqual([kind, status, retryable]);
+      expect([a.kind, a.status, a.retryable] as unknown[]).toEqual([kind, status, retryable]);
       expect(a.message).toBe((Object.values(event)[0] as { message: string }).message);
     }
   });

@@ -92,7 +92,7 @@ function toTurn(m: ChatMessage, i: number): Message | undefined {
     }
     case "tool": {
       const text = contentText(m.content);
-      return { role: "user", content: [{ toolResult: { toolUseId: m.tool_call_id, content: textBlocks(text) } }] };
+      return { role: "user", content: [{ toolResult: { toolUseId: m.tool_call_id, content: text.trim() ? [{ text }] : [] } }] };
     }
     case "function":
       throw bad("Legacy 'function' messages are not supported by the Bedrock provider; use 'tool' messages", `${param}.role`);
