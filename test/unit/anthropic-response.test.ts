@@ -5,13 +5,14 @@ import type { AnthropicResponse } from "../../src/providers/anthropic/schema.ts"
 
 const O = { model: "anthropic/claude-sonnet-4-5", created: 1_700_000_000 };
 
-function msg(content: AnthropicResponse["content"], extra: Partial<AnthropicResponse> = {}): AnthropicResponse {
+/** Blocks as Anthropic sends them, extra keys and all (the schema reads only what it needs). */
+function msg(content: Array<Record<string, unknown> & { type: string }>, extra: Partial<AnthropicResponse> = {}): AnthropicResponse {
   return {
     id: "msg_013Zva2CMHLNnXjNJJKqJ2EF",
     type: "message",
     role: "assistant",
     model: "claude-sonnet-4-5-20250929",
-    content,
+    content: content as AnthropicResponse["content"],
     stop_reason: "end_turn",
     stop_sequence: null,
     usage: { input_tokens: 2095, output_tokens: 503 },

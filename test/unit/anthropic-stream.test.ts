@@ -141,14 +141,15 @@ describe("Anthropic stream translation", () => {
   });
 
   test("stop reasons: max_tokens → length, refusal → content_filter", async () => {
-    for (const [reason, want] of [
+    const table: Array<[string, string]> = [
       ["max_tokens", "length"],
       ["refusal", "content_filter"],
       ["stop_sequence", "stop"],
       ["pause_turn", "stop"],
-    ]) {
-      const out = await run(start() + textStart(0) + text(0, "x") + stop(0) + delta(reason!) + END);
-      expect([reason, finishes(out)]).toEqual([reason, [want]]);
+    ];
+    for (const [reason, want] of table) {
+      const out = await run(start() + textStart(0) + text(0, "x") + stop(0) + delta(reason) + END);
+      expect({ reason, finish: finishes(out) as string[] }).toEqual({ reason, finish: [want] });
     }
   });
 
