@@ -98,7 +98,21 @@ function loadProviders(file: string, raw: Record<string, Record<string, unknown>
   return { providers, inactive };
 }
 
+/** Gateway keys: labels fit logs and metrics, each secret names one key, and /metrics is not locked for good. */
+function checkGatewayKeys(file: string, s: Config["server"]) {
+  const seen = new Set<string>(s.api_keys ?? []);
+  for (const [label, k] of Object.entries(s.keys ?? {})) {
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(label))
+      throw new ConfigError(`${file}: server.keys.${label}: labels may use letters, digits, '_', '-', '.' (at most 64)`);
+    if (seen.has(k.key)) throw new ConfigError(`${file}: server.keys.${label}.key: this key is already configured elsewhere`);
+    seen.add(k.key);
+  }
+  if (s.metrics_require_key && !seen.size && !s.metrics_api_key)
+    throw new ConfigError(`${file}: server.metrics_require_key: needs server.api_keys, server.keys or server.metrics_api_key`);
+}
+
 function crossCheck(file: string, c: Config) {
+  checkGatewayKeys(file, c.server);
   const known = (p: string) => p in c.providers || p in c.inactive;
   for (const [alias, m] of Object.entries(c.models)) {
     m.targets.forEach((t, i) => {

@@ -5,6 +5,18 @@ const Closed = { additionalProperties: false } as const;
 const PosInt = (d: number) => T.Integer({ minimum: 1, default: d });
 const StrList = T.Array(T.String());
 
+/** `[server.keys.<label>]`: one gateway key and what it may do. */
+export const GatewayKey = T.Object(
+  {
+    key: T.String({ minLength: 1 }),
+    rpm: T.Optional(T.Integer({ minimum: 1, maximum: 100_000 })),
+    max_concurrent: T.Optional(T.Integer({ minimum: 1 })),
+    /** Aliases or `provider/model` ids this key may use (a trailing `*` matches a prefix); absent means all. */
+    models: T.Optional(StrList),
+  },
+  Closed,
+);
+
 export const ServerConfig = T.Object(
   {
     host: T.String({ default: "0.0.0.0" }),
@@ -13,7 +25,15 @@ export const ServerConfig = T.Object(
     max_body_size: PosInt(10 * 1024 * 1024),
     /** Seconds to let in-flight requests finish on SIGTERM/SIGINT. */
     shutdown_grace_secs: T.Number({ minimum: 0, default: 30 }),
-    api_keys: T.Optional(StrList),
+    /** Seconds a client may take to send its request body (and stay silent on an idle connection). */
+    read_timeout_secs: T.Integer({ minimum: 1, maximum: 254, default: 30 }),
+    api_keys: T.Optional(T.Array(T.String({ minLength: 1 }))),
+    /** Labelled gateway keys with their own limits; the label (never the key) is what logs and errors show. */
+    keys: T.Optional(T.Record(T.String(), GatewayKey)),
+    /** When set, GET /metrics needs this key (Bearer). */
+    metrics_api_key: T.Optional(T.String({ minLength: 1 })),
+    /** When true, GET /metrics needs a gateway key (or metrics_api_key). */
+    metrics_require_key: T.Boolean({ default: false }),
   },
   Closed,
 );
@@ -93,6 +113,7 @@ export const ConfigFile = T.Object(
 );
 
 export type ServerConfig = Static<typeof ServerConfig>;
+export type GatewayKey = Static<typeof GatewayKey>;
 export type GovernanceConfig = Static<typeof GovernanceConfig>;
 export type ModelAlias = Static<typeof ModelAlias>;
 export type AliasTarget = Static<typeof AliasTarget>;

@@ -1,0 +1,183 @@
+// Gateway keys: who may use the gateway (and its paid provider keys). Presented keys are compared in constant time,
+// never logged, never echoed and never forwarded upstream; everything past this file knows a caller by its label.
+import { timingSafeEqual } from "node:crypto";
+import type { ServerConfig } from "../config/schema.ts";
+import { AlloyError } from "../errors.ts";
+import { KeyLimits, modelAllowed, type KeyRule } from "../governance/keylimits.ts";
+import { errorResponse } from "./errors.ts";
+
+/** A configured key: its policy and the SHA-256 of its value (the value itself is not kept). */
+interface StoredKey {
+  rule: KeyRule;
+  digest: Buffer;
+}
+
+/** Paths that never need a key: liveness and readiness probes come from orchestrators without secrets. */
+const OPEN_PATHS = new Set(["/health", "/ready"]);
+
+function sha256(value: string): Buffer {
+  return Buffer.from(new Bun.CryptoHasher("sha256").update(value).digest());
+}
+
+/**
+ * The path exactly as the router sees it (up to `?`, not normalised): `/./v1/x` must not look like something else to
+ * the guard than to the router.
+ */
+export function rawPath(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start < 0) return "/";
+  let end = url.length;
+  const q = url.indexOf("?", start);
+  if (q >= 0) end = q;
+  const h = url.indexOf("#", start);
+  if (h >= 0 && h < end) end = h;
+  return url.slice(start, end);
+}
+
+/** The key a client presented: `Authorization: Bearer …` (OpenAI clients) and/or `x-api-key` (Anthropic clients). */
+export function presentedKeys(headers: Headers): string[] {
+  const out: string[] = [];
+  const auth = headers.get("authorization");
+  if (auth) {
+    const m = /^Bearer\s+(.+)$/i.exec(auth.trim());
+    if (m) out.push(m[1]!.trim());
+  }
+  const x = headers.get("x-api-key")?.trim();
+  if (x) out.push(x);
+  return out;
+}
+
+/** 127.0.0.0/8, ::1 and localhost: addresses only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
+  return h === "localhost" || h === "::1" || /^127\.\d+\.\d+\.\d+$/.test(h) || h === "::ffff:127.0.0.1";
+}
+
+/** The startup warning for an open relay, or undefined when there is nothing to warn about. */
+export function openRelayWarning(server: ServerConfig): string | undefined {
+  if (hasGatewayKeys(server) || isLoopback(server.host)) return undefined;
+  return `no gateway keys configured (server.api_keys, server.keys or ALLOY_API_KEYS) while listening on ${server.host}: anyone who can reach this port can spend your provider keys`;
+}
+
+export function hasGatewayKeys(server: ServerConfig): boolean {
+  return (server.api_keys?.length ?? 0) > 0 || Object.keys(server.keys ?? {}).length > 0;
+}
+
+function unauthorized(message: string): AlloyError {
+  return new AlloyError("auth", message);
+}
+
+const AUTH_HEADERS = { "www-authenticate": 'Bearer realm="alloy"' };
+
+export class GatewayAuth {
+  private readonly keys: StoredKey[] = [];
+  private readonly metricsKey: Buffer | undefined;
+  private readonly metricsNeedsGatewayKey: boolean;
+  /** Who sent each request, set by the guard and read by handlers (the Request object is the same throughout). */
+  private readonly callers = new WeakMap<Request, KeyRule>();
+  readonly limits: KeyLimits;
+
+  constructor(server: ServerConfig, opts: { now?: () => number } = {}) {
+    (server.api_keys ?? []).forEach((key, i) => this.keys.push({ rule: { label: `api_keys[${i}]` }, digest: sha256(key) }));
+    for (const [label, k] of Object.entries(server.keys ?? {}))
+      this.keys.push({
+        rule: { label, rpm: k.rpm, maxConcurrent: k.max_concurrent, models: k.models },
+        digest: sha256(k.key),
+      });
+    this.metricsKey = server.metrics_api_key ? sha256(server.metrics_api_key) : undefined;
+    this.metricsNeedsGatewayKey = server.metrics_require_key === true;
+    this.limits = new KeyLimits(opts.now);
+  }
+
+  get enabled(): boolean {
+    return this.keys.length > 0;
+  }
+
+  /**
+   * The configured key matching one of the presented values. Every configured key is compared every time, so the
+   * time taken says nothing about which key (or how much of one) matched; digests make the lengths equal.
+   */
+  private match(presented: string[]): KeyRule | undefined {
+    let found: KeyRule | undefined;
+    for (const value of presented) {
+      const d = sha256(value);
+      for (const k of this.keys) if (timingSafeEqual(d, k.digest) && !found) found = k.rule;
+    }
+    return found;
+  }
+
+  private matchesMetricsKey(presented: string[]): boolean {
+    let ok = false;
+    if (this.metricsKey) for (const value of presented) if (timingSafeEqual(sha256(value), this.metricsKey)) ok = true;
+    return ok;
+  }
+
+  /** The caller behind a request, or a 401. Undefined when gateway keys are off. */
+  identify(request: Request): KeyRule | undefined {
+    if (!this.enabled) return undefined;
+    const presented = presentedKeys(request.headers);
+    if (presented.length === 0)
+      throw unauthorized("Missing API key: send it as 'Authorization: Bearer <key>' or in the 'x-api-key' header");
+    const rule = this.match(presented);
+    if (!rule) throw unauthorized("Invalid API key");
+    return rule;
+  }
+
+  private checkMetrics(request: Request): void {
+    if (!this.metricsKey && !this.metricsNeedsGatewayKey) return;
+    const presented = presentedKeys(request.headers);
+    if (presented.length === 0)
+      throw unauthorized("Missing API key: /metrics needs 'Authorization: Bearer <key>'");
+    if (this.matchesMetricsKey(presented)) return;
+    if (this.metricsNeedsGatewayKey && this.match(presented)) return;
+    throw unauthorized("Invalid API key");
+  }
+
+  /**
+   * Run before routing on every request: a 401 response when the request needs a key it lacks, else undefined.
+   * Everything except the probes needs a key (unknown paths included, so they reveal nothing); /metrics has its own.
+   */
+  guard(request: Request, requestId: string): Response | undefined {
+    const path = rawPath(request.url);
+    if (OPEN_PATHS.has(path)) return undefined;
+    try {
+      if (path === "/metrics" || path.startsWith("/metrics/")) this.checkMetrics(request);
+      else {
+        const rule = this.identify(request);
+        if (rule) this.callers.set(request, rule);
+      }
+      return undefined;
+    } catch (e) {
+      if (e instanceof AlloyError) return errorResponse(e, requestId, AUTH_HEADERS);
+      throw e;
+    }
+  }
+
+  /** The key rule the guard found for this request (undefined when keys are off). */
+  callerOf(request: Request): KeyRule | undefined {
+    return this.callers.get(request);
+  }
+
+  /** Take a slot under the caller's rpm and concurrency limits or throw a 429 with Retry-After. */
+  admit(caller: KeyRule | undefined): () => void {
+    if (!caller || (caller.rpm === undefined && caller.maxConcurrent === undefined)) return () => {};
+    const a = this.limits.admit(caller);
+    if (a.ok) return a.release;
+    const what = a.limit === "rpm" ? `${caller.rpm} requests per minute` : `${caller.maxConcurrent} concurrent requests`;
+    throw new AlloyError("rate_limit", `Rate limit reached for key '${caller.label}': ${what}`, { retryAfterMs: a.retryAfterMs });
+  }
+
+  /** A 403 unless the caller may use this model (`resolved` is the `provider/model` a bare name routes to). */
+  checkModel(caller: KeyRule | undefined, requested: string, resolved?: string): void {
+    if (!caller || modelAllowed(caller.models, requested, resolved)) return;
+    throw new AlloyError("permission", `The API key '${caller.label}' is not allowed to use the model '${requested}'`, {
+      param: "model",
+      code: "model_not_allowed",
+    });
+  }
+
+  /** Whether the caller may see this model id in /v1/models. */
+  listsModel(caller: KeyRule | undefined, id: string): boolean {
+    return !caller || modelAllowed(caller.models, id);
+  }
+}
