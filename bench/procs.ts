@@ -1,0 +1,124 @@
+// The processes the bench starts: spawned here, tracked, and all killed at the end, on failure and on Ctrl-C.
+import { readFileSync } from "node:fs";
+
+type Proc = Bun.Subprocess<"ignore", "pipe", "pipe">;
+
+const running = new Set<Proc>();
+
+/** Kill everything we started: SIGTERM, then SIGKILL for whatever is still alive after `graceMs`. */
+export async function stopAll(graceMs = 3000): Promise<void> {
+  const procs = [...running];
+  for (const p of procs) p.kill("SIGTERM");
+  const timer = setTimeout(() => procs.forEach((p) => p.exitCode === null && p.kill("SIGKILL")), graceMs);
+  await Promise.all(procs.map((p) => p.exited));
+  clearTimeout(timer);
+  running.clear();
+}
+
+/** Last-resort cleanup for paths where no await is possible (process exit, fatal signals). */
+function killNow() {
+  for (const p of running) if (p.exitCode === null) p.kill("SIGKILL");
+}
+
+let installed = false;
+export function installCleanup(): void {
+  if (installed) return;
+  installed = true;
+  process.on("exit", killNow);
+  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const)
+    process.on(sig, () => {
+      process.stderr.write(`\nbench: ${sig}, stopping everything it started\n`);
+      stopAll(1000).finally(() => process.exit(130));
+    });
+}
+
+export interface Started {
+  proc: Proc;
+  port: number;
+  /** Everything the process wrote so far (for error messages). */
+  output(): string;
+}
+
+function collect(proc: Proc, onText: (all: string) => void): () => string {
+  let out = "";
+  const pump = async (s: ReadableStream<Uint8Array>) => {
+    const dec = new TextDecoder();
+    for await (const b of s) {
+      out += dec.decode(b, { stream: true });
+      // Keep the tail only: a chatty process must not grow our memory.
+      if (out.length > 64_000) out = out.slice(-32_000);
+      onText(out);
+    }
+  };
+  pump(proc.stdout).catch(() => {});
+  pump(proc.stderr).catch(() => {});
+  return () => out;
+}
+
+/** Spawn a bench helper (upstream, bare proxy) and wait for its "LISTENING <port>" line. */
+export function spawnHelper(cmd: string[], env: Record<string, string>, timeoutMs = 15_000): Promise<Started> {
+  const proc: Proc = Bun.spawn(cmd, { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  running.add(proc);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${cmd.join(" ")} did not start in ${timeoutMs} ms:\n${output()}`)), timeoutMs);
+    const output = collect(proc, (all) => {
+      const m = all.match(/LISTENING (\d+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ proc, port: Number(m[1]), output });
+      }
+    });
+    proc.exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`${cmd.join(" ")} exited with ${code}:\n${output()}`));
+    });
+  });
+}
+
+/** A port nobody listens on right now (tiny race until the target binds it; fine on a bench machine). */
+export function freePort(): number {
+  const s = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });
+  const port = s.port!;
+  s.stop(true);
+  return port;
+}
+
+/** Spawn a server that has no ready line of its own (Alloy at --log-level warn) and poll `healthUrl` until 200. */
+export async function spawnServer(cmd: string[], env: Record<string, string>, port: number, timeoutMs = 20_000): Promise<Started> {
+  const proc: Proc = Bun.spawn(cmd, { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  running.add(proc);
+  const output = collect(proc, () => {});
+  const until = performance.now() + timeoutMs;
+  while (performance.now() < until) {
+    if (proc.exitCode !== null) throw new Error(`${cmd.join(" ")} exited with ${proc.exitCode}:\n${output()}`);
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/health`);
+      await res.arrayBuffer();
+      if (res.ok) return { proc, port, output };
+    } catch {
+      // not listening yet
+    }
+    await Bun.sleep(50);
+  }
+  throw new Error(`${cmd.join(" ")} did not answer /health in ${timeoutMs} ms:\n${output()}`);
+}
+
+export interface Mem {
+  /** Resident set now, bytes. */
+  rss: number;
+  /** Peak resident set since start (VmHWM), bytes. */
+  hwm: number;
+}
+
+export function parseProcStatus(text: string): Mem {
+  const kb = (key: string) => {
+    const m = text.match(new RegExp(`^${key}:\\s+(\\d+) kB`, "m"));
+    if (!m) throw new Error(`/proc status has no ${key}`);
+    return Number(m[1]) * 1024;
+  };
+  return { rss: kb("VmRSS"), hwm: kb("VmHWM") };
+}
+
+export function readMem(pid: number): Mem {
+  return parseProcStatus(readFileSync(`/proc/${pid}/status`, "utf8"));
+}

@@ -1,0 +1,263 @@
+#!/usr/bin/env bun
+// `bun run bench`: Alloy's cost against the runtime's floor. Starts a mock upstream, a bare Bun proxy and the
+// compiled ./alloy, drives them in alternation with one load tool, and writes bench/results/<time>.md + latest.md.
+//   BENCH_QUICK=1     smoke run (under a minute)
+//   BENCH_NO_INSTALL=1  never apt-get install wrk
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpus, release, tmpdir, type } from "node:os";
+import { join } from "node:path";
+import { sendCount } from "./bun-load.ts";
+import { pickLoadTool, type LoadTool } from "./load.ts";
+import { freePort, installCleanup, readMem, spawnHelper, spawnServer, stopAll, type Mem } from "./procs.ts";
+import { STREAM_TOKENS } from "./replies.ts";
+import { checks, renderMarkdown, type BenchResult, type MemResult, type TargetResult } from "./report.ts";
+import { median, type LoadResult } from "./stats.ts";
+import { SseCounter, streamSeries, type StreamStats } from "./stream-client.ts";
+import { alloyConfig, buildTargets, registeredProviderTypes, type Target } from "./targets.ts";
+
+const ROOT = join(import.meta.dir, "..");
+const BINARY = join(ROOT, "alloy");
+const QUICK = process.env.BENCH_QUICK === "1";
+
+const PLAN = QUICK
+  ? { rounds: 1, warmRequests: 300, c64Secs: 2, c1Secs: 1, streamSecs: 1, streamSamples: 10, firstMark: 1000, lastMark: 10_000 }
+  : { rounds: 3, warmRequests: 1000, c64Secs: 4, c1Secs: 3, streamSecs: 3, streamSamples: 20, firstMark: 1000, lastMark: 100_000 };
+
+const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    newest = Math.max(newest, e.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+/** ./alloy, rebuilt when missing or older than src/ or bun.lock. A failed rebuild of a stale binary is a note. */
+function ensureBinary(notes: string[]): void {
+  const stale = !existsSync(BINARY) || statSync(BINARY).mtimeMs < Math.max(newestMtime(join(ROOT, "src")), statSync(join(ROOT, "bun.lock")).mtimeMs);
+  if (!stale) return;
+  log("./alloy is missing or older than src/: bun run build");
+  const r = Bun.spawnSync(["bun", "run", "build"], { cwd: ROOT, stdout: "ignore", stderr: "pipe" });
+  if (r.exitCode === 0) return;
+  const why = r.stderr.toString().trim().split("\n").slice(-3).join(" ");
+  if (!existsSync(BINARY)) throw new Error(`bun run build failed: ${why}`);
+  notes.push(`bun run build failed, so the numbers are for an older ./alloy: ${why}`);
+}
+
+/** Size of `bun build --compile` of a one-line program: the runtime every compiled Bun app carries. */
+function emptyCompileSize(): number {
+  const dir = mkdtempSync(join(tmpdir(), "alloy-bench-empty-"));
+  try {
+    writeFileSync(join(dir, "empty.ts"), 'console.log("hello");\n');
+    const out = join(dir, "empty");
+    const r = Bun.spawnSync(["bun", "build", join(dir, "empty.ts"), "--compile", "--minify", "--sourcemap=none", "--outfile", out], { cwd: dir, stdout: "ignore", stderr: "pipe" });
+    if (r.exitCode !== 0) throw new Error(`empty compile failed: ${r.stderr.toString()}`);
+    return statSync(out).size;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** One JSON and one streamed request; a reason when the target does not answer like OpenAI. */
+async function probe(t: Target): Promise<string | undefined> {
+  const post = (body: string) => fetch(t.url, { method: "POST", headers: { "content-type": "application/json" }, body });
+  try {
+    const res = await post(t.json);
+    const text = await res.text();
+    if (res.status !== 200 || !text.includes('"choices"')) return `JSON probe got HTTP ${res.status}: ${text.slice(0, 200)}`;
+    const s = await post(t.stream);
+    const counter = new SseCounter();
+    counter.push(await s.text());
+    if (s.status !== 200 || counter.chunks < STREAM_TOKENS || !counter.sawDone)
+      return `stream probe got HTTP ${s.status}, ${counter.chunks} chunks, ${counter.sawDone ? "" : "no "}[DONE]`;
+  } catch (e) {
+    return `probe failed: ${(e as Error).message}`;
+  }
+}
+
+/** Rotate so each round starts with a different target: slow drifts of the machine hit every target alike. */
+const rotate = <T>(xs: T[], n: number) => xs.map((_, i) => xs[(i + n) % xs.length]!);
+
+interface Samples {
+  r64: LoadResult[];
+  r1: LoadResult[];
+  s64: LoadResult[];
+  series: StreamStats[];
+}
+
+async function main() {
+  installCleanup();
+  const notes: string[] = [];
+  const startedAt = performance.now();
+  ensureBinary(notes);
+  const tool: LoadTool = await pickLoadTool({ allowInstall: process.env.BENCH_NO_INSTALL !== "1", log });
+  log(`load tool: ${tool.name}; ${QUICK ? "quick smoke run" : "full run"}`);
+
+  log("compiling an empty program for the binary size baseline");
+  const size = { alloy: statSync(BINARY).size, empty: emptyCompileSize() };
+
+  const childEnv = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", BUN_CONFIG_MAX_HTTP_REQUESTS: "4096" };
+  const upstream = await spawnHelper(["bun", join(import.meta.dir, "upstream.ts")], childEnv);
+  const upstreamUrl = `http://127.0.0.1:${upstream.port}`;
+  const bare = await spawnHelper(["bun", join(import.meta.dir, "bare-proxy.ts")], { ...childEnv, UPSTREAM_URL: upstreamUrl });
+
+  const { toml, missing } = alloyConfig(await Bun.file(join(import.meta.dir, "config.toml")).text(), upstreamUrl, registeredProviderTypes(ROOT));
+  const cfgDir = mkdtempSync(join(tmpdir(), "alloy-bench-cfg-"));
+  const cfgFile = join(cfgDir, "config.toml");
+  writeFileSync(cfgFile, toml);
+  const alloyPort = freePort();
+  const alloy = await spawnServer([BINARY, "--config", cfgFile, "--port", String(alloyPort), "--log-level", "warn"], childEnv, alloyPort);
+  const pid = alloy.proc.pid;
+
+  // Idle: started, answered its health checks, nothing else.
+  await Bun.sleep(1000);
+  const idle = readMem(pid);
+  log(`Alloy idle RSS ${(idle.rss / 1048576).toFixed(1)} MB`);
+
+  const targets = buildTargets({ upstream: upstream.port, bare: bare.port, alloy: alloyPort }, missing);
+  let alloyRequests = 0;
+  for (const t of targets) {
+    if (t.skipped) continue;
+    t.skipped = await probe(t);
+    if (t.alloy) alloyRequests += 2;
+  }
+  const active = targets.filter((t) => !t.skipped);
+  for (const t of targets) if (t.skipped) log(`skipping ${t.label}: ${t.skipped}`);
+  const alloyActive = active.filter((t) => t.alloy);
+  if (!active.some((t) => t.key === "alloy-openai")) notes.push("Alloy → OpenAI did not answer, so the issue's targets cannot be judged.");
+
+  // Memory marks use every Alloy path (JSON and streamed), so later traffic exercises no code the first mark missed.
+  const mixed = alloyActive.flatMap((t) => [t.json, t.stream]);
+  let first: MemResult["first"] | undefined;
+  if (mixed.length) {
+    const n = PLAN.firstMark - alloyRequests;
+    const r = await sendCount({ url: alloyActive[0]!.url, body: mixed[0]!, bodies: mixed, connections: 64, requests: n });
+    alloyRequests += n;
+    if (r.failed) notes.push(`${r.failed} of the first ${n} memory-mark requests failed`);
+    first = { requests: alloyRequests, mem: readMem(pid) };
+  }
+
+  const samples = new Map<string, Samples>(active.map((t) => [t.key, { r64: [], r1: [], s64: [], series: [] }]));
+  const failures = new Map<string, number>();
+  const count = (t: Target, r: LoadResult) => {
+    failures.set(t.key, (failures.get(t.key) ?? 0) + r.errors + r.non2xx);
+    if (t.alloy) alloyRequests += r.requests;
+    return r;
+  };
+  const guard = async <T>(what: string, f: () => Promise<T>): Promise<T | undefined> => {
+    try {
+      return await f();
+    } catch (e) {
+      notes.push(`${what}: ${(e as Error).message.split("\n")[0]}`);
+    }
+  };
+
+  for (let round = 0; round < PLAN.rounds; round++) {
+    const order = rotate(active, round);
+    log(`round ${round + 1}/${PLAN.rounds}: ${order.map((t) => t.key).join(", ")}`);
+    // Interleaved per measurement, so a noisy moment lands on every target of that measurement.
+    for (const t of order) {
+      await sendCount({ url: t.url, body: t.json, connections: 64, requests: PLAN.warmRequests });
+      if (t.alloy) alloyRequests += PLAN.warmRequests;
+    }
+    for (const t of order) {
+      const r = await guard(`${t.label} @64`, () => tool.run({ url: t.url, body: t.json, connections: 64, seconds: PLAN.c64Secs }));
+      if (r) samples.get(t.key)!.r64.push(count(t, r));
+    }
+    for (const t of order) {
+      const r = await guard(`${t.label} @1`, () => tool.run({ url: t.url, body: t.json, connections: 1, seconds: PLAN.c1Secs }));
+      if (r) samples.get(t.key)!.r1.push(count(t, r));
+    }
+    for (const t of order) {
+      const r = await guard(`${t.label} streamed @64`, () => tool.run({ url: t.url, body: t.stream, connections: 64, seconds: PLAN.streamSecs }));
+      if (r) samples.get(t.key)!.s64.push(count(t, r));
+    }
+    for (const t of order) {
+      const s = await guard(`${t.label} streamed @1`, () => streamSeries(t.url, t.stream, PLAN.streamSamples));
+      if (s) samples.get(t.key)!.series.push(s);
+      if (t.alloy) alloyRequests += PLAN.streamSamples;
+    }
+  }
+
+  let mem: MemResult | undefined;
+  if (first) {
+    if (alloyRequests < PLAN.lastMark) {
+      const n = PLAN.lastMark - alloyRequests;
+      log(`topping Alloy up to ${PLAN.lastMark} requests (${n} more)`);
+      const r = await sendCount({ url: alloyActive[0]!.url, body: mixed[0]!, bodies: mixed, connections: 64, requests: n });
+      alloyRequests += n;
+      if (r.failed) notes.push(`${r.failed} of ${n} top-up requests failed`);
+    }
+    mem = { idle, first, last: { requests: alloyRequests, mem: readMem(pid) } };
+  }
+  if (alloy.proc.exitCode !== null) notes.push(`Alloy exited during the run (code ${alloy.proc.exitCode}): ${alloy.output().slice(-300)}`);
+  const stray = alloy.output().trim();
+  if (stray) notes.push(`Alloy logged at warn or above: ${stray.split("\n").slice(-2).join(" / ").slice(0, 300)}`);
+  await stopAll();
+  rmSync(cfgDir, { recursive: true, force: true });
+
+  const results: TargetResult[] = targets.map((t) => {
+    const s = samples.get(t.key);
+    const m = (xs: number[] | undefined) => median(xs ?? []);
+    return {
+      key: t.key,
+      label: t.label,
+      alloy: t.alloy,
+      ...(t.skipped ? { skipped: t.skipped } : {}),
+      rps64: m(s?.r64.map((r) => r.rps)),
+      p50at64: m(s?.r64.map((r) => r.p50Ms)),
+      p99at64: m(s?.r64.map((r) => r.p99Ms)),
+      p50at1: m(s?.r1.map((r) => r.p50Ms)),
+      p99at1: m(s?.r1.map((r) => r.p99Ms)),
+      streamRps64: m(s?.s64.map((r) => r.rps)),
+      ttfcP50: m(s?.series.map((x) => x.ttfcP50Ms)),
+      ttfcP99: m(s?.series.map((x) => x.ttfcP99Ms)),
+      chunksPerSec: m(s?.series.map((x) => x.chunksPerSec)),
+      failures: failures.get(t.key) ?? 0,
+      requests: [...(s?.r64 ?? []), ...(s?.r1 ?? []), ...(s?.s64 ?? [])].reduce((a, r) => a + r.requests, 0),
+    };
+  });
+
+  const cpu = cpus();
+  const elapsed = Math.round((performance.now() - startedAt) / 1000);
+  notes.push(
+    `Alloy ran as \`./alloy --log-level warn\` (metrics on, the default) with BUN_CONFIG_MAX_HTTP_REQUESTS=4096; ` +
+      `upstream, bare proxy and load tool share the same ${cpu.length} cores; whole run took ${elapsed} s.`,
+  );
+  const result: BenchResult = {
+    when: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+    meta: {
+      tool: tool.name,
+      mode: QUICK
+        ? `quick smoke run (BENCH_QUICK=1): 1 round, ${PLAN.c64Secs} s @64, ${PLAN.c1Secs} s @1 — indicative only`
+        : `${PLAN.rounds} rounds (medians), targets alternated; ${PLAN.c64Secs} s @64, ${PLAN.c1Secs} s @1, ${PLAN.streamSecs} s streamed @64, ${PLAN.streamSamples} streams @1 per round`,
+      machine: `${cpu.length} × ${cpu[0]?.model.trim() ?? "cpu"}, ${type()} ${release()}`,
+      bun: Bun.version,
+      streamChunks: STREAM_TOKENS,
+    },
+    targets: results,
+    mem,
+    size,
+    notes,
+  };
+  const md = renderMarkdown(result);
+  const dir = join(import.meta.dir, "results");
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${result.when.replace(/:/g, "-")}.md`);
+  writeFileSync(file, md);
+  writeFileSync(join(dir, "latest.md"), md);
+  process.stdout.write(`${md}\n`);
+  log(`written to ${file} and bench/results/latest.md`);
+  // A failed target is a finding, not a broken harness: the exit code says whether the harness itself worked.
+  return checks(result);
+}
+
+main()
+  .then(() => process.exit(0))
+  .catch(async (e) => {
+    process.stderr.write(`bench: failed: ${(e as Error).stack ?? e}\n`);
+    await stopAll(1000);
+    process.exit(1);
+  });
