@@ -25,7 +25,8 @@ export interface BedrockMock {
   /** Requests refused before the script ran (bad signature, malformed body), with the reason. */
   rejected: Array<{ status: number; type: string; message: string }>;
   waitForCall(n: number): Promise<BedrockCall>;
-  waitForAbort(): Promise<BedrockCall>;
+  /** Resolves when call number n (any call, without n) gets aborted by the gateway. */
+  waitForAbort(n?: number): Promise<BedrockCall>;
   stop(): void;
 }
 
@@ -250,7 +251,7 @@ export function validateConverse(body: any): string | undefined {
 export function startBedrockMock(opts: { accessKeyId: string; region: string; script?: BedrockScript }): BedrockMock {
   const calls: BedrockCall[] = [];
   const callWaiters: Array<{ n: number; resolve: (c: BedrockCall) => void }> = [];
-  const abortWaiters: Array<(c: BedrockCall) => void> = [];
+  const abortWaiters: Array<{ n?: number; resolve: (c: BedrockCall) => void }> = [];
   const mock: BedrockMock = {
     url: "",
     calls,
@@ -260,10 +261,10 @@ export function startBedrockMock(opts: { accessKeyId: string; region: string; sc
       if (calls.length >= n) return Promise.resolve(calls[n - 1]!);
       return new Promise((resolve) => callWaiters.push({ n, resolve }));
     },
-    waitForAbort() {
-      const done = calls.find((c) => c.aborted);
+    waitForAbort(n) {
+      const done = calls.find((c) => c.aborted && (n === undefined || c.n === n));
       if (done) return Promise.resolve(done);
-      return new Promise((resolve) => abortWaiters.push(resolve));
+      return new Promise((resolve) => abortWaiters.push({ n, resolve }));
     },
     stop: () => server.stop(true),
   };
@@ -302,7 +303,10 @@ export function startBedrockMock(opts: { accessKeyId: string; region: string; sc
       calls.push(call);
       req.signal.addEventListener("abort", () => {
         call.aborted = true;
-        for (const w of abortWaiters.splice(0)) w(call);
+        for (const w of abortWaiters.filter((w) => w.n === undefined || w.n === call.n)) {
+          abortWaiters.splice(abortWaiters.indexOf(w), 1);
+          w.resolve(call);
+        }
       });
       for (const w of callWaiters.filter((w) => w.n === call.n)) w.resolve(call);
       return mock.script(call, req.signal);
