@@ -2,6 +2,8 @@
 import type { Config } from "./config/schema.ts";
 import { createGateway, type Gateway } from "./gateway/gateway.ts";
 import { createApp } from "./http/app.ts";
+import { openRelayWarning } from "./http/auth.ts";
+import { McpManager } from "./mcp/servers.ts";
 import { createGatewayMetrics, type GatewayMetrics } from "./observability/gateway-metrics.ts";
 import { createLogger, type Logger } from "./observability/log.ts";
 import { createRequestObserver } from "./observability/observer.ts";
@@ -14,6 +16,7 @@ export interface Running {
   url: string;
   gateway: Gateway;
   log: Logger;
+  mcp: McpManager;
   stop(graceful?: boolean): Promise<void>;
 }
 
@@ -26,16 +29,20 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
   const metrics: GatewayMetrics | undefined = config.metrics ? createGatewayMetrics({ config, version: VERSION }) : undefined;
   const gateway = createGateway(config, metrics?.dispatch);
   metrics?.watch(gateway.upstreams);
-  const app = createApp({ gateway, observer: createRequestObserver(log, metrics), metrics });
+  // MCP servers connect in the background (mcp.start() below): /health answers at once, /ready waits for them.
+  const mcp = new McpManager(config.mcp, { log, clientVersion: VERSION });
+  const app = createApp({ gateway, observer: createRequestObserver(log, metrics), metrics, mcp, readiness: [() => mcp.readiness()] });
   app.listen({
     port: config.server.port,
     hostname: config.server.host,
     // Our own reader enforces max_body_size with a proper 413; Bun's cap is only a backstop.
     maxRequestBodySize: config.server.max_body_size * 2 + 65536,
-    // Idle sockets (slow or stuck clients) are cut; requests lift this once their body is read.
-    idleTimeout: 30,
+    // Idle sockets (slow or stuck clients) are cut; requests lift this once their body is read. One second more than
+    // the body-read deadline, so a trickling client gets our 408 before Bun drops the socket.
+    idleTimeout: config.server.read_timeout_secs + 1,
   });
   const server = app.server!;
+  mcp.start();
 
   const active = Object.keys(config.providers);
   log.info(`alloy ${VERSION} listening on http://${config.server.host}:${server.port}`, {
@@ -49,6 +56,8 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
   });
   for (const [name, why] of Object.entries(config.inactive)) log.warn(`provider ${name} skipped: ${why}`, { provider: name });
   if (active.length === 0) log.warn("no provider is active: every chat request will fail until one is configured");
+  const relay = openRelayWarning(config.server);
+  if (relay) log.warn(relay);
 
   let stopping: Promise<void> | undefined;
   return {
@@ -56,6 +65,7 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
     url: `http://127.0.0.1:${server.port}`,
     gateway,
     log,
+    mcp,
     stop(graceful = true) {
       stopping ??= (async () => {
         const grace = config.server.shutdown_grace_secs * 1000;
@@ -66,7 +76,7 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
           clearTimeout(t);
           await server.stop(true);
         } else await drained;
-        await gateway.close();
+        await Promise.allSettled([gateway.close(), mcp.close()]);
         log.flush();
       })();
       return stopping;

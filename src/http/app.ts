@@ -4,8 +4,11 @@ import { AlloyError } from "../errors.ts";
 import type { Gateway } from "../gateway/gateway.ts";
 import { observed, simpleRecord, type RequestObserver } from "../observability/access.ts";
 import type { GatewayMetrics } from "../observability/gateway-metrics.ts";
+import { GatewayAuth } from "./auth.ts";
 import { chatHandler } from "./chat.ts";
 import { errorResponse } from "./errors.ts";
+import type { McpManager } from "../mcp/servers.ts";
+import { mcpRoutes } from "./mcp-routes.ts";
 import { metricsRoute } from "./metrics-route.ts";
 
 export interface AppDeps {
@@ -13,6 +16,8 @@ export interface AppDeps {
   observer: RequestObserver;
   /** Serve GET /metrics when set (config.metrics). */
   metrics?: GatewayMetrics;
+  /** MCP servers: tools for chat requests, the /v1/mcp routes, their state in /ready. */
+  mcp?: McpManager;
   /** Extra readiness conditions (MCP servers): each returns a reason when not ready. */
   readiness?: Array<() => string[]>;
   startedAt?: number;
@@ -57,25 +62,51 @@ function failure(code: unknown, error: unknown, request: Request, id: string): R
 
 export function createApp(deps: AppDeps) {
   const { gateway } = deps;
-  const chat = chatHandler(deps);
+  const auth = new GatewayAuth(gateway.config.server);
+  const chat = chatHandler({ ...deps, auth });
+  const mcp = mcpRoutes({ mcp: deps.mcp, config: gateway.config.mcp, maxBodySize: gateway.config.server.max_body_size, observer: deps.observer });
   const created = Math.floor((deps.startedAt ?? Date.now()) / 1000);
-  const models = JSON.stringify(modelList(gateway, created));
+  const modelData = modelList(gateway, created);
+  const models = JSON.stringify(modelData);
+  // A key restricted to some models sees only those in /v1/models (computed once per key label).
+  const modelsByKey = new Map<string, string>();
+  const modelsFor = (request: Request): string => {
+    const caller = auth.callerOf(request);
+    if (!caller?.models) return models;
+    let body = modelsByKey.get(caller.label);
+    if (body === undefined) {
+      body = JSON.stringify({ ...modelData, data: modelData.data.filter((m) => auth.listsModel(caller, m.id)) });
+      modelsByKey.set(caller.label, body);
+    }
+    return body;
+  };
   const health = JSON.stringify({ status: "ok" });
 
   return new Elysia()
+    // Before routing, for every route (plugins' too): gateway keys, and the metrics key for /metrics.
+    .onRequest(({ request }) => {
+      if (!auth.guarding) return;
+      const id = requestIdOf(request);
+      const denied = auth.guard(request, id);
+      if (denied) deps.observer.end({ ...simpleRecord(id, request.method, "unauthorized", denied.status, 0), error: "auth" });
+      return denied;
+    })
     .get("/health", observed(deps.observer, "/health", ({ request }) => new Response(health, { headers: { "content-type": JSON_TYPE, "x-request-id": requestIdOf(request) } })))
     .get("/ready", observed(deps.observer, "/ready", ({ request }) => {
       const reasons: string[] = [];
       if (gateway.upstreams.size === 0) reasons.push("no provider is active");
       for (const check of deps.readiness ?? []) reasons.push(...check());
       const providers = [...gateway.upstreams.keys()];
+      const servers = deps.mcp ? { mcp_servers: deps.mcp.status() } : {};
       return reasons.length
-        ? json({ status: "not_ready", providers, reasons }, requestIdOf(request), 503)
-        : json({ status: "ready", providers }, requestIdOf(request));
+        ? json({ status: "not_ready", providers, ...servers, reasons }, requestIdOf(request), 503)
+        : json({ status: "ready", providers, ...servers }, requestIdOf(request));
     }))
-    .get("/v1/models", observed(deps.observer, "/v1/models", ({ request }) => new Response(models, { headers: { "content-type": JSON_TYPE, "x-request-id": requestIdOf(request) } })))
+    .get("/v1/models", observed(deps.observer, "/v1/models", ({ request }) => new Response(modelsFor(request), { headers: { "content-type": JSON_TYPE, "x-request-id": requestIdOf(request) } })))
     .use(metricsRoute(deps.metrics, deps.observer, requestIdOf))
     .post("/v1/chat/completions", ({ request, server }) => chat(request, server, requestIdOf(request)), { parse: "none" })
+    .get("/v1/mcp/tools", observed(deps.observer, "/v1/mcp/tools", ({ request }) => mcp.list(requestIdOf(request))))
+    .post("/v1/mcp/tools/call", ({ request }) => mcp.call(request, requestIdOf(request)), { parse: "none" })
     .onError(({ code, error, request }) => {
       const id = requestIdOf(request);
       const res = failure(code, error, request, id);

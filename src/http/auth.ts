@@ -93,6 +93,11 @@ export class GatewayAuth {
     return this.keys.length > 0;
   }
 
+  /** Whether any request may need a key at all (gateway keys or a protected /metrics). */
+  get guarding(): boolean {
+    return this.enabled || this.metricsKey !== undefined || this.metricsNeedsGatewayKey;
+  }
+
   /**
    * The configured key matching one of the presented values. Every configured key is compared every time, so the
    * time taken says nothing about which key (or how much of one) matched; digests make the lengths equal.

@@ -6,6 +6,9 @@ import type { DispatchContext } from "../gateway/dispatch.ts";
 import type { AccessRecord, RequestObserver } from "../observability/access.ts";
 import { tapStream } from "../observability/text.ts";
 import { validateChatRequest } from "../openai/validate.ts";
+import { mcpChat, mcpStream, planForRequest } from "../mcp/chat.ts";
+import type { McpManager } from "../mcp/servers.ts";
+import type { GatewayAuth } from "./auth.ts";
 import { readJsonBody } from "./body.ts";
 import { errorResponse } from "./errors.ts";
 import { chunksToSse, SSE_HEADERS } from "./sse.ts";
@@ -13,10 +16,16 @@ import { chunksToSse, SSE_HEADERS } from "./sse.ts";
 export interface ChatDeps {
   gateway: Gateway;
   observer: RequestObserver;
+  /** Gateway keys: per-key limits and model restrictions (the guard in app.ts has already checked the key). */
+  auth?: GatewayAuth;
+  /** MCP tools: a request using them runs the tool loop instead of one dispatch. */
+  mcp?: McpManager;
 }
 
-export function chatHandler({ gateway, observer }: ChatDeps) {
-  const { max_body_size: maxBody, timeout_secs } = gateway.config.server;
+export function chatHandler({ gateway, observer, auth, mcp }: ChatDeps) {
+  const mcpDeps = { mcp, config: gateway.config.mcp, dispatcher: gateway.dispatcher };
+  const { max_body_size: maxBody, timeout_secs, read_timeout_secs } = gateway.config.server;
+  const readTimeoutMs = read_timeout_secs * 1000;
   const deadlineMs = timeout_secs * 1000;
 
   return async function handle(request: Request, server: Server<unknown> | null, requestId: string): Promise<Response> {
@@ -47,19 +56,26 @@ export function chatHandler({ gateway, observer }: ChatDeps) {
     const timer = setTimeout(() => ac.abort(new AlloyError("timeout", `request deadline of ${timeout_secs}s exceeded`)), deadlineMs);
     const onClientGone = () => ac.abort(new AlloyError("cancelled", "client closed the connection"));
     request.signal.addEventListener("abort", onClientGone, { once: true });
+    const caller = auth?.callerOf(request);
+    let release = () => {};
     const cleanup = () => {
       clearTimeout(timer);
       request.signal.removeEventListener("abort", onClientGone);
+      release(); // the key's concurrency slot, held until the last byte
     };
 
     try {
-      const req = validateChatRequest(await readJsonBody(request, maxBody));
+      release = auth?.admit(caller) ?? release;
+      const req = validateChatRequest(await readJsonBody(request, maxBody, { timeoutMs: readTimeoutMs }));
       // The body is in: from here on only the configured timeouts may end the call, not the socket idle limit.
       server?.timeout(request, 0);
       rec.model = req.model;
       rec.stream = req.stream === true;
       observer.text?.(requestId, "prompt", req.messages);
       const route = gateway.router.resolve(req.model);
+      const primary = route.alias ? undefined : route.steps[0]?.deployments[0];
+      auth?.checkModel(caller, req.model, primary && `${primary.provider}/${primary.model}`);
+      const plan = planForRequest(req, route, mcp);
       const ctx: DispatchContext = {
         requestId,
         signal: ac.signal,
@@ -68,7 +84,7 @@ export function chatHandler({ gateway, observer }: ChatDeps) {
       };
 
       if (!rec.stream) {
-        const res = await gateway.dispatcher.chat(req, route, ctx);
+        const res = plan ? await mcpChat(plan, mcpDeps, route, ctx) : await gateway.dispatcher.chat(req, route, ctx);
         cleanup();
         observer.text?.(requestId, "completion", res.choices[0]?.message);
         rec.usage = res.usage;
@@ -81,7 +97,7 @@ export function chatHandler({ gateway, observer }: ChatDeps) {
         });
       }
 
-      const { first, rest } = await gateway.dispatcher.stream(req, route, ctx);
+      const { first, rest } = plan ? await mcpStream(plan, mcpDeps, route, ctx) : await gateway.dispatcher.stream(req, route, ctx);
       // Debug logging only: the completion text is gathered as it streams past.
       const tapped = observer.text ? tapStream(first, rest, (m) => observer.text?.(requestId, "completion", m)) : rest;
       const stream = chunksToSse(first, tapped, {
