@@ -298,6 +298,22 @@ describe("Anthropic provider through the official OpenAI client", () => {
   });
 });
 
+describe("Anthropic stream lifecycle", () => {
+  test("a client that leaves mid-stream aborts the upstream request", async () => {
+    upstream.script = (c, signal) => sseResponse(eventsFor(message(c.body.model, [{ type: "text", text: "one two three four" }])), { hangAfter: 5, signal });
+    const ac = new AbortController();
+    const stream = await client.chat.completions.create(
+      { model: "anthropic/claude-abort", messages: [{ role: "user", content: "x" }], stream: true },
+      { signal: ac.signal },
+    );
+    const aborted = upstream.waitForAbort();
+    await (async () => {
+      for await (const chunk of stream) if (chunk.choices[0]?.delta?.content) ac.abort();
+    })().catch(() => {});
+    expect((await aborted).aborted).toBe(true);
+  });
+});
+
 describe("Anthropic errors through the gateway", () => {
   test("what the real API rejects comes back as a 400 with Anthropic's message", async () => {
     upstream.script = defaultScript;

@@ -20,6 +20,8 @@ export interface AnthropicMock {
   calls: AnthropicCall[];
   script: AnthropicScript;
   waitForCall(n: number): Promise<AnthropicCall>;
+  /** Resolves when some call gets aborted by the gateway (client gone, timeout). */
+  waitForAbort(): Promise<AnthropicCall>;
   stop(): void;
 }
 
@@ -230,6 +232,7 @@ export function startAnthropicMock(opts: { apiKey?: string; script?: AnthropicSc
   const apiKey = opts.apiKey ?? "sk-ant-upstream-secret";
   const calls: AnthropicCall[] = [];
   const waiters: Array<{ n: number; resolve: (c: AnthropicCall) => void }> = [];
+  const abortWaiters: Array<(c: AnthropicCall) => void> = [];
   const mock: AnthropicMock = {
     url: "",
     calls,
@@ -237,6 +240,11 @@ export function startAnthropicMock(opts: { apiKey?: string; script?: AnthropicSc
     waitForCall(n) {
       if (calls.length >= n) return Promise.resolve(calls[n - 1]!);
       return new Promise((resolve) => waiters.push({ n, resolve }));
+    },
+    waitForAbort() {
+      const done = calls.find((c) => c.aborted);
+      if (done) return Promise.resolve(done);
+      return new Promise((resolve) => abortWaiters.push(resolve));
     },
     stop: () => server.stop(true),
   };
@@ -256,7 +264,14 @@ export function startAnthropicMock(opts: { apiKey?: string; script?: AnthropicSc
       }
       const call: AnthropicCall = { n: calls.length + 1, path: url.pathname, headers, body, aborted: false };
       calls.push(call);
-      req.signal.addEventListener("abort", () => (call.aborted = true), { once: true });
+      req.signal.addEventListener(
+        "abort",
+        () => {
+          call.aborted = true;
+          for (const w of abortWaiters.splice(0)) w(call);
+        },
+        { once: true },
+      );
       for (const w of waiters.filter((w) => w.n === call.n)) w.resolve(call);
       const reject = (status: number, type: string, message: string) => {
         call.rejected = message;
