@@ -40,4 +40,12 @@ describe("Bedrock error mapping", () => {
     expect([creds.kind, creds.retryable]).toEqual(["server", true]);
     expect(creds.message).toContain("could not load AWS credentials");
   });
+
+  test("answers the SDK cannot parse: a proxy's HTML error keeps its status; an unreadable 200 is a retryable server error", () => {
+    const hint = "\n  Deserialization error: to see the raw response, inspect the hidden field {error}.$response on this object.";
+    const html502 = fromSdkError("bedrock", Object.assign(new SyntaxError(`JSON Parse error: Unrecognized token '<'${hint}`), { $fault: "server", $metadata: { httpStatusCode: 502 } }));
+    expect([html502.status, html502.retryable, html502.message]).toEqual([502, true, "bedrock returned HTTP 502"]);
+    const cut = fromSdkError("bedrock", Object.assign(new Error(`Truncated event message received.${hint}`), { $metadata: { httpStatusCode: 200 } }));
+    expect([cut.kind, cut.retryable, cut.message]).toEqual(["server", true, "bedrock sent a response that could not be read: Truncated event message received."]);
+  });
 });

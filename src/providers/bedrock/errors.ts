@@ -53,8 +53,12 @@ export function fromSdkError(provider: string, e: unknown): AlloyError {
   const name = typeof err.name === "string" ? err.name : "Error";
   const message = typeof err.message === "string" ? err.message : String(e);
   const status = err.$metadata?.httpStatusCode;
-  // A modelled service exception: the service answered.
-  if (err.$fault !== undefined || (status !== undefined && status >= 400)) return bedrockException(provider, name, message, status);
+  // The SDK could not parse what came back (an HTML page from a proxy, a cut event stream): its message is noise.
+  const unreadable = message.includes("Deserialization error");
+  // A service exception: the service (or something in front of it) answered with an error status.
+  if (err.$fault !== undefined || (status !== undefined && status >= 400))
+    return bedrockException(provider, name, unreadable ? `${provider} returned HTTP ${status ?? "error"}` : message, status);
+  if (unreadable) return new AlloyError("server", `${provider} sent a response that could not be read: ${message.split("\n")[0]}`, { upstreamType: name });
   if (name === "TimeoutError") return new AlloyError("timeout", `${provider} did not answer in time`);
   // The default credential chain found nothing (or IMDS/SSO failed): a gateway-side problem another target may not
   // have, so it is retryable and lets failover run.

@@ -18,11 +18,6 @@ export function finishReason(stopReason: string | undefined): FinishReason {
   return (stopReason && FINISH[stopReason]) || "stop";
 }
 
-/** Whether a stop reason is one the table knows (unknown ones are worth a log line with the raw value). */
-export function knownStopReason(stopReason: string | undefined): boolean {
-  return !!stopReason && stopReason in FINISH;
-}
-
 /** prompt = input + cache reads + cache writes; cached_tokens = cache reads. */
 export function toUsage(u: TokenUsage | undefined): Usage {
   const read = u?.cacheReadInputTokens ?? 0;
