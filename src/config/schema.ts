@@ -88,7 +88,8 @@ export const McpServerConfig = T.Object(
     url: T.Optional(T.String()),
     headers: T.Optional(T.Record(T.String(), T.String())),
   },
-  Closed,
+  // `default` makes Value.Default descend into each entry of the servers record (so `transport` defaults to stdio).
+  { ...Closed, default: {} },
 );
 
 export const McpConfig = T.Object(

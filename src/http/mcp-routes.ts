@@ -1,0 +1,71 @@
+// GET /v1/mcp/tools and POST /v1/mcp/tools/call: the MCP tools the gateway offers, and running one directly (how a
+// client approves a call it got back under require_approval "always").
+import { Type as T, type Static } from "@sinclair/typebox";
+import { TypeCompiler } from "@sinclair/typebox/compiler";
+import type { McpConfig } from "../config/schema.ts";
+import { AlloyError, asAlloyError } from "../errors.ts";
+import type { McpManager } from "../mcp/servers.ts";
+import { simpleRecord, type RequestObserver } from "../observability/access.ts";
+import { readJsonBody } from "./body.ts";
+import { errorResponse } from "./errors.ts";
+
+export const ToolCallBody = T.Object(
+  {
+    name: T.String({ minLength: 1, maxLength: 256 }),
+    arguments: T.Optional(T.Union([T.Record(T.String(), T.Unknown()), T.Null()])),
+  },
+  { additionalProperties: true },
+);
+export type ToolCallBody = Static<typeof ToolCallBody>;
+const checkBody = TypeCompiler.Compile(ToolCallBody);
+
+export interface McpRouteDeps {
+  mcp: McpManager | undefined;
+  config: McpConfig;
+  maxBodySize: number;
+  observer: RequestObserver;
+}
+
+const json = (body: unknown, requestId: string) =>
+  new Response(JSON.stringify(body), { headers: { "content-type": "application/json", "x-request-id": requestId } });
+
+export function mcpRoutes({ mcp, config, maxBodySize, observer }: McpRouteDeps) {
+  return {
+    list(requestId: string): Response {
+      const data = (mcp?.tools() ?? []).map((t) => ({ name: t.name, server: t.server, description: t.description ?? null, input_schema: t.inputSchema }));
+      return json({ object: "list", data }, requestId);
+    },
+
+    async call(request: Request, requestId: string): Promise<Response> {
+      const start = performance.now();
+      let res: Response;
+      let err: AlloyError | undefined;
+      try {
+        const body = await readJsonBody(request, maxBodySize);
+        if (!checkBody.Check(body)) {
+          const first = checkBody.Errors(body).First();
+          const param = first?.path.split("/").filter(Boolean).join(".") || null;
+          throw new AlloyError("bad_request", `Invalid tool call body${param ? ` at '${param}'` : ""}: expected {"name": string, "arguments": object}`, { param });
+        }
+        const tool = mcp?.lookup(body.name);
+        if (!mcp || !tool) throw new AlloyError("not_found", `Unknown MCP tool '${body.name}'`, { code: "tool_not_found", param: "name" });
+        const result = await mcp.call(body.name, body.arguments ?? {}, {
+          signal: request.signal,
+          timeoutMs: config.tool_timeout_secs * 1000,
+          requestId,
+        });
+        res = json(
+          { content: result.content, isError: result.isError === true, ...(result.structuredContent ? { structuredContent: result.structuredContent } : {}) },
+          requestId,
+        );
+      } catch (e) {
+        err = asAlloyError(e);
+        res = errorResponse(err, requestId);
+      }
+      const rec = simpleRecord(requestId, "POST", "/v1/mcp/tools/call", res.status, performance.now() - start);
+      if (err) Object.assign(rec, { error: err.kind, errorMessage: err.message });
+      observer.end(rec);
+      return res;
+    },
+  };
+}
