@@ -130,10 +130,17 @@ async function versionOf(cmd: string[]): Promise<string | null> {
   return m ? m[0] : "?";
 }
 
-/** oha, else wrk (apt-get installing it when root and allowed), else the Bun generator. `log` explains the choice. */
-export async function pickLoadTool(opts: { allowInstall: boolean; log: (line: string) => void }): Promise<LoadTool> {
-  const oha = await versionOf(["oha", "--version"]);
+const bunTool = (why: string): LoadTool => ({ name: `Bun load generator (${why})`, run: bunLoad });
+
+/**
+ * oha, else wrk (apt-get installing it when root and allowed), else the Bun generator. `force` ("oha", "wrk", "bun")
+ * skips the others; `log` explains the choice.
+ */
+export async function pickLoadTool(opts: { allowInstall: boolean; force?: string; log: (line: string) => void }): Promise<LoadTool> {
+  if (opts.force === "bun") return bunTool("BENCH_LOAD_TOOL=bun");
+  const oha = opts.force === "wrk" ? null : await versionOf(["oha", "--version"]);
   if (oha) return ohaTool(oha);
+  if (opts.force === "oha") throw new Error("BENCH_LOAD_TOOL=oha but oha is not on PATH");
   let wrk = await versionOf(["wrk", "--version"]);
   if (!wrk && opts.allowInstall && process.getuid?.() === 0 && Bun.which("apt-get")) {
     opts.log("wrk not found: installing it with apt-get (BENCH_NO_INSTALL=1 to skip)");
@@ -143,5 +150,6 @@ export async function pickLoadTool(opts: { allowInstall: boolean; log: (line: st
     wrk = await versionOf(["wrk", "--version"]);
   }
   if (wrk) return wrkTool(wrk);
-  return { name: "Bun load generator (no oha/wrk on PATH)", run: bunLoad };
+  if (opts.force === "wrk") throw new Error("BENCH_LOAD_TOOL=wrk but wrk is not on PATH");
+  return bunTool("no oha or wrk on PATH");
 }

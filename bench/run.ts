@@ -3,6 +3,7 @@
 // compiled ./alloy, drives them in alternation with one load tool, and writes bench/results/<time>.md + latest.md.
 //   BENCH_QUICK=1     smoke run (under a minute)
 //   BENCH_NO_INSTALL=1  never apt-get install wrk
+//   BENCH_LOAD_TOOL=oha|wrk|bun  use that load tool (default: oha, else wrk, else the Bun generator)
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { cpus, release, tmpdir, type } from "node:os";
 import { join } from "node:path";
@@ -92,7 +93,7 @@ async function main() {
   const notes: string[] = [];
   const startedAt = performance.now();
   ensureBinary(notes);
-  const tool: LoadTool = await pickLoadTool({ allowInstall: process.env.BENCH_NO_INSTALL !== "1", log });
+  const tool: LoadTool = await pickLoadTool({ allowInstall: process.env.BENCH_NO_INSTALL !== "1", force: process.env.BENCH_LOAD_TOOL, log });
   log(`load tool: ${tool.name}; ${QUICK ? "quick smoke run" : "full run"}`);
 
   log("compiling an empty program for the binary size baseline");
