@@ -1,0 +1,125 @@
+// Gateway key checks on plain Request objects: header parsing, the guard's path rules, the open-relay warning.
+import { describe, expect, test } from "bun:test";
+import { Value } from "@sinclair/typebox/value";
+import { ServerConfig } from "../../src/config/schema.ts";
+import { AlloyError } from "../../src/errors.ts";
+import { GatewayAuth, isLoopback, openRelayWarning, presentedKeys, rawPath } from "../../src/http/auth.ts";
+
+const server = (extra: Record<string, unknown> = {}): ServerConfig => Value.Default(ServerConfig, { ...extra }) as ServerConfig;
+const req = (path: string, headers: Record<string, string> = {}) => new Request(`http://gw.test${path}`, { headers });
+
+describe("presentedKeys", () => {
+  test("Bearer in any case, x-api-key, both, neither", () => {
+    expect(presentedKeys(new Headers({ authorization: "Bearer abc" }))).toEqual(["abc"]);
+    expect(presentedKeys(new Headers({ authorization: "bearer   abc  " }))).toEqual(["abc"]);
+    expect(presentedKeys(new Headers({ "x-api-key": "k" }))).toEqual(["k"]);
+    expect(presentedKeys(new Headers({ authorization: "Bearer a", "x-api-key": "b" }))).toEqual(["a", "b"]);
+    expect(presentedKeys(new Headers({ authorization: "Basic dXNlcjpwYXNz" }))).toEqual([]);
+    expect(presentedKeys(new Headers({ authorization: "Bearer " }))).toEqual([]);
+    expect(presentedKeys(new Headers())).toEqual([]);
+  });
+});
+
+describe("rawPath", () => {
+  test("the path as the router sees it: not normalised, without query or fragment", () => {
+    expect(rawPath("http://h:1/v1/models?x=1")).toBe("/v1/models");
+    expect(rawPath("http://h/health#x")).toBe("/health");
+    expect(rawPath("http://h")).toBe("/");
+    expect(rawPath("http://h//metrics")).toBe("//metrics");
+  });
+});
+
+describe("GatewayAuth", () => {
+  const auth = new GatewayAuth(
+    server({ api_keys: ["k1", "k2"], keys: { team: { key: "team-key", rpm: 5, models: ["smart"] } }, metrics_api_key: "m" }),
+  );
+
+  test("identify: the matching key's rule, 401s otherwise", () => {
+    expect(auth.identify(req("/v1/models", { authorization: "Bearer k2" }))).toEqual({ label: "api_keys[1]" });
+    expect(auth.identify(req("/v1/models", { "x-api-key": "team-key" }))).toEqual({
+      label: "team",
+      rpm: 5,
+      maxConcurrent: undefined,
+      models: ["smart"],
+    });
+    const missing = (() => {
+      try {
+        auth.identify(req("/v1/models"));
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(missing).toBeInstanceOf(AlloyError);
+    expect((missing as AlloyError).status).toBe(401);
+    expect(() => auth.identify(req("/v1/models", { authorization: "Bearer k3" }))).toThrow("Invalid API key");
+    // A key's prefix or extension is not the key.
+    expect(() => auth.identify(req("/v1/models", { authorization: "Bearer k" }))).toThrow("Invalid API key");
+    expect(() => auth.identify(req("/v1/models", { authorization: "Bearer k11" }))).toThrow("Invalid API key");
+  });
+
+  test("guard: probes open, everything else keyed, /metrics by its own key; the caller is remembered", () => {
+    expect(auth.guard(req("/health"), "r")).toBeUndefined();
+    expect(auth.guard(req("/ready"), "r")).toBeUndefined();
+    expect(auth.guard(req("/health/"), "r")?.status).toBe(401);
+    expect(auth.guard(req("//health"), "r")?.status).toBe(401);
+    expect(auth.guard(req("/v1/chat/completions"), "r")?.status).toBe(401);
+    expect(auth.guard(req("/anything"), "r")?.status).toBe(401);
+    expect(auth.guard(req("/metrics"), "r")?.status).toBe(401);
+    expect(auth.guard(req("/metrics", { authorization: "Bearer k1" }), "r")?.status).toBe(401);
+    expect(auth.guard(req("/metrics", { authorization: "Bearer m" }), "r")).toBeUndefined();
+    const r = req("/v1/models", { authorization: "Bearer team-key" });
+    expect(auth.guard(r, "r")).toBeUndefined();
+    expect(auth.callerOf(r)?.label).toBe("team");
+    expect(auth.callerOf(req("/v1/models"))).toBeUndefined();
+  });
+
+  test("a 401 carries the request id and never the presented key", async () => {
+    const res = auth.guard(req("/v1/models", { authorization: "Bearer secret-guess" }), "req-9")!;
+    expect(res.headers.get("x-request-id")).toBe("req-9");
+    const body = await res.text();
+    expect(body).not.toContain("secret-guess");
+    expect(JSON.parse(body).error).toEqual({ message: "Invalid API key", type: "authentication_error", param: null, code: "invalid_api_key" });
+  });
+
+  test("admit and checkModel: 429 with retry-after, 403 naming the label only", () => {
+    const caller = auth.identify(req("/", { authorization: "Bearer team-key" }))!;
+    for (let i = 0; i < 5; i++) auth.admit(caller)();
+    let err: AlloyError | undefined;
+    try {
+      auth.admit(caller);
+    } catch (e) {
+      err = e as AlloyError;
+    }
+    expect(err?.status).toBe(429);
+    expect(err?.retryAfterMs).toBeGreaterThan(0);
+    expect(err?.message).not.toContain("team-key");
+    expect(() => auth.checkModel(caller, "smart")).not.toThrow();
+    expect(() => auth.checkModel(caller, "mock/x")).toThrow("The API key 'team' is not allowed to use the model 'mock/x'");
+    expect(() => auth.checkModel(undefined, "mock/x")).not.toThrow();
+  });
+
+  test("without keys nothing is guarded; metrics_require_key alone guards /metrics only", () => {
+    const off = new GatewayAuth(server());
+    expect(off.enabled).toBe(false);
+    expect(off.guarding).toBe(false);
+    expect(off.guard(req("/v1/models"), "r")).toBeUndefined();
+    const metricsOnly = new GatewayAuth(server({ metrics_api_key: "m" }));
+    expect(metricsOnly.guarding).toBe(true);
+    expect(metricsOnly.guard(req("/v1/models"), "r")).toBeUndefined();
+    expect(metricsOnly.guard(req("/metrics"), "r")?.status).toBe(401);
+  });
+});
+
+describe("open relay warning", () => {
+  test("loopback addresses", () => {
+    for (const h of ["127.0.0.1", "127.1.2.3", "localhost", "::1", "[::1]", "LOCALHOST"]) expect(isLoopback(h)).toBe(true);
+    for (const h of ["0.0.0.0", "::", "10.0.0.1", "192.168.1.5", "example.com", "127.0.0.1.nip.io"]) expect(isLoopback(h)).toBe(false);
+  });
+
+  test("warns only when keyless and reachable from other machines", () => {
+    expect(openRelayWarning(server({ host: "0.0.0.0" }))).toContain("no gateway keys configured");
+    expect(openRelayWarning(server({ host: "0.0.0.0", api_keys: ["k"] }))).toBeUndefined();
+    expect(openRelayWarning(server({ host: "0.0.0.0", keys: { a: { key: "k" } } }))).toBeUndefined();
+    expect(openRelayWarning(server({ host: "127.0.0.1" }))).toBeUndefined();
+  });
+});
