@@ -156,6 +156,19 @@ describe("MCP manager", () => {
     expect(after).toStartWith("http ");
   });
 
+  test("an SSE server restarted on the same port is picked up", async () => {
+    const before = text(await manager.call("events__whoami", {}, { timeoutMs: 5000 }));
+    const down = nextState(manager, "events", "reconnecting");
+    const port = sse.port;
+    await sse.close();
+    await down;
+    sse = await startSseMcp("sse", port);
+    await manager.whenConnected(["events"]);
+    const after = text(await manager.call("events__whoami", {}, { timeoutMs: 5000 }));
+    expect(after).not.toBe(before);
+    expect(after).toStartWith("sse ");
+  });
+
   test("a server that fails to start is logged and reported, and others are unaffected", async () => {
     if (manager.status().broken!.state !== "reconnecting") await nextState(manager, "broken", "reconnecting");
     expect(manager.status().broken!.state).toBe("reconnecting");
