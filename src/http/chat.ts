@@ -117,7 +117,8 @@ export function chatHandler({ gateway, observer, auth, mcp }: ChatDeps) {
       cleanup();
       const err = asAlloyError(e);
       done(err.status, err);
-      return errorResponse(err, requestId);
+      // A body refused part-way (too large, too slow) is not drained: the connection closes with the answer.
+      return errorResponse(err, requestId, err.status === 408 || err.status === 413 ? { connection: "close" } : undefined);
     }
   };
 }
