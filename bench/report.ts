@@ -26,6 +26,10 @@ export interface MemResult {
   idle: Mem;
   first: { requests: number; mem: Mem };
   last: { requests: number; mem: Mem };
+  /** After the timed rounds too (informational: their load is heavier than the marks'). */
+  end?: { requests: number; mem: Mem };
+  /** The bare proxy (`bun bench/bare-proxy.ts`) at the same moments: the runtime's own floor, for reference. */
+  bare?: { idle: Mem; end?: Mem };
 }
 
 export interface BenchResult {
@@ -191,6 +195,11 @@ export function renderMarkdown(r: BenchResult): string {
     memRows.push(["Alloy idle", fmtMB(r.mem.idle.rss), fmtMB(r.mem.idle.hwm)]);
     memRows.push([`after ${fmtInt(r.mem.first.requests)} requests`, fmtMB(r.mem.first.mem.rss), fmtMB(r.mem.first.mem.hwm)]);
     memRows.push([`after ${fmtInt(r.mem.last.requests)} requests`, fmtMB(r.mem.last.mem.rss), fmtMB(r.mem.last.mem.hwm)]);
+    if (r.mem.end) memRows.push([`after the timed rounds (${fmtInt(r.mem.end.requests)} requests)`, fmtMB(r.mem.end.mem.rss), fmtMB(r.mem.end.mem.hwm)]);
+    if (r.mem.bare) {
+      memRows.push(["bare proxy idle (reference)", fmtMB(r.mem.bare.idle.rss), fmtMB(r.mem.bare.idle.hwm)]);
+      if (r.mem.bare.end) memRows.push(["bare proxy after the timed rounds", fmtMB(r.mem.bare.end.rss), fmtMB(r.mem.bare.end.hwm)]);
+    }
   }
   if (r.size) {
     memRows.push(["binary `./alloy`", fmtMB(r.size.alloy), ""]);

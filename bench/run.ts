@@ -115,6 +115,7 @@ async function main() {
   // Idle: started, answered its health checks, nothing else.
   await Bun.sleep(1000);
   const idle = readMem(pid);
+  const bareIdle = readMem(bare.proc.pid);
   log(`Alloy idle RSS ${(idle.rss / 1048576).toFixed(1)} MB`);
 
   const targets = buildTargets({ upstream: upstream.port, bare: bare.port, alloy: alloyPort }, missing);
@@ -138,6 +139,17 @@ async function main() {
     alloyRequests += n;
     if (r.failed) notes.push(`${r.failed} of the first ${n} memory-mark requests failed`);
     first = { requests: alloyRequests, mem: readMem(pid) };
+  }
+
+  // The second mark is an exact count of the same mix, before the timed rounds add their (much larger) load.
+  let last: MemResult["last"] | undefined;
+  if (first) {
+    const n = PLAN.lastMark - alloyRequests;
+    log(`sending Alloy ${n} more requests for the ${PLAN.lastMark} mark`);
+    const r = await sendCount({ url: alloyActive[0]!.url, body: mixed[0]!, bodies: mixed, connections: 64, requests: n });
+    alloyRequests += n;
+    if (r.failed) notes.push(`${r.failed} of ${n} memory-mark requests failed`);
+    last = { requests: alloyRequests, mem: readMem(pid) };
   }
 
   const samples = new Map<string, Samples>(active.map((t) => [t.key, { r64: [], r1: [], s64: [], series: [] }]));
@@ -182,17 +194,17 @@ async function main() {
     }
   }
 
-  let mem: MemResult | undefined;
-  if (first) {
-    if (alloyRequests < PLAN.lastMark) {
-      const n = PLAN.lastMark - alloyRequests;
-      log(`topping Alloy up to ${PLAN.lastMark} requests (${n} more)`);
-      const r = await sendCount({ url: alloyActive[0]!.url, body: mixed[0]!, bodies: mixed, connections: 64, requests: n });
-      alloyRequests += n;
-      if (r.failed) notes.push(`${r.failed} of ${n} top-up requests failed`);
-    }
-    mem = { idle, first, last: { requests: alloyRequests, mem: readMem(pid) } };
-  }
+  const alive = alloy.proc.exitCode === null;
+  const mem: MemResult | undefined =
+    first && last
+      ? {
+          idle,
+          first,
+          last,
+          ...(alive ? { end: { requests: alloyRequests, mem: readMem(pid) } } : {}),
+          bare: { idle: bareIdle, ...(bare.proc.exitCode === null ? { end: readMem(bare.proc.pid) } : {}) },
+        }
+      : undefined;
   if (alloy.proc.exitCode !== null) notes.push(`Alloy exited during the run (code ${alloy.proc.exitCode}): ${alloy.output().slice(-300)}`);
   const stray = alloy.output().trim();
   if (stray) notes.push(`Alloy logged at warn or above: ${stray.split("\n").slice(-2).join(" / ").slice(0, 300)}`);

@@ -1,0 +1,101 @@
+#!/usr/bin/env bun
+// Where Alloy spends its CPU under load: runs Alloy from source with `bun --cpu-prof` against the bench upstream,
+// drives one path for a while, stops Alloy (the profile is written on exit) and prints the top self-time functions.
+//   bun bench/profile.ts [openai|anthropic|bedrock] [--stream] [--seconds 10] [--connections 64]
+// The raw .cpuprofile (open it in Chrome DevTools) and Bun's Markdown rendering stay in the printed directory.
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { parseArgs } from "node:util";
+import { pickLoadTool } from "./load.ts";
+import { freePort, installCleanup, spawnHelper, spawnServer, stopAll } from "./procs.ts";
+import { ALLOY_MODELS, alloyConfig, chatBody, registeredProviderTypes } from "./targets.ts";
+
+const ROOT = join(import.meta.dir, "..");
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+}
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+export interface SelfTime {
+  fn: string;
+  where: string;
+  ms: number;
+  share: number;
+}
+
+/** Self time per function (summed over every node of the same function), largest first. */
+export function selfTimes(profile: CpuProfile, root: string): SelfTime[] {
+  const byNode = new Map(profile.nodes.map((n) => [n.id, n]));
+  const totals = new Map<string, SelfTime>();
+  let all = 0;
+  profile.samples.forEach((id, i) => {
+    // timeDeltas[i] is the time since the previous sample: charge it to this sample's function.
+    const us = Math.max(0, profile.timeDeltas[i] ?? 0);
+    all += us;
+    const f = byNode.get(id)!.callFrame;
+    const url = f.url.replace(/^file:\/\//, "");
+    const where = url ? `${url.startsWith(root) ? relative(root, url) : url}:${f.lineNumber + 1}` : "(native)";
+    const key = `${f.functionName}@${where}`;
+    const t = totals.get(key) ?? { fn: f.functionName || "(anonymous)", where, ms: 0, share: 0 };
+    t.ms += us / 1000;
+    totals.set(key, t);
+  });
+  const out = [...totals.values()].sort((a, b) => b.ms - a.ms);
+  for (const t of out) t.share = all ? (t.ms * 1000) / all : 0;
+  return out;
+}
+
+async function main() {
+  const { values, positionals } = parseArgs({
+    args: Bun.argv.slice(2),
+    allowPositionals: true,
+    options: { stream: { type: "boolean", default: false }, seconds: { type: "string", default: "10" }, connections: { type: "string", default: "64" } },
+  });
+  const path = (positionals[0] ?? "openai") as keyof typeof ALLOY_MODELS;
+  if (!(path in ALLOY_MODELS)) throw new Error(`unknown path ${path}: use openai, anthropic or bedrock`);
+  installCleanup();
+  const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", BUN_CONFIG_MAX_HTTP_REQUESTS: "4096" };
+  const upstream = await spawnHelper(["bun", join(import.meta.dir, "upstream.ts")], env);
+  const dir = mkdtempSync(join(tmpdir(), "alloy-profile-"));
+  const { toml } = alloyConfig(await Bun.file(join(import.meta.dir, "config.toml")).text(), `http://127.0.0.1:${upstream.port}`, registeredProviderTypes(ROOT));
+  writeFileSync(join(dir, "config.toml"), toml);
+  const port = freePort();
+  const alloy = await spawnServer(
+    ["bun", "--cpu-prof", `--cpu-prof-dir=${dir}`, "--cpu-prof-md", join(ROOT, "src/main.ts"), "--config", join(dir, "config.toml"), "--port", String(port), "--log-level", "warn"],
+    env,
+    port,
+  );
+  const tool = await pickLoadTool({ allowInstall: false, force: process.env.BENCH_LOAD_TOOL, log: (l) => console.error(l) });
+  const body = chatBody(ALLOY_MODELS[path].model, values.stream);
+  const url = `http://127.0.0.1:${port}/v1/chat/completions`;
+  console.error(`profiling Alloy → ${path}${values.stream ? " (streamed)" : ""} with ${tool.name} for ${values.seconds} s`);
+  const r = await tool.run({ url, body, connections: Number(values.connections), seconds: Number(values.seconds) });
+  console.error(`${Math.round(r.rps)} req/s, p50 ${r.p50Ms.toFixed(3)} ms, ${r.errors + r.non2xx} failed`);
+  alloy.proc.kill("SIGINT");
+  await alloy.proc.exited;
+  await stopAll();
+
+  const file = readdirSync(dir).find((f) => f.endsWith(".cpuprofile"));
+  if (!file) throw new Error(`no .cpuprofile in ${dir}: ${alloy.output().slice(-500)}`);
+  const top = selfTimes(JSON.parse(readFileSync(join(dir, file), "utf8")) as CpuProfile, ROOT);
+  const line = (t: SelfTime) => `${(t.share * 100).toFixed(1).padStart(5)}%  ${t.ms.toFixed(0).padStart(6)} ms  ${t.fn}  ${t.where}`;
+  console.log("Top self time, whole process:");
+  for (const t of top.slice(0, 25)) console.log(line(t));
+  console.log("\nTop self time in src/:");
+  for (const t of top.filter((t) => t.where.startsWith("src/")).slice(0, 15)) console.log(line(t));
+  console.log(`\nprofile: ${join(dir, file)}`);
+}
+
+if (import.meta.main)
+  main().catch(async (e) => {
+    console.error(`profile: failed: ${(e as Error).stack ?? e}`);
+    await stopAll(1000);
+    process.exit(1);
+  });
