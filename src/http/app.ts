@@ -4,7 +4,7 @@ import { AlloyError } from "../errors.ts";
 import type { Gateway } from "../gateway/gateway.ts";
 import { observed, simpleRecord, type RequestObserver } from "../observability/access.ts";
 import type { GatewayMetrics } from "../observability/gateway-metrics.ts";
-import { GatewayAuth } from "./auth.ts";
+import { GatewayAuth, rawPath } from "./auth.ts";
 import { chatHandler } from "./chat.ts";
 import { errorResponse } from "./errors.ts";
 import type { McpManager } from "../mcp/servers.ts";
@@ -54,7 +54,7 @@ export function modelList(gateway: Gateway, created: number) {
 function failure(code: unknown, error: unknown, request: Request, id: string): Response {
   if (error instanceof AlloyError) return errorResponse(error, id);
   if (code === "NOT_FOUND")
-    return errorResponse(new AlloyError("not_found", `Unknown route ${request.method} ${new URL(request.url).pathname}`, { code: "unknown_url" }), id);
+    return errorResponse(new AlloyError("not_found", `Unknown route ${request.method} ${rawPath(request.url).slice(0, 200)}`, { code: "unknown_url" }), id);
   if (code === "PARSE" || code === "VALIDATION" || code === "INVALID_COOKIE_SIGNATURE")
     return errorResponse(new AlloyError("bad_request", "Invalid request"), id);
   return errorResponse(new AlloyError("server", "Internal gateway error", { status: 500, type: "server_error", code: "internal_error" }), id);
@@ -111,7 +111,8 @@ export function createApp(deps: AppDeps) {
       const id = requestIdOf(request);
       const res = failure(code, error, request, id);
       // Unknown paths are client input: their access record says "unmatched", not the path.
-      const route = code === "NOT_FOUND" ? "unmatched" : new URL(request.url).pathname;
+      // rawPath, not new URL(): with a Host header Bun cannot use, request.url is a bare path and new URL() throws.
+      const route = code === "NOT_FOUND" ? "unmatched" : rawPath(request.url);
       const rec = simpleRecord(id, request.method, route, res.status, 0);
       if (error instanceof AlloyError) Object.assign(rec, { error: error.kind, errorMessage: error.message });
       deps.observer.end(rec);

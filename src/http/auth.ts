@@ -20,18 +20,22 @@ function sha256(value: string): Buffer {
 }
 
 /**
- * The path exactly as the router sees it (up to `?`, not normalised): `/./v1/x` must not look like something else to
- * the guard than to the router.
+ * Where the path starts in a request URL. Bun builds the URL from the Host header and the request target, and with a
+ * Host it cannot use the URL is the bare target (`/v1/models`).
  */
+function pathStart(url: string): number {
+  if (url.startsWith("/")) return 0;
+  const scheme = url.indexOf("://");
+  if (scheme < 0) return url.length;
+  const i = url.indexOf("/", scheme + 3);
+  return i < 0 ? url.length : i;
+}
+
+/** The path up to `?`, not normalised: `/./v1/x` and `/health/` are not `/health`. */
 export function rawPath(url: string): string {
-  const start = url.indexOf("/", url.indexOf("//") + 2);
-  if (start < 0) return "/";
-  let end = url.length;
+  const start = pathStart(url);
   const q = url.indexOf("?", start);
-  if (q >= 0) end = q;
-  const h = url.indexOf("#", start);
-  if (h >= 0 && h < end) end = h;
-  return url.slice(start, end);
+  return url.slice(start, q < 0 ? url.length : q) || "/";
 }
 
 /** The key a client presented: `Authorization: Bearer …` (OpenAI clients) and/or `x-api-key` (Anthropic clients). */
@@ -143,11 +147,16 @@ export class GatewayAuth {
    * Everything except the probes needs a key (unknown paths included, so they reveal nothing); /metrics has its own.
    */
   guard(request: Request, requestId: string): Response | undefined {
-    const path = rawPath(request.url);
-    if (OPEN_PATHS.has(path)) return undefined;
+    const url = request.url;
+    const path = rawPath(url);
+    // A '/' after the path (in the query, or from a Host header with '?' in it) makes the URL mean different things
+    // to different parsers: such a request is never a probe, and has to pass every check that could apply.
+    const ambiguous = url.indexOf("/", pathStart(url) + path.length) >= 0;
+    if (!ambiguous && OPEN_PATHS.has(path)) return undefined;
     try {
-      if (path === "/metrics" || path.startsWith("/metrics/")) this.checkMetrics(request);
-      else {
+      const metrics = path === "/metrics" || path.startsWith("/metrics/") || (ambiguous && url.includes("/metrics"));
+      if (metrics) this.checkMetrics(request);
+      if (!metrics || ambiguous) {
         const rule = this.identify(request);
         if (rule) this.callers.set(request, rule);
       }

@@ -223,11 +223,13 @@ test("raw protocol garbage over TCP never gets a gateway 5xx and does not take t
     () =>
       `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n${r.pick(["", "Content-Length: 5\r\n"])}\r\n${r.pick(["zz\r\n\r\n", "-1\r\n\r\n", "ffffffffffffffff\r\nx\r\n", "0\r\n\r\n"])}`,
     () => `${r.pick(["GET", "BREW", "\u0000", "POST", "CONNECT"])} ${r.pick(["/health", "*", "http://x/v1/models", "", "/v1/../../etc/passwd", `/${randomString(r, 30)}`])} HTTP/1.1\r\nHost: x\r\n\r\n`,
+    // Host headers Bun cannot build a URL from (request.url is then a bare path), on known and unknown routes.
+    () => `GET ${r.pick(["/v1/nope", "/health", "/v1/models", "/metrics", "/x?/y"])} HTTP/1.1\r\nHost: ${r.pick(["e/x?", "a b", "e/health?", "[::1", "x:99999", "", "\u00ff"])}\r\n\r\n`,
     // Bun itself answers an unknown HTTP version with 505, which is the protocol's word for it.
     () => `GET /health HTTP/${r.pick(["9.9", "1.7", "2.0"])}\r\n\r\n`,
   ];
   let answered = 0;
-  for (let i = 0; i < 60; i++) {
+  for (let i = 0; i < 80; i++) {
     const payload = r.pick(payloads)();
     const status = await new Promise<string>((resolve) => {
       let got = "";
@@ -257,6 +259,6 @@ test("raw protocol garbage over TCP never gets a gateway 5xx and does not take t
     if (status) answered++;
     expect(status).not.toMatch(/^HTTP\/1\.[01] 5(?!05)/);
   }
-  expect(answered).toBeGreaterThan(30);
+  expect(answered).toBeGreaterThan(40);
   expect((await fetch(`${gw.url}/health`)).status).toBe(200);
 });

@@ -104,6 +104,37 @@ describe("gateway keys", () => {
     expect((await fetch(`${gw.url}/v1/nope`, { headers: bearer(PLAIN) })).status).toBe(404);
   });
 
+  test("URL and Host header tricks reach nothing without a key", async () => {
+    // Bun builds request.url from the Host header: a Host with '/' or '?' in it must not make /v1 look like a probe.
+    const raw = (target: string, host: string) =>
+      new Promise<string>((resolve) => {
+        let got = "";
+        Bun.connect({
+          hostname: "127.0.0.1",
+          port: gw.port,
+          socket: {
+            open: (s) => void s.write(`GET ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`),
+            data: (_s, d) => void (got += d.toString()),
+            close: () => resolve(got.split("\r\n")[0]!),
+            error: () => resolve(got.split("\r\n")[0] ?? ""),
+          },
+        });
+      });
+    for (const [target, host] of [
+      ["/v1/models", "e/health?"],
+      ["/v1/models", "e/ready?"],
+      ["/v1/models", "e/health"],
+      ["/health?/v1/models", "e"],
+      ["http://e/health?/v1/models", "e"],
+      ["http://evil/v1/models", "x"],
+      ["/v1/models#", "x"],
+      ["/./v1/models", "x"],
+      ["//v1/models", "x"],
+      ["/metrics", "e/health?"],
+    ])
+      expect(`${target} ${host} → ${await raw(target!, host!)}`).toMatch(/ → HTTP\/1\.1 401 /);
+  });
+
   test("/health and /ready stay open", async () => {
     expect((await fetch(`${gw.url}/health`)).status).toBe(200);
     expect((await fetch(`${gw.url}/ready`)).status).toBe(200);

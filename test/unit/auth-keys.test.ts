@@ -23,9 +23,11 @@ describe("presentedKeys", () => {
 describe("rawPath", () => {
   test("the path as the router sees it: not normalised, without query or fragment", () => {
     expect(rawPath("http://h:1/v1/models?x=1")).toBe("/v1/models");
-    expect(rawPath("http://h/health#x")).toBe("/health");
+    expect(rawPath("http://h/health#x")).toBe("/health#x");
     expect(rawPath("http://h")).toBe("/");
     expect(rawPath("http://h//metrics")).toBe("//metrics");
+    // What Bun hands over when the Host header is unusable: the bare request target.
+    expect(rawPath("/v1/models?a=b")).toBe("/v1/models");
   });
 });
 
@@ -67,6 +69,12 @@ describe("GatewayAuth", () => {
     expect(auth.guard(req("/metrics"), "r")?.status).toBe(401);
     expect(auth.guard(req("/metrics", { authorization: "Bearer k1" }), "r")?.status).toBe(401);
     expect(auth.guard(req("/metrics", { authorization: "Bearer m" }), "r")).toBeUndefined();
+    // A '/' after the path could make another parser see another route: never a probe, and every check applies.
+    expect(auth.guard(req("/health?/v1/models"), "r")?.status).toBe(401);
+    expect(auth.guard(req("/ready?x=/y"), "r")?.status).toBe(401);
+    expect(auth.guard(req("/health?x=1"), "r")).toBeUndefined();
+    expect(auth.guard(req("/v1/x?/metrics", { authorization: "Bearer k1" }), "r")?.status).toBe(401);
+    expect(auth.guard(req("/v1/x?/metrics", { authorization: "Bearer m" }), "r")?.status).toBe(401);
     const r = req("/v1/models", { authorization: "Bearer team-key" });
     expect(auth.guard(r, "r")).toBeUndefined();
     expect(auth.callerOf(r)?.label).toBe("team");
