@@ -3,7 +3,7 @@
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import type { TSchema } from "@sinclair/typebox";
 import { AlloyError } from "../errors.ts";
-import { ChatRequest, MessageByRole } from "./schema.ts";
+import { ChatRequest, LIMITS, MessageByRole } from "./schema.ts";
 
 const checkRequest = TypeCompiler.Compile(ChatRequest);
 const checkByRole = Object.fromEntries(Object.entries(MessageByRole).map(([role, s]) => [role, TypeCompiler.Compile(s as TSchema)]));
@@ -26,8 +26,11 @@ export function validateChatRequest(body: unknown): ChatRequest {
   if (body === null || typeof body !== "object" || Array.isArray(body))
     throw new AlloyError("bad_request", "Request body must be a JSON object", { param: null });
   const msgs = (body as { messages?: unknown }).messages;
+  // Too many messages is the answer by itself: do not walk thousands of them first to find a smaller fault.
+  if (Array.isArray(msgs) && msgs.length > LIMITS.messages)
+    throw new AlloyError("bad_request", `Invalid 'messages': expected at most ${LIMITS.messages} messages, got ${msgs.length}`, { param: "messages" });
   if (Array.isArray(msgs)) {
-    for (let i = 0; i < msgs.length && i < 10_000; i++) {
+    for (let i = 0; i < msgs.length; i++) {
       const m = msgs[i] as { role?: unknown } | null;
       const role = m && typeof m === "object" ? m.role : undefined;
       const checker = typeof role === "string" ? checkByRole[role] : undefined;
