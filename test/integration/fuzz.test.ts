@@ -47,7 +47,7 @@ interface Case {
 
 const enc = new TextEncoder();
 const valid = () => ({ model: "mock/echo", messages: [{ role: "user", content: "hello" }] as unknown[] });
-const many = (n: number, f: (i: number) => unknown) => Array.from({ length: n }, (_, i) => f(i));
+const many = <T>(n: number, f: (i: number) => T): T[] => Array.from({ length: n }, (_, i) => f(i));
 
 /** For each field, values that are always wrong for it: one of them makes any body invalid. */
 const BAD: Record<string, unknown[]> = {

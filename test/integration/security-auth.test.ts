@@ -53,6 +53,11 @@ const chat = (headers: Record<string, string>, model?: string) =>
   fetch(`${gw.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: chatBody(model) });
 const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
 
+interface ErrorJson {
+  error: { message: string; type: string; param: string | null; code: string | null };
+}
+const errorJson = async (res: Response) => (await res.json()) as ErrorJson;
+
 async function expectAuthError(res: Response, message: RegExp) {
   expect(res.status).toBe(401);
   expect(res.headers.get("x-request-id")).toBeTruthy();
@@ -91,7 +96,7 @@ describe("gateway keys", () => {
   test("a right key passes, as Bearer (any case) or as x-api-key", async () => {
     const a = await chat(bearer(PLAIN));
     expect(a.status).toBe(200);
-    expect((await a.json()).object).toBe("chat.completion");
+    expect(((await a.json()) as { object: string }).object).toBe("chat.completion");
     expect((await chat({ authorization: `bearer ${TEAM}` })).status).toBe(200);
     expect((await chat({ "x-api-key": PLAIN })).status).toBe(200);
     // An SDK's placeholder Bearer plus the real key in x-api-key still gets in.
@@ -198,7 +203,7 @@ describe("model restriction", () => {
     expect((await chat(bearer(TEAM), "mock/echo-anything")).status).toBe(200);
     const denied = await chat(bearer(TEAM), "mock/other");
     expect(denied.status).toBe(403);
-    const body = await denied.json();
+    const body = await errorJson(denied);
     expect(body.error).toEqual({
       message: "The API key 'team-a' is not allowed to use the model 'mock/other'",
       type: "permission_error",
@@ -230,7 +235,7 @@ describe("per-key limits", () => {
     expect(retryAfter).toBeGreaterThanOrEqual(1);
     expect(retryAfter).toBeLessThanOrEqual(60);
     expect(limited.headers.get("x-request-id")).toBeTruthy();
-    const body = await limited.json();
+    const body = await errorJson(limited);
     expect(body.error.type).toBe("rate_limit_exceeded");
     expect(body.error.code).toBe("rate_limit_exceeded");
     expect(body.error.message).toContain("rpm-two");
@@ -252,7 +257,7 @@ describe("per-key limits", () => {
     const second = await chat(bearer(NARROW), "openai/gpt-4o-mini");
     expect(second.status).toBe(429);
     expect(Number(second.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
-    const body = await second.json();
+    const body = await errorJson(second);
     expect(body.error.type).toBe("rate_limit_exceeded");
     expect(body.error.message).toContain("1 concurrent requests");
     expect(upstream.calls.length).toBe(n); // the refused request never reached the upstream

@@ -92,7 +92,7 @@ const post = (text: string | Uint8Array, headers: Record<string, string> = { "co
 async function expect4xx(res: Response, status: number, message: RegExp) {
   expect(res.status).toBe(status);
   expect(res.headers.get("x-request-id")).toBeTruthy();
-  const json = await res.json();
+  const json = (await res.json()) as { error: { message: string; type: unknown } };
   expect(json.error.message).toMatch(message);
   expect(typeof json.error.type).toBe("string");
 }

@@ -63,6 +63,11 @@ const post = (model: string, extra: Record<string, unknown> = {}, headers: Recor
     body: JSON.stringify({ model, messages: [{ role: "user", content: "hi" }], ...extra }),
   });
 
+interface ErrorJson {
+  error: { message: string; type: string; param: string | null; code: string | null };
+}
+const errorJson = async (res: Response) => (await res.json()) as ErrorJson;
+
 function expectNoUpstreamHeaders(res: Response) {
   for (const name of Object.keys(LEAKY)) if (name !== "x-request-id") expect(res.headers.get(name)).toBeNull();
   expect(res.headers.get("x-request-id")).not.toBe("upstream-request-id");
@@ -76,7 +81,7 @@ describe("upstream headers stay upstream", () => {
     expect(res.status).toBe(400);
     expect(res.headers.get("x-request-id")).toBe("client-rid");
     expectNoUpstreamHeaders(res);
-    expect((await res.json()).error.message).toBe("Invalid value for 'temperature'");
+    expect((await errorJson(res)).error.message).toBe("Invalid value for 'temperature'");
   });
 
   test("an upstream 5xx becomes our 502 without its headers", async () => {
@@ -142,7 +147,7 @@ describe("model names cannot move the upstream URL", () => {
     for (const m of ["http://127.0.0.1:1/v1", "//evil.example/x", "/etc/passwd", "file:///etc/passwd"]) {
       const res = await post(m);
       expect(res.status).toBe(404);
-      expect((await res.json()).error.code).toBe("model_not_found");
+      expect((await errorJson(res)).error.code).toBe("model_not_found");
     }
     expect(counts()).toBe(before);
   });
