@@ -52,7 +52,19 @@ abstract class Family<S> {
     const key = values.join("\u0000");
     let hit = this.series.get(key);
     if (!hit) {
-      if (this.series.size >= MAX_SERIES) return this.labels(...values.map(() => "other"));
+      if (this.series.size >= MAX_SERIES) return this.overflow();
+      hit = { labels: labelText(this.labelNames, values), s: this.create() };
+      this.series.set(key, hit);
+    }
+    return hit.s;
+  }
+
+  /** The one series every label set past the cap shares: all its labels say `other`. */
+  private overflow(): S {
+    const values = this.labelNames.map(() => "other");
+    const key = values.join("\u0000");
+    let hit = this.series.get(key);
+    if (!hit) {
       hit = { labels: labelText(this.labelNames, values), s: this.create() };
       this.series.set(key, hit);
     }

@@ -7,7 +7,7 @@ export const REDACTED = "[REDACTED]";
 
 /** Field names that hold credentials: headers, config keys, AWS credential parts. `*_tokens` (usage) is not one. */
 const SECRET_NAME =
-  /^(?:authorization|proxy-authorization|cookie|set-cookie|x-api-key|api-key|x-goog-api-key|x-amz-security-token|api_?keys?|apikey|token|access_token|refresh_token|id_token|session_token|bearer|credentials?|access_key_id|secret_access_key|aws_access_key_id|aws_secret_access_key|aws_session_token)$|secret|password|passwd/i;
+  /^(?:authorization|proxy-authorization|cookie|set-cookie|x-amz-security-token|token|access_token|refresh_token|id_token|session_token|bearer|credentials?|access_key_id|aws_access_key_id|aws_session_token)$|api[-_]?keys?|secret|password|passwd/i;
 
 const nameCache = new Map<string, boolean>();
 export function isSecretName(key: string): boolean {
@@ -59,15 +59,19 @@ function bearerParts(v: string): string[] {
 
 /** Every secret value the running gateway knows of: provider keys, gateway keys, MCP headers/env, AWS credentials. */
 export function collectSecrets(config: Config, env: Record<string, string | undefined> = process.env): { exact: string[]; heuristic: string[] } {
-  const exact: string[] = [...(config.server.api_keys ?? [])];
-  const walk = (obj: unknown, depth: number) => {
-    if (!obj || typeof obj !== "object" || depth > 4) return;
+  const exact: string[] = [];
+  // Strings under a credential-named key, at any depth (api_keys lists, [server.keys.<label>] key, provider headers).
+  const walk = (obj: unknown, secret: boolean, depth: number) => {
+    if (!obj || typeof obj !== "object" || depth > 5) return;
     for (const [k, v] of Object.entries(obj)) {
-      if (typeof v === "string" && isSecretName(k)) exact.push(...bearerParts(v));
-      else if (typeof v === "object") walk(v, depth + 1);
+      const s = secret || k === "key" || isSecretName(k);
+      if (typeof v === "string") {
+        if (s) exact.push(...bearerParts(v));
+      } else walk(v, s, depth + 1);
     }
   };
-  for (const p of Object.values(config.providers)) walk(p, 0);
+  walk(config.server, false, 0);
+  walk(config.providers, false, 0);
   const heuristic: string[] = [];
   for (const s of Object.values(config.mcp.servers)) {
     // Remote MCP headers are credentials more often than not; stdio env values only when their name says so.
