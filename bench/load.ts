@@ -1,9 +1,9 @@
 // Load tool adapters: oha when on PATH, else wrk (installed with apt-get when we are root), else the Bun generator.
 // Each adapter runs one closed-loop POST load and returns the same LoadResult.
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { bunLoad } from "./bun-load.ts";
+import { tempDir, track } from "./procs.ts";
 import type { LoadResult, LoadSpec } from "./stats.ts";
 
 export interface LoadTool {
@@ -13,7 +13,7 @@ export interface LoadTool {
 }
 
 async function exec(cmd: string[], timeoutMs: number): Promise<{ code: number; stdout: string; stderr: string }> {
-  const proc = Bun.spawn(cmd, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const proc = track(Bun.spawn(cmd, { stdin: "ignore", stdout: "pipe", stderr: "pipe" }));
   const timer = setTimeout(() => proc.kill("SIGKILL"), timeoutMs);
   const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   clearTimeout(timer);
@@ -58,7 +58,7 @@ export function parseWrkResult(stdout: string): LoadResult {
 }
 
 function wrkTool(version: string): LoadTool {
-  const dir = mkdtempSync(join(tmpdir(), "alloy-bench-wrk-"));
+  const dir = tempDir("alloy-bench-wrk-");
   const scripts = new Map<string, string>();
   return {
     name: `wrk ${version} (1 thread)`,

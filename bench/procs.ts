@@ -1,9 +1,28 @@
 // The processes the bench starts: spawned here, tracked, and all killed at the end, on failure and on Ctrl-C.
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 type Proc = Bun.Subprocess<"ignore", "pipe", "pipe">;
+/** What cleanup needs of any child, whatever its stdio. */
+interface Child {
+  kill(signal?: NodeJS.Signals): void;
+  readonly exitCode: number | null;
+  readonly exited: Promise<number>;
+}
 
-const running = new Set<Proc>();
+const running = new Set<Child>();
+let interrupted = false;
+
+/** Track a short-lived child (a load tool run) so Ctrl-C also ends it; it is forgotten once it exits. */
+export function track<C extends Child>(child: C): C {
+  running.add(child);
+  child.exited.then(() => running.delete(child));
+  return child;
+}
+
+/** True once a signal started the shutdown: main's own failure (its children vanished) is then no news. */
+export const wasInterrupted = () => interrupted;
 
 /** Kill everything we started: SIGTERM, then SIGKILL for whatever is still alive after `graceMs`. */
 export async function stopAll(graceMs = 3000): Promise<void> {
@@ -15,9 +34,18 @@ export async function stopAll(graceMs = 3000): Promise<void> {
   running.clear();
 }
 
+const tempDirs = new Set<string>();
+/** A temp dir of ours, removed when the harness exits (however it exits, short of SIGKILL). */
+export function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.add(dir);
+  return dir;
+}
+
 /** Last-resort cleanup for paths where no await is possible (process exit, fatal signals). */
 function killNow() {
   for (const p of running) if (p.exitCode === null) p.kill("SIGKILL");
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
 }
 
 let installed = false;
@@ -27,6 +55,7 @@ export function installCleanup(): void {
   process.on("exit", killNow);
   for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const)
     process.on(sig, () => {
+      interrupted = true;
       process.stderr.write(`\nbench: ${sig}, stopping everything it started\n`);
       stopAll(1000).finally(() => process.exit(130));
     });

@@ -63,6 +63,7 @@ async function main() {
   installCleanup();
   const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", BUN_CONFIG_MAX_HTTP_REQUESTS: "4096" };
   const upstream = await spawnHelper(["bun", join(import.meta.dir, "upstream.ts")], env);
+  // Kept after the run: the profile files are the point.
   const dir = mkdtempSync(join(tmpdir(), "alloy-profile-"));
   const { toml } = alloyConfig(await Bun.file(join(import.meta.dir, "config.toml")).text(), `http://127.0.0.1:${upstream.port}`, registeredProviderTypes(ROOT));
   writeFileSync(join(dir, "config.toml"), toml);

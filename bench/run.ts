@@ -9,7 +9,7 @@ import { cpus, release, tmpdir, type } from "node:os";
 import { join } from "node:path";
 import { sendCount } from "./bun-load.ts";
 import { pickLoadTool, type LoadTool } from "./load.ts";
-import { freePort, installCleanup, readMem, spawnHelper, spawnServer, stopAll, type Mem } from "./procs.ts";
+import { freePort, installCleanup, readMem, spawnHelper, spawnServer, stopAll, tempDir, wasInterrupted } from "./procs.ts";
 import { STREAM_TOKENS } from "./replies.ts";
 import { checks, renderMarkdown, type BenchResult, type MemResult, type TargetResult } from "./report.ts";
 import { median, type LoadResult } from "./stats.ts";
@@ -105,7 +105,7 @@ async function main() {
   const bare = await spawnHelper(["bun", join(import.meta.dir, "bare-proxy.ts")], { ...childEnv, UPSTREAM_URL: upstreamUrl });
 
   const { toml, missing } = alloyConfig(await Bun.file(join(import.meta.dir, "config.toml")).text(), upstreamUrl, registeredProviderTypes(ROOT));
-  const cfgDir = mkdtempSync(join(tmpdir(), "alloy-bench-cfg-"));
+  const cfgDir = tempDir("alloy-bench-cfg-");
   const cfgFile = join(cfgDir, "config.toml");
   writeFileSync(cfgFile, toml);
   const alloyPort = freePort();
@@ -209,7 +209,6 @@ async function main() {
   const stray = alloy.output().trim();
   if (stray) notes.push(`Alloy logged at warn or above: ${stray.split("\n").slice(-2).join(" / ").slice(0, 300)}`);
   await stopAll();
-  rmSync(cfgDir, { recursive: true, force: true });
 
   const results: TargetResult[] = targets.map((t) => {
     const s = samples.get(t.key);
@@ -270,6 +269,7 @@ async function main() {
 main()
   .then(() => process.exit(0))
   .catch(async (e) => {
+    if (wasInterrupted()) return; // the signal handler is already stopping everything and will exit
     process.stderr.write(`bench: failed: ${(e as Error).stack ?? e}\n`);
     await stopAll(1000);
     process.exit(1);
