@@ -5,7 +5,7 @@
 //   BENCH_NO_INSTALL=1  never apt-get install wrk
 //   BENCH_LOAD_TOOL=oha|wrk|bun  use that load tool (default: oha, else wrk, else the Bun generator)
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { cpus, release, tmpdir, type } from "node:os";
+import { cpus, loadavg, release, tmpdir, type } from "node:os";
 import { join } from "node:path";
 import { sendCount } from "./bun-load.ts";
 import { pickLoadTool, type LoadTool } from "./load.ts";
@@ -92,6 +92,8 @@ async function main() {
   installCleanup();
   const notes: string[] = [];
   const startedAt = performance.now();
+  // Other work on the machine skews absolute numbers (ratios much less): say how busy it was.
+  const loadBefore = loadavg()[0]!;
   ensureBinary(notes);
   const tool: LoadTool = await pickLoadTool({ allowInstall: process.env.BENCH_NO_INSTALL !== "1", force: process.env.BENCH_LOAD_TOOL, log });
   log(`load tool: ${tool.name}; ${QUICK ? "quick smoke run" : "full run"}`);
@@ -237,6 +239,7 @@ async function main() {
   notes.push(
     `Alloy ran as \`./alloy --log-level warn\` (metrics on, the default) with BUN_CONFIG_MAX_HTTP_REQUESTS=4096; ` +
       `upstream, bare proxy and load tool share the same ${cpu.length} cores; whole run took ${elapsed} s.`,
+    `1-minute load average before the run: ${loadBefore.toFixed(2)} (above ~0.5 means other work shared the cores).`,
   );
   const result: BenchResult = {
     when: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
