@@ -11,3 +11,5 @@ if (!process.env.BUN_CONFIG_MAX_HTTP_REQUESTS && typeof process.execve === "func
 }
 
 await import("./cli.ts");
+
+export {};

@@ -109,7 +109,7 @@ describe("the binary on its own", () => {
     expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
     const ready = await fetch(`http://127.0.0.1:${port}/ready`);
     expect(ready.status).toBe(503);
-    expect((await ready.json()).reasons).toContain("no provider is active");
+    expect(((await ready.json() as any)).reasons).toContain("no provider is active");
     proc.kill("SIGTERM");
     expect(await proc.exited).toBe(0);
   });

@@ -229,10 +229,10 @@ max_retries = 0
       const second = await send();
       expect(second.status).toBe(429);
       expect(Number(second.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
-      expect((await second.json()).error.type).toBe("rate_limit_exceeded");
+      expect(((await second.json() as any)).error.type).toBe("rate_limit_exceeded");
       const r1 = await first;
       expect(r1.status).toBe(504);
-      expect((await r1.json()).error.message).toContain("deadline");
+      expect(((await r1.json() as any)).error.message).toContain("deadline");
       expect(up.calls.length).toBe(1);
     } finally {
       await g.stop(false);
