@@ -30,7 +30,7 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
   const gateway = createGateway(config, metrics?.dispatch);
   metrics?.watch(gateway.upstreams);
   // MCP servers connect in the background (mcp.start() below): /health answers at once, /ready waits for them.
-  const mcp = new McpManager(config.mcp, { log, clientVersion: VERSION });
+  const mcp = new McpManager(config.mcp, { log, clientVersion: VERSION, onToolCall: metrics?.mcpToolCall });
   const app = createApp({ gateway, observer: createRequestObserver(log, metrics), metrics, mcp, readiness: [() => mcp.readiness()] });
   app.listen({
     port: config.server.port,

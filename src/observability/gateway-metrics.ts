@@ -30,7 +30,7 @@ export function createGatewayMetrics(opts: { config: Config; version: string }):
   const providerL = new BoundedLabel([...Object.keys(config.providers), ...Object.keys(config.inactive)]);
   const requestedL = new BoundedLabel(requestedModels(config));
   const upstreamL = new BoundedLabel(upstreamModels(config));
-  const routeL = new BoundedLabel(["/health", "/ready", "/metrics", "/v1/models", CHAT_ROUTE, "/v1/mcp/tools", "/v1/mcp/tools/call", "unmatched"]);
+  const routeL = new BoundedLabel(["/health", "/ready", "/metrics", "/v1/models", CHAT_ROUTE, "/v1/mcp/tools", "/v1/mcp/tools/call", "unmatched", "unauthorized"]);
   const mcpServerL = new BoundedLabel(Object.keys(config.mcp.servers));
   const toolL = new BoundedLabel([], 512);
 

@@ -1,7 +1,7 @@
 // Logging with consola: human-readable by default, one JSON object per line with --json-logs. Every line passes the
 // redactor before it is written, whatever its level; output is batched (see sink.ts).
 import { createConsola, type ConsolaInstance, type LogObject } from "consola";
-import { Redactor, secretReplacer } from "./redact.ts";
+import { clean, Redactor } from "./redact.ts";
 import { stdoutSink } from "./sink.ts";
 
 const LEVELS: Record<string, number> = { silent: -999, fatal: 0, error: 0, warn: 1, info: 3, debug: 4, trace: 5 };
@@ -27,7 +27,9 @@ type Line = (obj: LogObject) => string;
 
 const jsonLine: Line = (obj) => {
   const [msg, fields] = obj.args as [string, Fields | undefined];
-  return JSON.stringify({ time: obj.date.toISOString(), level: obj.type, msg, ...fields }, secretReplacer);
+  const out: Fields = { time: obj.date.toISOString(), level: obj.type, msg };
+  if (fields) for (const k in fields) out[k] = clean(k, fields[k]);
+  return JSON.stringify(out);
 };
 
 const textLine: Line = (obj) => {
@@ -37,8 +39,8 @@ const textLine: Line = (obj) => {
     for (const k in fields) {
       const v = fields[k];
       if (v === undefined) continue;
-      const shown = secretReplacer(k, v);
-      line += ` ${k}=${typeof shown === "string" ? shown : JSON.stringify(shown, secretReplacer)}`;
+      const shown = clean(k, v);
+      line += ` ${k}=${typeof shown === "string" ? shown : JSON.stringify(shown)}`;
     }
   return line;
 };

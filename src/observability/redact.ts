@@ -20,13 +20,30 @@ export function isSecretName(key: string): boolean {
   return hit;
 }
 
-/** JSON.stringify replacer: blank values under secret-looking keys, whatever their shape. */
-export function secretReplacer(key: string, value: unknown): unknown {
-  return key !== "" && value != null && isSecretName(key) ? REDACTED : value;
+/**
+ * The value as it may be serialised: anything under a secret-looking key blanked, at any depth. Primitives come back
+ * as they are, so flat fields (the access line) cost one cached name check each; a JSON.stringify replacer would
+ * cost several times more on every line.
+ */
+export function clean(key: string, value: unknown, depth = 0): unknown {
+  if (value == null) return value;
+  if (key && isSecretName(key)) return REDACTED;
+  if (typeof value !== "object") return value;
+  if (value instanceof Error) return { name: value.name, message: value.message };
+  const toJSON = (value as { toJSON?: () => unknown }).toJSON;
+  if (typeof toJSON === "function") return toJSON.call(value);
+  if (depth >= 8) return "[…]";
+  if (Array.isArray(value)) return value.map((v) => clean("", v, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = clean(k, v, depth + 1);
+  return out;
 }
 
 /** Credential shapes worth catching even when we never saw the value (a client's wrong key in an upstream message). */
-const SHAPES = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{6,}|\bsk-[A-Za-z0-9_-]{16,}|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g;
+const SHAPES = /\b([Bb]earer|[Bb]asic)\s+[A-Za-z0-9._~+/=-]{6,}|\bsk-[A-Za-z0-9_-]{16,}|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g;
+/** Cheap substring checks first: most lines hold none of these, and then the regex never runs. */
+const mayHoldShape = (line: string) =>
+  line.includes("earer") || line.includes("asic") || line.includes("sk-") || line.includes("AKIA") || line.includes("ASIA");
 
 export class Redactor {
   private values: string[] = [];
@@ -44,8 +61,7 @@ export class Redactor {
 
   scrub(line: string): string {
     for (const v of this.values) if (line.includes(v)) line = line.replaceAll(v, REDACTED);
-    SHAPES.lastIndex = 0;
-    if (SHAPES.test(line)) line = line.replace(SHAPES, (m, scheme?: string) => (scheme ? `${scheme} ${REDACTED}` : REDACTED));
+    if (mayHoldShape(line)) line = line.replace(SHAPES, (_m, scheme?: string) => (scheme ? `${scheme} ${REDACTED}` : REDACTED));
     return line;
   }
 }

@@ -102,7 +102,7 @@ describe("access log", () => {
     const res = await chat({ model: "mock/echo", messages: msgs("hello access log") }, { "x-request-id": "client-id-json-1" });
     expect(res.status).toBe(200);
     expect(res.headers.get("x-request-id")).toBe("client-id-json-1");
-    const body = await res.json();
+    const body = (await res.json()) as { usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number } };
     const found = lines().filter((l) => l.msg === "request" && l.requestId === "client-id-json-1");
     expect(found.length).toBe(1);
     const a = found[0]!;
@@ -241,7 +241,7 @@ describe("secrets", () => {
 describe("metrics", () => {
   test("requests, durations, TTFT, tokens and attempts move by exactly the traffic", async () => {
     const { result, d } = await delta(async () => {
-      const a = await (await chat({ model: "mock/echo", messages: msgs("count me in") })).json();
+      const a = (await (await chat({ model: "mock/echo", messages: msgs("count me in") })).json()) as { usage: { prompt_tokens: number; completion_tokens: number } };
       const s = await chat({ model: "mock/echo", messages: msgs("and me too please"), stream: true, stream_options: { include_usage: true } });
       const usage = JSON.parse((await s.text()).split("\n\n").filter((e) => e.includes('"usage":{'))[0]!.slice(6)).usage;
       return { a: a.usage, s: usage };
@@ -329,5 +329,40 @@ describe("metrics", () => {
     expect(res.headers.get("x-request-id")).toBe("client-scrape-1");
     expect(await res.text()).toContain('alloy_build_info{version="0.1.0"} 1');
     expect(accessLine("client-scrape-1")).toMatchObject({ level: "debug", route: "/metrics" });
+  });
+});
+
+describe("MCP tool call metrics", () => {
+  test("each tool call counts by server, tool and status, with its duration", async () => {
+    const stdio = new URL("../mocks/mcp/stdio-server.ts", import.meta.url).pathname;
+    const mgw = await startGateway(`
+[providers.mock]
+type = "mock"
+[mcp.servers.local]
+command = ${JSON.stringify(process.execPath)}
+args = [${JSON.stringify(stdio)}]
+env = { MOCK_LABEL = "local", MOCK_MODE = "normal" }
+`);
+    try {
+      await mgw.mcp.whenConnected();
+      const call = (name: string, args: Record<string, unknown> = {}) =>
+        fetch(`${mgw.url}/v1/mcp/tools/call`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name, arguments: args }) });
+      const read = async () => {
+        const text = await (await fetch(`${mgw.url}/metrics`)).text();
+        return (line: string) => Number(text.split("\n").find((l) => l.startsWith(`${line} `))?.split(" ")[1] ?? 0);
+      };
+      const before = await read();
+      expect((await call("local__add", { a: 1, b: 2 })).status).toBe(200);
+      expect((await call("local__add", { a: 3, b: 4 })).status).toBe(200);
+      expect((await call("local__fail")).status).toBe(200);
+      const after = await read();
+      const d = (line: string) => after(line) - before(line);
+      expect(d('alloy_mcp_tool_calls_total{server="local",tool="add",status="ok"}')).toBe(2);
+      expect(d('alloy_mcp_tool_calls_total{server="local",tool="fail",status="error"}')).toBe(1);
+      expect(d('alloy_mcp_tool_call_duration_seconds_count{server="local",tool="add"}')).toBe(2);
+      expect(d('alloy_mcp_tool_call_duration_seconds_bucket{server="local",tool="fail",le="+Inf"}')).toBe(1);
+    } finally {
+      await mgw.stop(false);
+    }
   });
 });
