@@ -45,14 +45,16 @@ function batchedSink(fd: number): Sink {
 
 /**
  * A blocking write: a plain pipe or file takes it whole (a consumer that stops reading slows logging down rather than
- * growing memory without bound). A non-blocking stdout (EAGAIN) hands the rest to Bun's async writer instead.
+ * growing memory without bound).
  */
 function writeAll(fd: number, text: string) {
   const bytes = Buffer.from(text);
   let off = 0;
   try {
     while (off < bytes.length) off += writeSync(fd, bytes, off);
-  } catch {
-    if (off < bytes.length) process.stdout.write(bytes.subarray(off));
+  } catch (e) {
+    // EAGAIN: stdout is non-blocking (a TTY, a socket), let Bun's writer queue the rest. Anything else (EPIPE: the
+    // reader is gone) drops the batch: losing log lines must never take the gateway down.
+    if ((e as NodeJS.ErrnoException).code === "EAGAIN") process.stdout.write(bytes.subarray(off));
   }
 }
