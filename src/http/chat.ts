@@ -51,9 +51,12 @@ export function chatHandler({ gateway, observer, auth, mcp }: ChatDeps) {
       observer.end(rec);
     };
 
-    // Deadline and client disconnect, as one signal whose reason says which.
+    // Deadline and client disconnect, as one signal whose reason says which. A client may shorten (never extend) its
+    // deadline with x-alloy-timeout-secs: there is no point working on after it has given up.
+    const asked = Number(request.headers.get("x-alloy-timeout-secs"));
+    const budgetMs = asked > 0 ? Math.min(deadlineMs, asked * 1000) : deadlineMs;
     const ac = new AbortController();
-    const timer = setTimeout(() => ac.abort(new AlloyError("timeout", `request deadline of ${timeout_secs}s exceeded`)), deadlineMs);
+    const timer = setTimeout(() => ac.abort(new AlloyError("timeout", `request deadline of ${budgetMs / 1000}s exceeded`)), budgetMs);
     const onClientGone = () => ac.abort(new AlloyError("cancelled", "client closed the connection"));
     request.signal.addEventListener("abort", onClientGone, { once: true });
     const caller = auth?.callerOf(request);
@@ -79,7 +82,7 @@ export function chatHandler({ gateway, observer, auth, mcp }: ChatDeps) {
       const ctx: DispatchContext = {
         requestId,
         signal: ac.signal,
-        deadline: Date.now() + deadlineMs,
+        deadline: Date.now() + budgetMs,
         info: rec,
       };
 

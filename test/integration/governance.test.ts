@@ -201,14 +201,14 @@ describe("load balancing", () => {
 });
 
 describe("the request deadline", () => {
-  test("server.timeout_secs bounds queueing: a request still queued at its deadline gets 429 with Retry-After", async () => {
+  test("a request still queued at its deadline gets 429 with Retry-After; one in flight at its deadline gets 504", async () => {
     const up = startOpenAIMock(async (c, signal) => {
       await new Promise((r) => signal.addEventListener("abort", r, { once: true }));
       return new Response("never");
     });
     const g = await startGateway(`
 [server]
-timeout_secs = 0.4
+timeout_secs = 30
 [providers.openai]
 api_key = "k"
 base_url = "${up.url}"
@@ -218,22 +218,24 @@ timeout_secs = 30
 max_retries = 0
 `);
     try {
-      const send = () =>
+      const send = (deadline: string) =>
         fetch(`${g.url}/v1/chat/completions`, {
           method: "POST",
-          headers: { "content-type": "application/json" },
+          headers: { "content-type": "application/json", "x-alloy-timeout-secs": deadline },
           body: JSON.stringify({ model: "openai/gpt-4o", messages: [{ role: "user", content: "x" }] }),
         });
-      const first = send();
+      // The first holds the only slot for up to 30 s; the second may wait 0.3 s.
+      const first = send("1.5");
       await up.waitForCall(1);
-      const second = await send();
+      const second = await send("0.3");
       expect(second.status).toBe(429);
       expect(Number(second.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
-      expect(((await second.json() as any)).error.type).toBe("rate_limit_exceeded");
+      expect(((await second.json()) as any).error.type).toBe("rate_limit_exceeded");
       const r1 = await first;
       expect(r1.status).toBe(504);
-      expect(((await r1.json() as any)).error.message).toContain("deadline");
+      expect(((await r1.json()) as any).error.message).toContain("deadline of 1.5s");
       expect(up.calls.length).toBe(1);
+      expect(up.calls[0]!.aborted).toBe(true);
     } finally {
       await g.stop(false);
       up.stop();
