@@ -48,9 +48,28 @@ export function exceedsDepth(bytes: Uint8Array, max: number): boolean {
   return false;
 }
 
+const EMPTY = new Uint8Array(0);
+
+/**
+ * A body with a declared length (already checked against the limit): Bun reads it natively in one go, which costs far
+ * less than pulling it through a stream reader. Raced against the read deadline for clients that trickle it.
+ */
+async function readDeclared(request: Request, timeoutMs: number): Promise<Uint8Array> {
+  let timer: Timer | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(tooSlow(timeoutMs)), timeoutMs)));
+  try {
+    return await Promise.race([request.bytes(), late]);
+  } catch (e) {
+    if (e instanceof AlloyError) throw e;
+    throw new AlloyError("bad_request", "Request body could not be read (connection closed or malformed framing)", { cause: e });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Read the body, counting bytes as they arrive; stops reading the moment the limit or the deadline is passed. */
 async function readLimited(request: Request, limit: number, timeoutMs: number): Promise<Uint8Array> {
-  if (!request.body) return new Uint8Array(0);
+  if (!request.body) return EMPTY;
   const reader = request.body.getReader();
   let timedOut = false;
   // One timer per request, not a race per chunk: cancelling the reader ends the pending read.
@@ -91,7 +110,8 @@ export async function readJsonBody(request: Request, limit: number, opts: ReadOp
     throw new AlloyError("bad_request", `Content-Type must be application/json, got '${type.slice(0, 100)}'`, { status: 415, code: "unsupported_media_type" });
   const declared = request.headers.get("content-length");
   if (declared !== null && Number(declared) > limit) throw tooLarge(limit);
-  const bytes = await readLimited(request, limit, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const bytes = declared !== null ? await readDeclared(request, timeoutMs) : await readLimited(request, limit, timeoutMs);
   if (bytes.byteLength === 0) throw new AlloyError("bad_request", "Request body is empty; expected a JSON object");
   const maxDepth = opts.maxDepth ?? MAX_JSON_DEPTH;
   if (exceedsDepth(bytes, maxDepth)) throw new AlloyError("bad_request", `Request body is nested deeper than ${maxDepth} levels`);

@@ -67,9 +67,48 @@ export function createGatewayMetrics(opts: { config: Config; version: string }):
   reg.gauge("process_start_time_seconds", "Start time of the process since the Unix epoch, in seconds.", [], () => [[[], startedAt]]);
   reg.gauge("process_resident_memory_bytes", "Resident memory size in bytes.", [], () => [[[], process.memoryUsage.rss()]]);
 
+  // The hot path: every series a request touches is looked up once per label combination and cached in a bundle,
+  // so a finished request costs one Map lookup and a few increments, not a string join per metric.
+  interface ChatSeries {
+    duration: ReturnType<typeof duration.labels>;
+    ttft: ReturnType<typeof ttft.labels>;
+    prompt: ReturnType<typeof tokens.labels>;
+    completion: ReturnType<typeof tokens.labels>;
+    byStatus: Map<number, ReturnType<typeof requests.labels>>;
+  }
+  const chatSeries = new Map<string, ChatSeries>();
+  const seriesFor = (rec: AccessRecord): ChatSeries => {
+    const key = `${rec.provider}\u0000${rec.model}\u0000${rec.upstreamModel}`;
+    let b = chatSeries.get(key);
+    if (!b) {
+      const provider = rec.provider === undefined ? NONE : providerL.of(rec.provider);
+      const model = requestedL.of(rec.model);
+      const m = upstreamL.of(rec.upstreamModel);
+      b = {
+        duration: duration.labels(provider, model),
+        ttft: ttft.labels(provider, model),
+        prompt: tokens.labels(provider, m, "prompt"),
+        completion: tokens.labels(provider, m, "completion"),
+        byStatus: new Map(),
+      };
+      // Raw keys come from requests: bounded by the label caps, and the cache with them.
+      if (chatSeries.size < 4 * 2000) chatSeries.set(key, b);
+    }
+    return b;
+  };
+  const httpSeries = new Map<string, ReturnType<typeof http.labels>>();
+  const attemptSeries = new Map<string, ReturnType<typeof attempts.labels>>();
+
   const dispatch: DispatchObserver = {
     attempt(provider: string, model: string, ms: number, error: AlloyError | undefined) {
-      attempts.labels(providerL.of(provider), upstreamL.of(model), error ? error.kind : "ok").observe(ms / 1000);
+      const outcome = error ? error.kind : "ok";
+      const key = `${provider}\u0000${model}\u0000${outcome}`;
+      let h = attemptSeries.get(key);
+      if (!h) {
+        h = attempts.labels(providerL.of(provider), upstreamL.of(model), outcome);
+        if (attemptSeries.size < 4 * 2000) attemptSeries.set(key, h);
+      }
+      h.observe(ms / 1000);
     },
     retry(provider: string) {
       retries.labels(providerL.of(provider)).inc();
@@ -82,19 +121,27 @@ export function createGatewayMetrics(opts: { config: Config; version: string }):
   return {
     dispatch,
     request(rec) {
-      const status = String(rec.status);
-      http.labels(routeL.of(rec.route), status).inc();
+      const hkey = `${rec.route}\u0000${rec.status}`;
+      let hc = httpSeries.get(hkey);
+      if (!hc) {
+        hc = http.labels(routeL.of(rec.route), String(rec.status));
+        if (httpSeries.size < 2000) httpSeries.set(hkey, hc);
+      }
+      hc.inc();
       if (rec.route !== CHAT_ROUTE) return;
-      const provider = rec.provider === undefined ? NONE : providerL.of(rec.provider);
-      const model = requestedL.of(rec.model);
-      requests.labels(provider, model, status).inc();
-      duration.labels(provider, model).observe(rec.durationMs / 1000);
-      if (rec.stream && rec.ttfbMs !== undefined) ttft.labels(provider, model).observe(rec.ttfbMs / 1000);
+      const b = seriesFor(rec);
+      let rc = b.byStatus.get(rec.status);
+      if (!rc) {
+        rc = requests.labels(rec.provider === undefined ? NONE : providerL.of(rec.provider), requestedL.of(rec.model), String(rec.status));
+        b.byStatus.set(rec.status, rc);
+      }
+      rc.inc();
+      b.duration.observe(rec.durationMs / 1000);
+      if (rec.stream && rec.ttfbMs !== undefined) b.ttft.observe(rec.ttfbMs / 1000);
       const u = rec.usage;
       if (u) {
-        const m = upstreamL.of(rec.upstreamModel);
-        if (u.prompt_tokens) tokens.labels(provider, m, "prompt").inc(u.prompt_tokens);
-        if (u.completion_tokens) tokens.labels(provider, m, "completion").inc(u.completion_tokens);
+        if (u.prompt_tokens) b.prompt.inc(u.prompt_tokens);
+        if (u.completion_tokens) b.completion.inc(u.completion_tokens);
       }
     },
     mcpToolCall(server, tool, ms, isError) {

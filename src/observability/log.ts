@@ -1,6 +1,6 @@
 // Logging with consola: human-readable by default, one JSON object per line with --json-logs. Every line passes the
 // redactor before it is written, whatever its level; output is batched (see sink.ts).
-import { createConsola, type ConsolaInstance, type LogObject } from "consola";
+import { createConsola, type ConsolaInstance, type LogObject } from "consola/core";
 import { clean, Redactor } from "./redact.ts";
 import { stdoutSink } from "./sink.ts";
 

@@ -42,7 +42,8 @@ export function createRequestObserver(log: Logger, metrics?: GatewayMetrics): Re
     end(rec) {
       metrics?.request(rec);
       const level = rec.status >= 500 ? "warn" : QUIET_ROUTES.has(rec.route) && rec.status < 400 ? "debug" : "info";
-      if (level === "debug" && !log.enabled("debug")) return;
+      // Build the line only when it will be written (at --log-level warn the hot path skips it entirely).
+      if (level !== "warn" && !log.enabled(level)) return;
       log[level]("request", accessFields(rec));
     },
   };

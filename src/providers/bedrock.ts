@@ -1,11 +1,11 @@
 // AWS Bedrock through the Converse API: every Bedrock chat model (and inference profile) behind one OpenAI-shaped
 // provider. The AWS SDK signs and frames; the translation lives in bedrock/ as pure functions.
-import { ConverseCommand, ConverseStreamCommand, type BedrockRuntimeClient } from "@aws-sdk/client-bedrock-runtime";
+import type { BedrockRuntimeClient } from "@aws-sdk/client-bedrock-runtime";
 import { Type as T } from "@sinclair/typebox";
 import { AlloyError, asAlloyError } from "../errors.ts";
 import type { ChatChunk, ChatRequest, ChatResponse } from "../openai/schema.ts";
 import type { ProviderConfig } from "../config/schema.ts";
-import { createBedrockClient, type BedrockClientOptions } from "./bedrock/client.ts";
+import { createBedrockClient, loadBedrockSdk, type BedrockClientOptions, type BedrockSdk } from "./bedrock/client.ts";
 import { fromSdkError } from "./bedrock/errors.ts";
 import { toConverseRequest } from "./bedrock/request.ts";
 import { fromConverseResponse } from "./bedrock/response.ts";
@@ -19,13 +19,18 @@ const now = () => Math.floor(Date.now() / 1000);
 
 export class BedrockProvider implements Provider {
   readonly type = "bedrock";
-  private readonly client: BedrockRuntimeClient;
+  /** One client per provider, made on first use (with the SDK itself; see bedrock/client.ts). */
+  private sdk: { api: BedrockSdk; client: BedrockRuntimeClient } | undefined;
 
   constructor(
     readonly name: string,
-    cfg: BedrockConfig & { region: string },
-  ) {
-    this.client = createBedrockClient(cfg);
+    private readonly cfg: BedrockConfig & { region: string },
+  ) {}
+
+  private async ready() {
+    if (this.sdk) return this.sdk;
+    const api = await loadBedrockSdk();
+    return (this.sdk ??= { api, client: createBedrockClient(api, this.cfg) });
   }
 
   /** Our abort reason (timeout, client gone) wins over whatever the SDK made of the abort. */
@@ -36,8 +41,9 @@ export class BedrockProvider implements Provider {
 
   async chat(req: ChatRequest, o: CallOptions): Promise<ChatResponse> {
     const input = toConverseRequest(req, o.model);
+    const { api, client } = await this.ready();
     try {
-      const out = await this.client.send(new ConverseCommand(input), { abortSignal: o.signal });
+      const out = await client.send(new api.ConverseCommand(input), { abortSignal: o.signal });
       return fromConverseResponse(out, { id: chatId(out.$metadata.requestId), model: req.model, created: now() });
     } catch (e) {
       throw this.fail(e, o.signal);
@@ -48,8 +54,9 @@ export class BedrockProvider implements Provider {
     const input = toConverseRequest(req, o.model);
     let stream: AsyncIterable<Parameters<typeof step>[1]> | undefined;
     let requestId: string | undefined;
+    const { api, client } = await this.ready();
     try {
-      const out = await this.client.send(new ConverseStreamCommand(input), { abortSignal: o.signal });
+      const out = await client.send(new api.ConverseStreamCommand(input), { abortSignal: o.signal });
       stream = out.stream;
       requestId = out.$metadata.requestId;
     } catch (e) {
@@ -66,7 +73,7 @@ export class BedrockProvider implements Provider {
   }
 
   close(): void {
-    this.client.destroy();
+    this.sdk?.client.destroy();
   }
 }
 

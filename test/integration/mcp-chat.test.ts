@@ -52,7 +52,7 @@ url = "${http.url}"
 headers = { Authorization = "Bearer mcp-secret" }
 `);
   client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: "k", maxRetries: 0 });
-  await gw.mcp.whenConnected();
+  await gw.mcp!.whenConnected();
 });
 
 afterAll(async () => {
@@ -97,8 +97,8 @@ ${stdioServer("mute", "hang-init")}
 `);
     try {
       expect((await fetch(`${other.url}/health`)).status).toBe(200);
-      if (other.mcp.status().broken!.state !== "reconnecting")
-        await new Promise<void>((resolve) => other.mcp.events.on("state", (s: string, st: ServerState) => s === "broken" && st === "reconnecting" && resolve()));
+      if (other.mcp!.status().broken!.state !== "reconnecting")
+        await new Promise<void>((resolve) => other.mcp!.events.on("state", (s: string, st: ServerState) => s === "broken" && st === "reconnecting" && resolve()));
       const res = await fetch(`${other.url}/ready`);
       expect(res.status).toBe(503);
       const body: any = await res.json();
@@ -328,14 +328,14 @@ describe("the tool loop through the openai client", () => {
       ).choices[0]!.message.content!;
     const before = await whoami();
     const down = new Promise<void>((resolve) =>
-      gw.mcp.events.on("state", (s: string, st: ServerState) => s === "remote" && st === "reconnecting" && resolve()),
+      gw.mcp!.events.on("state", (s: string, st: ServerState) => s === "remote" && st === "reconnecting" && resolve()),
     );
     const port = http.port;
     await http.close();
     await down;
     http = await startStreamableMcp("remote", port);
     // Reconnect backoff may exceed this test's 1 s tool timeout, so wait for the manager's event first.
-    await gw.mcp.whenConnected(["remote"]);
+    await gw.mcp!.whenConnected(["remote"]);
     const after = await whoami();
     expect(before).toStartWith("Tool said: remote pid=");
     expect(after).toStartWith("Tool said: remote pid=");

@@ -344,7 +344,7 @@ args = [${JSON.stringify(stdio)}]
 env = { MOCK_LABEL = "local", MOCK_MODE = "normal" }
 `);
     try {
-      await mgw.mcp.whenConnected();
+      await mgw.mcp!.whenConnected();
       const call = (name: string, args: Record<string, unknown> = {}) =>
         fetch(`${mgw.url}/v1/mcp/tools/call`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name, arguments: args }) });
       const read = async () => {

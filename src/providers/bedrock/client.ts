@@ -1,6 +1,13 @@
 // One BedrockRuntimeClient per provider, built at startup from the resolved config.
-import { BedrockRuntimeClient } from "@aws-sdk/client-bedrock-runtime";
-import { FetchHttpHandler } from "@smithy/fetch-http-handler";
+import type { BedrockRuntimeClient } from "@aws-sdk/client-bedrock-runtime";
+
+/**
+ * The AWS SDK, loaded on first use: it costs ~25 MB of memory and startup time that configs without Bedrock (and a
+ * Bedrock provider that is never called) should not pay.
+ */
+export type BedrockSdk = typeof import("./sdk.ts");
+let sdk: Promise<BedrockSdk> | undefined;
+export const loadBedrockSdk = (): Promise<BedrockSdk> => (sdk ??= import("./sdk.ts"));
 
 export interface BedrockClientOptions {
   region: string;
@@ -11,7 +18,7 @@ export interface BedrockClientOptions {
   session_token?: string;
 }
 
-export function createBedrockClient(o: BedrockClientOptions): BedrockRuntimeClient {
+export function createBedrockClient({ BedrockRuntimeClient, FetchHttpHandler }: BedrockSdk, o: BedrockClientOptions): BedrockRuntimeClient {
   return new BedrockRuntimeClient({
     region: o.region,
     ...(o.profile ? { profile: o.profile } : {}),
