@@ -4,6 +4,7 @@ import { AlloyError, asAlloyError } from "../errors.ts";
 import type { Gateway } from "../gateway/gateway.ts";
 import type { DispatchContext } from "../gateway/dispatch.ts";
 import type { AccessRecord, RequestObserver } from "../observability/access.ts";
+import { RAW_BODY } from "../providers/provider.ts";
 import { tapStream } from "../observability/text.ts";
 import { validateChatRequest } from "../openai/validate.ts";
 import { mcpChat, mcpStream, planForRequest } from "../mcp/chat.ts";
@@ -93,7 +94,9 @@ export function chatHandler({ gateway, observer, auth, mcp }: ChatDeps) {
         rec.usage = res.usage;
         rec.finishReason = res.choices[0]?.finish_reason;
         rec.ttfbMs = performance.now() - start;
-        const body = JSON.stringify(res);
+        // Passthrough answers (not rebuilt by the MCP loop) go out as the upstream's own bytes.
+        const raw = plan ? undefined : (res as { [RAW_BODY]?: string })[RAW_BODY];
+        const body = raw ?? JSON.stringify(res);
         done(200);
         return new Response(body, {
           headers: { "content-type": "application/json", "x-request-id": requestId, "x-alloy-provider": rec.provider! },

@@ -4,7 +4,7 @@ import { Type as T } from "@sinclair/typebox";
 import { AlloyError } from "../errors.ts";
 import type { ChatChunk, ChatRequest, ChatResponse } from "../openai/schema.ts";
 import type { ProviderConfig } from "../config/schema.ts";
-import type { CallOptions, Provider, ProviderModule } from "./provider.ts";
+import { RAW_BODY, type CallOptions, type Provider, type ProviderModule } from "./provider.ts";
 import { sseFrames } from "./sse.ts";
 import { errorFromResponse, parseOpenAIError, post } from "./upstream.ts";
 
@@ -46,7 +46,10 @@ export class OpenAIProvider implements Provider {
     if (!res.ok) throw await errorFromResponse(res, this.name, parseOpenAIError);
     let json: ChatResponse;
     try {
-      json = (await res.json()) as ChatResponse;
+      const text = await res.text();
+      json = JSON.parse(text) as ChatResponse;
+      // The upstream's own bytes are the answer: the HTTP layer sends them instead of serialising the object again.
+      Object.defineProperty(json, RAW_BODY, { value: text });
     } catch (e) {
       if (o.signal.aborted) throw o.signal.reason;
       throw new AlloyError("server", `${this.name} returned a body that is not JSON`);

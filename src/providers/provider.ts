@@ -3,6 +3,12 @@
 import type { TSchema } from "@sinclair/typebox";
 import type { ChatChunk, ChatRequest, ChatResponse } from "../openai/schema.ts";
 
+/**
+ * A response object may carry the exact JSON text it was parsed from under this key (non-enumerable). The HTTP layer
+ * sends that text as is when the object went out unchanged, saving a re-serialisation on the passthrough path.
+ */
+export const RAW_BODY = Symbol("alloy.rawBody");
+
 export interface CallOptions {
   /** The model id at this provider (prefix and alias already resolved). */
   model: string;
