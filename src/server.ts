@@ -1,5 +1,6 @@
 // Start and stop the gateway: config in, a listening server out, graceful shutdown on signals.
 import type { Config } from "./config/schema.ts";
+import type { DispatchObserver } from "./gateway/dispatch.ts";
 import { createGateway, type Gateway } from "./gateway/gateway.ts";
 import { createApp } from "./http/app.ts";
 import { openRelayWarning } from "./http/auth.ts";
@@ -10,6 +11,28 @@ import { createRequestObserver } from "./observability/observer.ts";
 import { collectSecrets } from "./observability/redact.ts";
 
 export const VERSION = "0.1.0";
+
+/** Failed upstream attempts get a line of their own (the access line only counts them), tagged with the request id. */
+function withAttemptLog(log: Logger, inner?: DispatchObserver): DispatchObserver {
+  return {
+    attempt(provider, model, ms, error, requestId) {
+      inner?.attempt(provider, model, ms, error, requestId);
+      if (error && error.kind !== "cancelled")
+        log.warn("upstream attempt failed", {
+          requestId,
+          provider,
+          upstreamModel: model,
+          error: error.kind,
+          status: error.status,
+          retryable: error.retryable,
+          errorMessage: error.message,
+          durationMs: Math.round(ms * 100) / 100,
+        });
+    },
+    retry: (provider) => inner?.retry(provider),
+    failover: (from, to) => inner?.failover(from, to),
+  };
+}
 
 export interface Running {
   port: number;
@@ -28,7 +51,7 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
   log.addSecrets(secrets.exact);
   log.addSecrets(secrets.heuristic, 8);
   const metrics: GatewayMetrics | undefined = config.metrics ? createGatewayMetrics({ config, version: VERSION }) : undefined;
-  const gateway = createGateway(config, metrics?.dispatch);
+  const gateway = createGateway(config, withAttemptLog(log, metrics?.dispatch));
   metrics?.watch(gateway.upstreams);
   // MCP servers connect in the background (mcp.start() below): /health answers at once, /ready waits for them.
   // The MCP SDK is loaded only when servers are configured: it costs ~25 MB of idle memory otherwise for nothing.

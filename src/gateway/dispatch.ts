@@ -21,7 +21,7 @@ export interface DispatchInfo {
 
 /** Side channel for metrics; the dispatcher does not know how they are kept. */
 export interface DispatchObserver {
-  attempt(provider: string, model: string, ms: number, error: AlloyError | undefined): void;
+  attempt(provider: string, model: string, ms: number, error: AlloyError | undefined, requestId: string): void;
   retry(provider: string): void;
   failover(from: string, to: string): void;
 }
@@ -161,7 +161,7 @@ export class Dispatcher {
       ctx.signal.removeEventListener("abort", onOuter);
       up.limiter.release();
       this.balancer.end(dep, outcome);
-      this.observer.attempt(dep.provider, dep.model, performance.now() - start, error);
+      this.observer.attempt(dep.provider, dep.model, performance.now() - start, error, ctx.requestId);
     };
     // A committed stream keeps its slot (released when the stream ends) but no longer has a per-attempt deadline;
     // the request deadline still holds.

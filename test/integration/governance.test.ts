@@ -145,6 +145,10 @@ describe("failover", () => {
     expect(access.failovers).toBe(1);
     expect(access.attempts).toBe(4);
     expect(access.provider).toBe("backup");
+    // each failed attempt has its own warn line, tagged with the same request id
+    const failed = gw.logs.map((l) => JSON.parse(l)).filter((l) => l.msg === "upstream attempt failed" && l.requestId === access.requestId);
+    expect(failed.length).toBe(3);
+    expect(failed[0]).toMatchObject({ level: "warn", provider: "openai", upstreamModel: "gpt-4o", error: "server", status: 502, retryable: true });
   });
 });
 
