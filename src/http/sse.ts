@@ -3,6 +3,7 @@
 // upstream instead of buffering, and a client that leaves cancels the upstream.
 import { asAlloyError, type AlloyError } from "../errors.ts";
 import type { ChatChunk, Usage } from "../openai/schema.ts";
+import { RAW_BODY } from "../providers/provider.ts";
 
 const enc = new TextEncoder();
 const DONE = enc.encode("data: [DONE]\n\n");
@@ -70,7 +71,8 @@ export function chunksToSse(first: ChatChunk, rest: AsyncIterator<ChatChunk>, o:
           }
           const out = filter(chunk);
           if (out) {
-            controller.enqueue(enc.encode(`data: ${JSON.stringify(out)}\n\n`));
+            const raw = (out as { [RAW_BODY]?: string })[RAW_BODY];
+            controller.enqueue(enc.encode(`data: ${raw ?? JSON.stringify(out)}\n\n`));
             return;
           }
         }

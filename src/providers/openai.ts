@@ -75,6 +75,8 @@ export class OpenAIProvider implements Provider {
           const e = parseOpenAIError(json);
           throw new AlloyError("server", e?.message ?? "upstream stream error", { upstreamType: e?.type });
         }
+        // Keep the upstream's bytes: an unchanged chunk goes to the client without being serialised again.
+        Object.defineProperty(json, RAW_BODY, { value: frame.data });
         yield json as ChatChunk;
       }
     } catch (e) {
