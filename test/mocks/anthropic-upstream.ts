@@ -1,16 +1,13 @@
 // A mock Anthropic Messages API on a real socket. It rejects what api.anthropic.com rejects (with Anthropic's 400
 // shape), checks x-api-key and anthropic-version, answers byte-exact JSON and SSE (`event: message_start` …
 // `message_stop`, with a ping), records every call and lets a test script each answer.
+import { CallLog, type LoggedCall } from "./call-log.ts";
 
-export interface AnthropicCall {
-  n: number;
+export interface AnthropicCall extends LoggedCall {
   path: string;
-  headers: Record<string, string>;
   body: any;
   /** The validation error the mock answered with, when it rejected the request. */
   rejected?: string;
-  /** Set when the gateway aborted this call. */
-  aborted: boolean;
 }
 
 export type AnthropicScript = (call: AnthropicCall, signal: AbortSignal) => Response | Promise<Response>;
@@ -230,22 +227,13 @@ export function validateMessages(b: any): string | undefined {
 
 export function startAnthropicMock(opts: { apiKey?: string; script?: AnthropicScript } = {}): AnthropicMock {
   const apiKey = opts.apiKey ?? "sk-ant-upstream-secret";
-  const calls: AnthropicCall[] = [];
-  const waiters: Array<{ n: number; resolve: (c: AnthropicCall) => void }> = [];
-  const abortWaiters: Array<(c: AnthropicCall) => void> = [];
+  const log = new CallLog<AnthropicCall>();
   const mock: AnthropicMock = {
     url: "",
-    calls,
+    calls: log.calls,
     script: opts.script ?? defaultScript,
-    waitForCall(n) {
-      if (calls.length >= n) return Promise.resolve(calls[n - 1]!);
-      return new Promise((resolve) => waiters.push({ n, resolve }));
-    },
-    waitForAbort() {
-      const done = calls.find((c) => c.aborted);
-      if (done) return Promise.resolve(done);
-      return new Promise((resolve) => abortWaiters.push(resolve));
-    },
+    waitForCall: (n) => log.waitForCall(n),
+    waitForAbort: () => log.waitForAbort(),
     stop: () => server.stop(true),
   };
   const server = Bun.serve({
@@ -254,25 +242,14 @@ export function startAnthropicMock(opts: { apiKey?: string; script?: AnthropicSc
     idleTimeout: 0,
     async fetch(req) {
       const url = new URL(req.url);
-      const headers: Record<string, string> = {};
-      req.headers.forEach((v, k) => (headers[k] = v));
+      const headers = CallLog.headersOf(req);
       let body: any;
       try {
         body = await req.json();
       } catch {
         body = undefined;
       }
-      const call: AnthropicCall = { n: calls.length + 1, path: url.pathname, headers, body, aborted: false };
-      calls.push(call);
-      req.signal.addEventListener(
-        "abort",
-        () => {
-          call.aborted = true;
-          for (const w of abortWaiters.splice(0)) w(call);
-        },
-        { once: true },
-      );
-      for (const w of waiters.filter((w) => w.n === call.n)) w.resolve(call);
+      const call = log.add({ n: log.next, path: url.pathname, headers, body, aborted: false }, req.signal);
       const reject = (status: number, type: string, message: string) => {
         call.rejected = message;
         return anthropicError(status, type, message);

@@ -4,16 +4,13 @@
 // JSON, and streams real `application/vnd.amazon.eventstream` frames (events and exceptions, mid-stream included).
 import { EventStreamCodec } from "@smithy/eventstream-codec";
 import { fromUtf8, toUtf8 } from "@smithy/util-utf8";
+import { CallLog, type LoggedCall } from "./call-log.ts";
 
-export interface BedrockCall {
-  n: number;
+export interface BedrockCall extends LoggedCall {
   operation: "converse" | "converse-stream";
   /** URL-decoded: model ids, inference-profile ids and ARNs come back as sent. */
   modelId: string;
-  headers: Record<string, string>;
   body: any;
-  /** Set when the gateway aborted this call (client disconnect, timeout). */
-  aborted: boolean;
 }
 
 export type BedrockScript = (call: BedrockCall, signal: AbortSignal) => Response | Promise<Response>;
@@ -249,23 +246,14 @@ export function validateConverse(body: any): string | undefined {
 // The server
 
 export function startBedrockMock(opts: { accessKeyId: string; region: string; script?: BedrockScript }): BedrockMock {
-  const calls: BedrockCall[] = [];
-  const callWaiters: Array<{ n: number; resolve: (c: BedrockCall) => void }> = [];
-  const abortWaiters: Array<{ n?: number; resolve: (c: BedrockCall) => void }> = [];
+  const log = new CallLog<BedrockCall>();
   const mock: BedrockMock = {
     url: "",
-    calls,
+    calls: log.calls,
     rejected: [],
     script: opts.script ?? defaultScript,
-    waitForCall(n) {
-      if (calls.length >= n) return Promise.resolve(calls[n - 1]!);
-      return new Promise((resolve) => callWaiters.push({ n, resolve }));
-    },
-    waitForAbort(n) {
-      const done = calls.find((c) => c.aborted && (n === undefined || c.n === n));
-      if (done) return Promise.resolve(done);
-      return new Promise((resolve) => abortWaiters.push({ n, resolve }));
-    },
+    waitForCall: (n) => log.waitForCall(n),
+    waitForAbort: (n) => log.waitForAbort(n),
     stop: () => server.stop(true),
   };
   const refuse = (status: number, type: string, message: string) => {
@@ -290,25 +278,17 @@ export function startBedrockMock(opts: { accessKeyId: string; region: string; sc
       }
       const invalid = validateConverse(body);
       if (invalid) return refuse(400, "ValidationException", invalid);
-      const headers: Record<string, string> = {};
-      req.headers.forEach((v, k) => (headers[k] = v));
-      const call: BedrockCall = {
-        n: calls.length + 1,
-        operation: m[2] as BedrockCall["operation"],
-        modelId: decodeURIComponent(m[1]!),
-        headers,
-        body,
-        aborted: false,
-      };
-      calls.push(call);
-      req.signal.addEventListener("abort", () => {
-        call.aborted = true;
-        for (const w of abortWaiters.filter((w) => w.n === undefined || w.n === call.n)) {
-          abortWaiters.splice(abortWaiters.indexOf(w), 1);
-          w.resolve(call);
-        }
-      });
-      for (const w of callWaiters.filter((w) => w.n === call.n)) w.resolve(call);
+      const call = log.add(
+        {
+          n: log.next,
+          operation: m[2] as BedrockCall["operation"],
+          modelId: decodeURIComponent(m[1]!),
+          headers: CallLog.headersOf(req),
+          body,
+          aborted: false,
+        },
+        req.signal,
+      );
       return mock.script(call, req.signal);
     },
   });

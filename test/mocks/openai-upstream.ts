@@ -1,13 +1,9 @@
 // A mock OpenAI upstream on a real socket. Emits byte-exact OpenAI JSON and SSE (as api.openai.com formats them),
 // records every call, and lets a test script each answer (errors, delays, tool calls, hanging streams).
 
-export interface RecordedCall {
-  n: number;
+export interface RecordedCall extends LoggedCall {
   path: string;
-  headers: Record<string, string>;
   body: any;
-  /** Set when the gateway aborted this call (client disconnect, timeout). */
-  aborted: boolean;
 }
 
 export type Script = (call: RecordedCall, signal: AbortSignal) => Response | Promise<Response>;
@@ -26,6 +22,8 @@ export interface OpenAIMock {
   waitForAbort(): Promise<RecordedCall>;
   stop(): void;
 }
+
+import { CallLog, type LoggedCall } from "./call-log.ts";
 
 const enc = new TextEncoder();
 let idSeq = 0;
@@ -125,24 +123,15 @@ export const defaultScript: Script = (call) => {
 };
 
 export function startOpenAIMock(script: Script = defaultScript): OpenAIMock {
-  const calls: RecordedCall[] = [];
-  const callWaiters: Array<{ n: number; resolve: (c: RecordedCall) => void }> = [];
-  const abortWaiters: Array<(c: RecordedCall) => void> = [];
+  const log = new CallLog<RecordedCall>();
   const mock: OpenAIMock = {
     url: "",
-    calls,
+    calls: log.calls,
     maxInFlight: 0,
     inFlight: 0,
     script,
-    waitForCall(n) {
-      if (calls.length >= n) return Promise.resolve(calls[n - 1]!);
-      return new Promise((resolve) => callWaiters.push({ n, resolve }));
-    },
-    waitForAbort() {
-      const done = calls.find((c) => c.aborted);
-      if (done) return Promise.resolve(done);
-      return new Promise((resolve) => abortWaiters.push(resolve));
-    },
+    waitForCall: (n) => log.waitForCall(n),
+    waitForAbort: () => log.waitForAbort(),
     stop: () => server.stop(true),
   };
   const server = Bun.serve({
@@ -152,16 +141,12 @@ export function startOpenAIMock(script: Script = defaultScript): OpenAIMock {
     async fetch(req) {
       const url = new URL(req.url);
       if (req.method === "GET" && url.pathname.endsWith("/models")) return jsonResponse({ object: "list", data: [] });
-      const headers: Record<string, string> = {};
-      req.headers.forEach((v, k) => (headers[k] = v));
       let body: any;
       try {
         body = await req.json();
       } catch {
         return openaiError(400, "We could not parse the JSON body of your request.");
       }
-      const call: RecordedCall = { n: calls.length + 1, path: url.pathname, headers, body, aborted: false };
-      calls.push(call);
       mock.inFlight++;
       mock.maxInFlight = Math.max(mock.maxInFlight, mock.inFlight);
       let counted = true;
@@ -171,12 +156,8 @@ export function startOpenAIMock(script: Script = defaultScript): OpenAIMock {
           mock.inFlight--;
         }
       };
-      req.signal.addEventListener("abort", () => {
-        call.aborted = true;
-        leave();
-        for (const w of abortWaiters.splice(0)) w(call);
-      });
-      for (const w of callWaiters.filter((w) => w.n === call.n)) w.resolve(call);
+      req.signal.addEventListener("abort", leave, { once: true });
+      const call = log.add({ n: log.next, path: url.pathname, headers: CallLog.headersOf(req), body, aborted: false }, req.signal);
       try {
         const res = await mock.script(call, req.signal);
         if (!res.body || !(res.headers.get("content-type") ?? "").includes("event-stream")) leave();
