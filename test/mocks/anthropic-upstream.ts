@@ -2,6 +2,7 @@
 // shape), checks x-api-key and anthropic-version, answers byte-exact JSON and SSE (`event: message_start` …
 // `message_stop`, with a ping), records every call and lets a test script each answer.
 import { CallLog, type LoggedCall } from "./call-log.ts";
+import { frameStream, type StreamOptions } from "./frames.ts";
 
 export interface AnthropicCall extends LoggedCall {
   path: string;
@@ -22,7 +23,6 @@ export interface AnthropicMock {
   stop(): void;
 }
 
-const enc = new TextEncoder();
 let idSeq = 0;
 
 export function jsonResponse(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
@@ -105,25 +105,8 @@ export function eventsFor(msg: ReturnType<typeof message>): string[] {
 }
 
 /** An SSE response from pre-rendered frames; `hangAfter` stops sending (until abort) after that many frames. */
-export function sseResponse(frames: string[], opts: { signal?: AbortSignal; hangAfter?: number } = {}): Response {
-  const stream = new ReadableStream<Uint8Array>({
-    async start(controller) {
-      try {
-        for (let i = 0; i < frames.length; i++) {
-          if (opts.hangAfter === i) {
-            await new Promise<void>((resolve) => opts.signal?.addEventListener("abort", () => resolve(), { once: true }));
-            controller.close();
-            return;
-          }
-          controller.enqueue(enc.encode(frames[i]!));
-        }
-        controller.close();
-      } catch {
-        // consumer went away
-      }
-    },
-  });
-  return new Response(stream, { headers: { "content-type": "text/event-stream; charset=utf-8", "request-id": `req_mock${++idSeq}` } });
+export function sseResponse(frames: string[], opts: StreamOptions = {}): Response {
+  return new Response(frameStream(frames, opts), { headers: { "content-type": "text/event-stream; charset=utf-8", "request-id": `req_mock${++idSeq}` } });
 }
 
 /** JSON or SSE for a message, whichever the request asked for. */

@@ -5,6 +5,7 @@
 import { EventStreamCodec } from "@smithy/eventstream-codec";
 import { fromUtf8, toUtf8 } from "@smithy/util-utf8";
 import { CallLog, type LoggedCall } from "./call-log.ts";
+import { frameStream, type StreamOptions } from "./frames.ts";
 
 export interface BedrockCall extends LoggedCall {
   operation: "converse" | "converse-stream";
@@ -117,25 +118,10 @@ export function toolFrames(
 }
 
 /** An event-stream response. `hangAfter`: send that many frames, then hold the stream open until the caller aborts. */
-export function eventStreamResponse(frames: Frame[], opts: { signal?: AbortSignal; hangAfter?: number } = {}): Response {
-  const stream = new ReadableStream<Uint8Array>({
-    async start(controller) {
-      try {
-        for (let i = 0; i < frames.length; i++) {
-          if (opts.hangAfter !== undefined && i === opts.hangAfter) {
-            await new Promise<void>((resolve) => opts.signal?.addEventListener("abort", () => resolve(), { once: true }));
-            controller.close();
-            return;
-          }
-          controller.enqueue(encodeFrame(frames[i]!));
-        }
-        controller.close();
-      } catch {
-        // the consumer went away
-      }
-    },
+export function eventStreamResponse(frames: Frame[], opts: StreamOptions = {}): Response {
+  return new Response(frameStream(frames.map(encodeFrame), opts), {
+    headers: { "content-type": "application/vnd.amazon.eventstream", "x-amzn-requestid": requestId() },
   });
-  return new Response(stream, { headers: { "content-type": "application/vnd.amazon.eventstream", "x-amzn-requestid": requestId() } });
 }
 
 /** Default behaviour: a tool call when toolChoice names a tool, else "Hello from Bedrock", as JSON or frames. */

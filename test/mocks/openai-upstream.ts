@@ -24,8 +24,8 @@ export interface OpenAIMock {
 }
 
 import { CallLog, type LoggedCall } from "./call-log.ts";
+import { frameStream, type StreamOptions } from "./frames.ts";
 
-const enc = new TextEncoder();
 let idSeq = 0;
 
 export function completion(model: string, content: string | null, extra: { tool_calls?: any[]; finish_reason?: string; usage?: any } = {}) {
@@ -84,28 +84,10 @@ export function toolCallChunks(model: string, calls: Array<{ id: string; name: s
 }
 
 /** An SSE response from chunk objects, optionally pausing between events; `[DONE]` at the end unless told not to. */
-export function sseResponse(chunks: unknown[], opts: { delayMs?: number; done?: boolean; signal?: AbortSignal; hangAfter?: number } = {}): Response {
-  const stream = new ReadableStream<Uint8Array>({
-    async start(controller) {
-      try {
-        for (let i = 0; i < chunks.length; i++) {
-          if (opts.hangAfter !== undefined && i === opts.hangAfter) {
-            await new Promise<void>((resolve) => opts.signal?.addEventListener("abort", () => resolve(), { once: true }));
-            controller.close();
-            return;
-          }
-          if (opts.delayMs) await Bun.sleep(opts.delayMs);
-          const c = chunks[i];
-          controller.enqueue(enc.encode(typeof c === "string" ? c : `data: ${JSON.stringify(c)}\n\n`));
-        }
-        if (opts.done !== false) controller.enqueue(enc.encode("data: [DONE]\n\n"));
-        controller.close();
-      } catch {
-        // consumer went away
-      }
-    },
-  });
-  return new Response(stream, { headers: { "content-type": "text/event-stream; charset=utf-8" } });
+export function sseResponse(chunks: unknown[], opts: StreamOptions & { done?: boolean } = {}): Response {
+  const frames = chunks.map((c) => (typeof c === "string" ? c : `data: ${JSON.stringify(c)}\n\n`));
+  if (opts.done !== false) frames.push("data: [DONE]\n\n");
+  return new Response(frameStream(frames, opts), { headers: { "content-type": "text/event-stream; charset=utf-8" } });
 }
 
 /** Default behaviour: tool call when tool_choice names a function, else "Hello from mock" as JSON or SSE. */
