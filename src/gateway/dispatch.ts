@@ -33,6 +33,17 @@ export interface DispatchContext {
   /** Epoch ms when the request deadline passes. */
   deadline: number;
   info: DispatchInfo;
+  /**
+   * The attempt in flight. Whoever aborts `signal` aborts this too (see abortRequest): one direct call instead of an
+   * event listener per attempt, which measured ~3 µs a request on the hot path.
+   */
+  attempt?: AbortController;
+}
+
+/** End a request: its own signal and the upstream attempt in flight, if any. */
+export function abortRequest(request: AbortController, ctx: DispatchContext | undefined, reason: AlloyError): void {
+  request.abort(reason);
+  ctx?.attempt?.abort(reason);
 }
 
 export interface Upstream {
@@ -145,8 +156,8 @@ export class Dispatcher {
     const start = performance.now();
     // Per-attempt timeout, linked to the request's own signal. Cleared once the attempt is committed or done.
     const ac = new AbortController();
-    const onOuter = () => ac.abort(ctx.signal.reason);
-    ctx.signal.addEventListener("abort", onOuter, { once: true });
+    ctx.attempt = ac;
+    if (ctx.signal.aborted) ac.abort(ctx.signal.reason); // it ended while this attempt was being set up
     const timer = setTimeout(
       () => ac.abort(new AlloyError("timeout", `provider '${up.provider.name}' did not answer within ${up.timeoutMs / 1000}s`)),
       up.timeoutMs,
@@ -158,7 +169,7 @@ export class Dispatcher {
       if (released) return;
       released = true;
       clearTimeout(timer);
-      ctx.signal.removeEventListener("abort", onOuter);
+      if (ctx.attempt === ac) ctx.attempt = undefined;
       up.limiter.release();
       this.balancer.end(dep, outcome);
       this.observer.attempt(dep.provider, dep.model, performance.now() - start, error, ctx.requestId);

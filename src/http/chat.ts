@@ -2,7 +2,7 @@
 import type { Server } from "bun";
 import { AlloyError, asAlloyError } from "../errors.ts";
 import type { Gateway } from "../gateway/gateway.ts";
-import type { DispatchContext } from "../gateway/dispatch.ts";
+import { abortRequest, type DispatchContext } from "../gateway/dispatch.ts";
 import type { AccessRecord, RequestObserver } from "../observability/access.ts";
 import { RAW_BODY } from "../providers/provider.ts";
 import { tapStream } from "../observability/text.ts";
@@ -57,8 +57,9 @@ export function chatHandler({ gateway, observer, auth, mcp }: ChatDeps) {
     const asked = Number(request.headers.get("x-alloy-timeout-secs"));
     const budgetMs = asked > 0 ? Math.min(deadlineMs, asked * 1000) : deadlineMs;
     const ac = new AbortController();
-    const timer = setTimeout(() => ac.abort(new AlloyError("timeout", `request deadline of ${budgetMs / 1000}s exceeded`)), budgetMs);
-    const onClientGone = () => ac.abort(new AlloyError("cancelled", "client closed the connection"));
+    let ctx: DispatchContext | undefined;
+    const timer = setTimeout(() => abortRequest(ac, ctx, new AlloyError("timeout", `request deadline of ${budgetMs / 1000}s exceeded`)), budgetMs);
+    const onClientGone = () => abortRequest(ac, ctx, new AlloyError("cancelled", "client closed the connection"));
     request.signal.addEventListener("abort", onClientGone, { once: true });
     const caller = auth?.callerOf(request);
     let release = () => {};
@@ -80,7 +81,7 @@ export function chatHandler({ gateway, observer, auth, mcp }: ChatDeps) {
       const primary = route.alias ? undefined : route.steps[0]?.deployments[0];
       auth?.checkModel(caller, req.model, primary && `${primary.provider}/${primary.model}`);
       const plan = planForRequest(req, route, mcp);
-      const ctx: DispatchContext = {
+      ctx = {
         requestId,
         signal: ac.signal,
         deadline: Date.now() + budgetMs,
