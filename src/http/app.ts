@@ -64,7 +64,13 @@ export function createApp(deps: AppDeps) {
   const { gateway } = deps;
   const auth = new GatewayAuth(gateway.config.server);
   const chat = chatHandler({ ...deps, auth });
-  const mcp = mcpRoutes({ mcp: deps.mcp, config: gateway.config.mcp, maxBodySize: gateway.config.server.max_body_size, observer: deps.observer });
+  const mcp = mcpRoutes({
+    mcp: deps.mcp,
+    config: gateway.config.mcp,
+    maxBodySize: gateway.config.server.max_body_size,
+    readTimeoutMs: gateway.config.server.read_timeout_secs * 1000,
+    observer: deps.observer,
+  });
   const created = Math.floor((deps.startedAt ?? Date.now()) / 1000);
   const modelData = modelList(gateway, created);
   const models = JSON.stringify(modelData);

@@ -23,13 +23,15 @@ export interface McpRouteDeps {
   mcp: McpManager | undefined;
   config: McpConfig;
   maxBodySize: number;
+  /** server.read_timeout_secs in ms: a trickled body is cut off here as on the chat route. */
+  readTimeoutMs: number;
   observer: RequestObserver;
 }
 
 const json = (body: unknown, requestId: string) =>
   new Response(JSON.stringify(body), { headers: { "content-type": "application/json", "x-request-id": requestId } });
 
-export function mcpRoutes({ mcp, config, maxBodySize, observer }: McpRouteDeps) {
+export function mcpRoutes({ mcp, config, maxBodySize, readTimeoutMs, observer }: McpRouteDeps) {
   return {
     list(requestId: string): Response {
       const data = (mcp?.tools() ?? []).map((t) => ({ name: t.name, server: t.server, description: t.description ?? null, input_schema: t.inputSchema }));
@@ -41,7 +43,7 @@ export function mcpRoutes({ mcp, config, maxBodySize, observer }: McpRouteDeps) 
       let res: Response;
       let err: AlloyError | undefined;
       try {
-        const body = await readJsonBody(request, maxBodySize);
+        const body = await readJsonBody(request, maxBodySize, { timeoutMs: readTimeoutMs });
         if (!checkBody.Check(body)) {
           const first = checkBody.Errors(body).First();
           const param = first?.path.split("/").filter(Boolean).join(".") || null;
@@ -60,7 +62,8 @@ export function mcpRoutes({ mcp, config, maxBodySize, observer }: McpRouteDeps) 
         );
       } catch (e) {
         err = asAlloyError(e);
-        res = errorResponse(err, requestId);
+        // A body refused part-way (too large, too slow) is not drained: the connection closes with the answer.
+        res = errorResponse(err, requestId, err.status === 408 || err.status === 413 ? { connection: "close" } : undefined);
       }
       const rec = simpleRecord(requestId, "POST", "/v1/mcp/tools/call", res.status, performance.now() - start);
       if (err) Object.assign(rec, { error: err.kind, errorMessage: err.message });

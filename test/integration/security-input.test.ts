@@ -160,6 +160,19 @@ describe("slow clients", () => {
     await conn.closedP;
   });
 
+  test("the MCP tool-call route has the same read deadline and size limit", async () => {
+    const slow = connect(gw.port);
+    const s1 = await slow.opened;
+    s1.write(`POST /v1/mcp/tools/call HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"name":`);
+    expect(await slow.statusLine()).toBe("HTTP/1.1 408 Request Timeout");
+    await slow.closedP;
+    const big = connect(gw.port);
+    const s2 = await big.opened;
+    s2.write(`POST /v1/mcp/tools/call HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${LIMIT * 2}\r\n\r\n`);
+    expect(await big.statusLine()).toMatch(/^HTTP\/1\.1 413 /);
+    await big.closedP;
+  });
+
   test("the server is fine afterwards", async () => {
     expect((await post(body())).status).toBe(200);
   });
