@@ -62,6 +62,7 @@ export function chatHandler({ gateway, observer, auth, mcp }: ChatDeps) {
     const onClientGone = () => abortRequest(ac, ctx, new AlloyError("cancelled", "client closed the connection"));
     request.signal.addEventListener("abort", onClientGone, { once: true });
     const caller = auth?.callerOf(request);
+    if (caller) rec.key = caller.label;
     let release = () => {};
     const cleanup = () => {
       clearTimeout(timer);

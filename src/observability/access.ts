@@ -19,6 +19,8 @@ export interface AccessRecord {
   ttfbMs?: number;
   durationMs: number;
   usage?: Usage;
+  /** The gateway key's label (never the key), when keys are configured. */
+  key?: string;
   /** The error kind when the request failed (rate_limit, timeout, bad_request, …). */
   error?: string;
   errorMessage?: string;

@@ -29,6 +29,7 @@ export function accessFields(rec: AccessRecord): Fields {
     f.completionTokens = rec.usage.completion_tokens;
     f.totalTokens = rec.usage.total_tokens;
   }
+  if (rec.key) f.key = rec.key;
   if (rec.finishReason) f.finishReason = rec.finishReason;
   if (rec.error) {
     f.error = rec.error;

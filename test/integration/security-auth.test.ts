@@ -307,5 +307,8 @@ describe("secrets in logs", () => {
     const all = gw.logs.join("\n");
     for (const s of SECRETS) expect(all).not.toContain(s);
     expect(all).toContain("rate_limit");
+    // access lines name the key by its label
+    const access = gw.logs.map((l) => JSON.parse(l)).filter((l) => l.msg === "request" && l.route === "/v1/chat/completions");
+    expect(new Set(access.map((l) => l.key))).toContain("narrow");
   });
 });
