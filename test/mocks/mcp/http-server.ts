@@ -1,9 +1,8 @@
 // An MCP server over Streamable HTTP (stateful sessions), with the SDK's StreamableHTTPServerTransport on node:http.
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingHttpHeaders } from "node:http";
-import type { AddressInfo } from "node:net";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
-import type { MockHttpMcp } from "./sse-server.ts";
+import { listenMcp, type MockHttpMcp } from "./sse-server.ts";
 import { createMockServer } from "./tools.ts";
 
 export async function startStreamableMcp(label: string, port = 0): Promise<MockHttpMcp> {
@@ -28,16 +27,5 @@ export async function startStreamableMcp(label: string, port = 0): Promise<MockH
     }
     await t.handleRequest(req, res);
   });
-  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
-  const actual = (server.address() as AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${actual}/mcp`,
-    port: actual,
-    headers,
-    async close() {
-      for (const t of transports.values()) await t.close().catch(() => {});
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-    },
-  };
+  return listenMcp(server, port, "/mcp", headers, transports);
 }

@@ -1,5 +1,5 @@
 // An MCP server over the (legacy) HTTP+SSE transport, with the SDK's SSEServerTransport on node:http.
-import { createServer, type IncomingHttpHeaders } from "node:http";
+import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { SSEServerTransport } from "@modelcontextprotocol/sdk/server/sse.js";
 import { createMockServer } from "./tools.ts";
@@ -10,6 +10,28 @@ export interface MockHttpMcp {
   /** Headers of every request received (to check configured headers arrive). */
   headers: IncomingHttpHeaders[];
   close(): Promise<void>;
+}
+
+/** Listen on loopback and hand back the mock's address, what it saw, and a close that ends every session. */
+export async function listenMcp(
+  server: Server,
+  port: number,
+  path: string,
+  headers: IncomingHttpHeaders[],
+  transports: Map<string, { close(): Promise<void> }>,
+): Promise<MockHttpMcp> {
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  const actual = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${actual}${path}`,
+    port: actual,
+    headers,
+    async close() {
+      for (const t of transports.values()) await t.close().catch(() => {});
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
 }
 
 export async function startSseMcp(label: string, port = 0): Promise<MockHttpMcp> {
@@ -32,16 +54,5 @@ export async function startSseMcp(label: string, port = 0): Promise<MockHttpMcp>
     }
     res.writeHead(404).end();
   });
-  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
-  const actual = (server.address() as AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${actual}/sse`,
-    port: actual,
-    headers,
-    async close() {
-      for (const t of transports.values()) await t.close().catch(() => {});
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-    },
-  };
+  return listenMcp(server, port, "/sse", headers, transports);
 }
