@@ -160,6 +160,21 @@ describe("slow clients", () => {
     await conn.closedP;
   });
 
+  test("a client trickling its headers is cut off (Bun's own header deadline, about 10 s)", async () => {
+    const conn = connect(gw.port);
+    const socket = await conn.opened;
+    socket.write("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n");
+    // One header byte every 200 ms, for up to 60 s: far more than any deadline.
+    const started = performance.now();
+    const sent = await trickle(conn, socket, (function* () {
+      for (let i = 0; i < 300; i++) yield i % 20 === 0 ? `X-Pad-${i}: ` : i % 20 === 19 ? "\r\n" : "a";
+    })(), 200);
+    await conn.closedP;
+    expect(conn.received).not.toContain("200 OK");
+    expect(sent).toBeLessThan(300); // cut off long before the trickle ended …
+    expect(performance.now() - started).toBeLessThan(30_000); // … within Bun's header deadline
+  }, 40_000);
+
   test("the MCP tool-call route has the same read deadline and size limit", async () => {
     const slow = connect(gw.port);
     const s1 = await slow.opened;
