@@ -109,12 +109,12 @@ export class Dispatcher {
         prev = dep;
         info.provider = dep.provider;
         info.upstreamModel = dep.model;
-        const err = await this.attempt(up, dep, ctx, call).then(
-          (value) => ({ value }),
-          (e: unknown) => ({ error: asAlloyError(e) }),
-        );
-        if ("value" in err) return err.value;
-        const e = err.error;
+        let e: AlloyError;
+        try {
+          return await this.attempt(up, dep, ctx, call);
+        } catch (thrown) {
+          e = asAlloyError(thrown);
+        }
         // Our own deadline or the client leaving ends everything; so does any failure that is not worth repeating.
         if (ctx.signal.aborted) throw e;
         if (!e.retryable) throw e;
@@ -143,7 +143,8 @@ export class Dispatcher {
     call: Call<T>,
   ): Promise<T> {
     try {
-      await up.limiter.acquire(ctx.signal);
+      // A free slot is taken synchronously; only a full provider costs a wait.
+      if (!up.limiter.tryAcquire()) await up.limiter.acquire(ctx.signal);
     } catch (reason) {
       const r = asAlloyError(reason);
       if (r.kind !== "timeout") throw r;
