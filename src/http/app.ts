@@ -88,15 +88,17 @@ export function createApp(deps: AppDeps) {
   };
   const health = JSON.stringify({ status: "ok" });
 
-  return new Elysia()
-    // Before routing, for every route (plugins' too): gateway keys, and the metrics key for /metrics.
-    .onRequest(({ request }) => {
-      if (!auth.guarding) return;
+  // Before routing, for every route (plugins' too): gateway keys, and the metrics key for /metrics. Registered only
+  // when there is something to guard: an idle hook still costs every request its call.
+  const app = new Elysia();
+  if (auth.guarding)
+    app.onRequest(({ request }) => {
       const id = requestIdOf(request);
       const denied = auth.guard(request, id);
       if (denied) deps.observer.end({ ...simpleRecord(id, request.method, "unauthorized", denied.status, 0), error: "auth" });
       return denied;
-    })
+    });
+  return app
     .get("/health", observed(deps.observer, "/health", ({ request }) => new Response(health, { headers: { "content-type": JSON_TYPE, "x-request-id": requestIdOf(request) } })))
     .get("/ready", observed(deps.observer, "/ready", ({ request }) => {
       const reasons: string[] = [];
