@@ -98,6 +98,9 @@ export class Dispatcher {
       let avoid: Deployment | undefined;
       for (let attempt = 0; attempt <= this.gov.max_retries; attempt++) {
         const dep = this.balancer.pick(deps, avoid);
+        // Health is tracked only where there is a choice to make: load-balanced deployments come from config (a
+        // bounded set), while a single target may be any `provider/model` a client typed.
+        const balanced = deps.length > 1;
         const up = this.upstreams.get(dep.provider)!;
         if (prev && prev.provider !== dep.provider && attempt === 0) {
           info.failovers++;
@@ -111,7 +114,7 @@ export class Dispatcher {
         info.upstreamModel = dep.model;
         let e: AlloyError;
         try {
-          return await this.attempt(up, dep, ctx, call);
+          return await this.attempt(up, dep, balanced, ctx, call);
         } catch (thrown) {
           e = asAlloyError(thrown);
         }
@@ -139,6 +142,7 @@ export class Dispatcher {
   private async attempt<T>(
     up: Upstream,
     dep: Deployment,
+    balanced: boolean,
     ctx: DispatchContext,
     call: Call<T>,
   ): Promise<T> {
@@ -153,7 +157,7 @@ export class Dispatcher {
       });
     }
     ctx.info.attempts++;
-    this.balancer.begin(dep);
+    if (balanced) this.balancer.begin(dep);
     const start = performance.now();
     // Per-attempt timeout, linked to the request's own signal. Cleared once the attempt is committed or done.
     const ac = new AbortController();
@@ -172,7 +176,7 @@ export class Dispatcher {
       clearTimeout(timer);
       if (ctx.attempt === ac) ctx.attempt = undefined;
       up.limiter.release();
-      this.balancer.end(dep, outcome);
+      if (balanced) this.balancer.end(dep, outcome);
       this.observer.attempt(dep.provider, dep.model, performance.now() - start, error, ctx.requestId);
     };
     // A committed stream keeps its slot (released when the stream ends) but no longer has a per-attempt deadline;

@@ -11,6 +11,7 @@ export interface Gateway {
   router: Router;
   dispatcher: Dispatcher;
   upstreams: Map<string, Upstream>;
+  balancer: Balancer;
   close(): Promise<void>;
 }
 
@@ -30,6 +31,7 @@ export function createGateway(config: Config, observer?: DispatchObserver): Gate
     router: new Router(config),
     dispatcher: new Dispatcher(upstreams, config.governance, balancer, observer),
     upstreams,
+    balancer,
     async close() {
       await Promise.allSettled([...providers.values()].map((p) => p.close?.()));
     },

@@ -37,6 +37,11 @@ export class Balancer {
     return h;
   }
 
+  /** How many deployments have health kept (bounded by what the config lists). */
+  get tracked(): number {
+    return this.health.size;
+  }
+
   isOpen(d: Deployment): boolean {
     return this.h(d).openUntil > this.now();
   }

@@ -204,6 +204,15 @@ describe("load balancing", () => {
   });
 });
 
+describe("bounded state", () => {
+  test("model names a client makes up leave no per-model state behind in the balancer", async () => {
+    const before = gw.gateway.balancer.tracked;
+    await Promise.all(Array.from({ length: 50 }, (_, i) => ask(`openai/made-up-${i}-${Math.random()}`)));
+    expect(gw.gateway.balancer.tracked).toBe(before);
+    expect(before).toBeLessThanOrEqual(2); // only the pool alias's two deployments
+  });
+});
+
 describe("the request deadline", () => {
   test("a request still queued at its deadline gets 429 with Retry-After; one in flight at its deadline gets 504", async () => {
     const up = startOpenAIMock(async (c, signal) => {
