@@ -6,7 +6,15 @@ import { AlloyError } from "../errors.ts";
 import { ChatRequest, LIMITS, MessageByRole } from "./schema.ts";
 
 const checkRequest = TypeCompiler.Compile(ChatRequest);
-const checkByRole = Object.fromEntries(Object.entries(MessageByRole).map(([role, s]) => [role, TypeCompiler.Compile(s as TSchema)]));
+// Per-role checkers serve only the error path: compiled the first time a message fails, not at startup.
+const byRole = new Map<string, ReturnType<typeof TypeCompiler.Compile>>();
+function checkerFor(role: string) {
+  const schema = (MessageByRole as Record<string, TSchema>)[role];
+  if (!schema || !Object.hasOwn(MessageByRole, role)) return undefined;
+  let c = byRole.get(role);
+  if (!c) byRole.set(role, (c = TypeCompiler.Compile(schema)));
+  return c;
+}
 
 function fieldPath(pointer: string, prefix = ""): string {
   let out = prefix;
@@ -33,7 +41,7 @@ export function validateChatRequest(body: unknown): ChatRequest {
     for (let i = 0; i < msgs.length; i++) {
       const m = msgs[i] as { role?: unknown } | null;
       const role = m && typeof m === "object" ? m.role : undefined;
-      const checker = typeof role === "string" ? checkByRole[role] : undefined;
+      const checker = typeof role === "string" ? checkerFor(role) : undefined;
       if (!checker) {
         const param = `messages[${i}].role`;
         throw new AlloyError(

@@ -33,6 +33,8 @@ const cases: Array<[string, unknown, number, string | null]> = [
   ["messages empty", { ...valid, messages: [] }, 400, "messages"],
   ["messages not an array", { ...valid, messages: "hi" }, 400, "messages"],
   ["unknown role", { ...valid, messages: [{ role: "wizard", content: "x" }] }, 400, "messages[0].role"],
+  ["a role named like an Object builtin", { ...valid, messages: [{ role: "constructor", content: "x" }] }, 400, "messages[0].role"],
+  ["a role named __proto__", { ...valid, messages: [{ role: "__proto__", content: "x" }] }, 400, "messages[0].role"],
   ["user content of the wrong type", { ...valid, messages: [{ role: "user", content: 5 }] }, 400, "messages[0].content"],
   ["tool message without tool_call_id", { ...valid, messages: [{ role: "tool", content: "x" }] }, 400, "messages[0].tool_call_id"],
   ["unknown content part", { ...valid, messages: [{ role: "user", content: [{ type: "video", url: "x" }] }] }, 400, "messages[0].content"],
