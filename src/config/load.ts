@@ -78,8 +78,9 @@ function loadProviders(file: string, raw: Record<string, Record<string, unknown>
   for (const [name, envVar] of IMPLICIT) if (!entries[name] && env[envVar] && providerModules[name]) entries[name] = {};
   for (const [name, entry] of Object.entries(entries)) {
     if (!/^[A-Za-z0-9_.-]+$/.test(name)) throw new ConfigError(`${file}: providers.${name}: provider names may use letters, digits, '_', '-', '.'`);
-    const type = (entry.type as string | undefined) ?? (providerModules[name] ? name : undefined);
-    const mod = type ? providerModules[type] : undefined;
+    const isType = (t: string) => Object.hasOwn(providerModules, t);
+    const type = (entry.type as string | undefined) ?? (isType(name) ? name : undefined);
+    const mod = type && isType(type) ? providerModules[type] : undefined;
     if (!mod) {
       const known = Object.keys(providerModules).join(", ");
       throw new ConfigError(

@@ -178,6 +178,9 @@ describe("Anthropic stream translation", () => {
     expect(text_(out)).toBe("ok");
     expect(() => parseEvent({ event: "content_block_delta", data: '{"type":"content_block_delta"}' })).toThrow(AlloyError);
     expect(() => parseEvent({ event: "message_start", data: "{not json" })).toThrow(AlloyError);
+    // event names that happen to be Object.prototype members are just unknown events
+    expect(parseEvent({ event: "constructor", data: '{"type":"constructor"}' }).type).toBe("unknown");
+    expect(parseEvent({ event: "toString", data: '{"type":"toString"}' }).type).toBe("unknown");
   });
 
   test("a forced response_format tool streams its input JSON as content and finishes with stop", async () => {

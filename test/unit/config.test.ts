@@ -43,6 +43,8 @@ describe("config loading", () => {
   test("a provider that is not named after a type needs one", async () => {
     expect(await failure(`[providers.groq]\nbase_url = "http://x"`)).toContain("providers.groq.type: expected one of");
     expect(await failure(`[providers.groq]\ntype = "gopher"`)).toContain('providers.groq.type: expected one of');
+    expect(await failure(`[providers.x]\ntype = "constructor"`)).toContain('providers.x.type: expected one of');
+    expect(await failure(`[providers.toString]\nbase_url = "http://x"`)).toContain("providers.toString.type: expected one of");
   });
 
   test("alias targets and fallback_order must name configured providers", async () => {

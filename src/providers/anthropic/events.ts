@@ -37,7 +37,7 @@ export function parseEvent(frame: SseFrame): StreamEvent {
   }
   const type = (json as { type?: unknown } | null)?.type ?? frame.event;
   if (typeof type !== "string") throw new AlloyError("server", "Anthropic sent a stream event without a type");
-  const check = CHECKS[type];
+  const check = Object.hasOwn(CHECKS, type) ? CHECKS[type] : undefined; // never Object.prototype's members
   if (!check) return { type: "unknown", name: type };
   if (!check.Check(json)) throw new AlloyError("server", `Anthropic sent a malformed ${type} event`);
   return json as StreamEvent;
