@@ -13,6 +13,7 @@ import {
   type Config,
   type ProviderConfig,
 } from "./schema.ts";
+import { own } from "../own.ts";
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -78,9 +79,8 @@ function loadProviders(file: string, raw: Record<string, Record<string, unknown>
   for (const [name, envVar] of IMPLICIT) if (!entries[name] && env[envVar] && providerModules[name]) entries[name] = {};
   for (const [name, entry] of Object.entries(entries)) {
     if (!/^[A-Za-z0-9_.-]+$/.test(name)) throw new ConfigError(`${file}: providers.${name}: provider names may use letters, digits, '_', '-', '.'`);
-    const isType = (t: string) => Object.hasOwn(providerModules, t);
-    const type = (entry.type as string | undefined) ?? (isType(name) ? name : undefined);
-    const mod = type && isType(type) ? providerModules[type] : undefined;
+    const type = (entry.type as string | undefined) ?? (own(providerModules, name) ? name : undefined);
+    const mod = type ? own(providerModules, type) : undefined;
     if (!mod) {
       const known = Object.keys(providerModules).join(", ");
       throw new ConfigError(

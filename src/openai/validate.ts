@@ -4,13 +4,14 @@ import { TypeCompiler } from "@sinclair/typebox/compiler";
 import type { TSchema } from "@sinclair/typebox";
 import { AlloyError } from "../errors.ts";
 import { ChatRequest, LIMITS, MessageByRole } from "./schema.ts";
+import { own } from "../own.ts";
 
 const checkRequest = TypeCompiler.Compile(ChatRequest);
 // Per-role checkers serve only the error path: compiled the first time a message fails, not at startup.
 const byRole = new Map<string, ReturnType<typeof TypeCompiler.Compile>>();
 function checkerFor(role: string) {
-  const schema = (MessageByRole as Record<string, TSchema>)[role];
-  if (!schema || !Object.hasOwn(MessageByRole, role)) return undefined;
+  const schema = own<TSchema>(MessageByRole, role);
+  if (!schema) return undefined;
   let c = byRole.get(role);
   if (!c) byRole.set(role, (c = TypeCompiler.Compile(schema)));
   return c;

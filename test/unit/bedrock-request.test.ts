@@ -164,6 +164,8 @@ describe("toConverseRequest", () => {
     expect(Buffer.from(bytes).toString("base64")).toBe(PNG_1PX);
     expect(imageBlock(`data:image/jpg;base64,${PNG_1PX}`, "p").image!.format).toBe("jpeg");
     expect(imageBlock(`data:image/webp;base64,${PNG_1PX}`, "p").image!.format).toBe("webp");
+    // an image type named like an Object.prototype member is just an unsupported type
+    expect(() => imageBlock(`data:image/constructor;base64,${PNG_1PX}`, "p")).toThrow("Unsupported image type");
   });
 
   test("http image URLs, unknown image types and bad base64 are clear 400s naming the part", () => {

@@ -73,6 +73,7 @@ describe("fromConverseResponse", () => {
     expect(finishReason("malformed_model_output")).toBe("stop");
     expect(finishReason("malformed_tool_use")).toBe("stop");
     expect(finishReason("something_new")).toBe("stop");
+    expect(finishReason("constructor")).toBe("stop"); // not Object.prototype.constructor
     expect(finishReason(undefined)).toBe("stop");
   });
 

@@ -2,6 +2,7 @@
 // `{"type":"error","error":{"type","message"}}`; the error type decides the status where there is no HTTP status.
 import { upstreamError, type AlloyError } from "../../errors.ts";
 import type { ParsedError } from "../upstream.ts";
+import { own } from "../../own.ts";
 
 /** Anthropic's documented error types and the HTTP status each is sent with. */
 const STATUS: Record<string, number> = {
@@ -43,7 +44,7 @@ export function parseAnthropicError(json: unknown): ParsedError | undefined {
 
 /** An `event: error` inside a stream (e.g. overloaded_error after message_start). */
 export function streamError(e: { type: string; message: string }): AlloyError {
-  const status = STATUS[e.type] ?? 500;
+  const status = own(STATUS, e.type) ?? 500;
   return upstreamError(status, e.message || `Anthropic stream error (${e.type})`, {
     upstreamType: e.type,
     ...(status < 500 && status !== 429 ? openaiShape(e.type, e.message) : {}),

@@ -15,6 +15,7 @@ import {
   PingEvent,
   type StreamEvent,
 } from "./schema.ts";
+import { own } from "../../own.ts";
 
 const compile = (s: TSchema) => TypeCompiler.Compile(s);
 const CHECKS: Record<string, ReturnType<typeof compile>> = {
@@ -37,7 +38,7 @@ export function parseEvent(frame: SseFrame): StreamEvent {
   }
   const type = (json as { type?: unknown } | null)?.type ?? frame.event;
   if (typeof type !== "string") throw new AlloyError("server", "Anthropic sent a stream event without a type");
-  const check = Object.hasOwn(CHECKS, type) ? CHECKS[type] : undefined; // never Object.prototype's members
+  const check = own(CHECKS, type);
   if (!check) return { type: "unknown", name: type };
   if (!check.Check(json)) throw new AlloyError("server", `Anthropic sent a malformed ${type} event`);
   return json as StreamEvent;

@@ -2,6 +2,7 @@
 // HTTP status in `$metadata`; stream exception frames arrive by the same names in camelCase. One table decides the
 // kind (and so retry and failover) for both. Only the service's message is kept: never headers, keys or the request.
 import { AlloyError, upstreamError, type ErrorKind } from "../../errors.ts";
+import { own } from "../../own.ts";
 
 interface Mapping {
   kind: ErrorKind;
@@ -33,7 +34,7 @@ export function exceptionName(raw: string): string {
 export function bedrockException(provider: string, rawName: string, message: string | undefined, status?: number): AlloyError {
   const name = exceptionName(rawName);
   const text = message?.trim() || `${provider}: ${name}`;
-  const m = BY_NAME[name];
+  const m = own(BY_NAME, name);
   if (m) return new AlloyError(m.kind, text, { status: m.status, upstreamType: name });
   if (status && status >= 400) return upstreamError(status, text, { upstreamType: name });
   return new AlloyError("server", text, { upstreamType: name });

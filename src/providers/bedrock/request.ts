@@ -14,6 +14,7 @@ import type {
 } from "@aws-sdk/client-bedrock-runtime";
 import { AlloyError } from "../../errors.ts";
 import { contentText, type ChatMessage, type ChatRequest, type UserContentPart } from "../../openai/schema.ts";
+import { own } from "../../own.ts";
 
 /** The SDK's JSON document type (tool inputs and schemas). */
 type Doc = NonNullable<ToolUseBlock["input"]>;
@@ -32,7 +33,7 @@ export function imageBlock(url: string, param: string): ContentBlock {
       throw bad("Bedrock Converse does not fetch image URLs; send the image inline as a base64 data URL (data:image/png;base64,…)", param);
     throw bad("Invalid image URL: expected a base64 data URL such as data:image/png;base64,…", param);
   }
-  const format = IMAGE_FORMATS[m[1]!.toLowerCase()];
+  const format = own(IMAGE_FORMATS, m[1]!.toLowerCase());
   if (!format) throw bad(`Unsupported image type image/${m[1]}: Bedrock accepts png, jpeg, gif and webp`, param);
   const b64 = m[2]!.replace(/\s+/g, "");
   if (!b64 || !/^[A-Za-z0-9+/_-]*={0,2}$/.test(b64)) throw bad("Invalid image data: not base64", param);

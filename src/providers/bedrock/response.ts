@@ -2,6 +2,7 @@
 // blocks as tool_calls with Bedrock's ids, stopReason mapped, cache tokens counted into the prompt.
 import type { ContentBlock, ConverseResponse, TokenUsage } from "@aws-sdk/client-bedrock-runtime";
 import type { ChatResponse, FinishReason, ToolCall, Usage } from "../../openai/schema.ts";
+import { own } from "../../own.ts";
 
 const FINISH: Record<string, FinishReason> = {
   end_turn: "stop",
@@ -15,7 +16,7 @@ const FINISH: Record<string, FinishReason> = {
 
 /** Bedrock stopReason → finish_reason; anything unknown (malformed_model_output, new values) is `stop`. */
 export function finishReason(stopReason: string | undefined): FinishReason {
-  return (stopReason && FINISH[stopReason]) || "stop";
+  return (stopReason && own(FINISH, stopReason)) || "stop";
 }
 
 /** prompt = input + cache reads + cache writes; cached_tokens = cache reads. */
