@@ -1,11 +1,15 @@
 // Schema-valid but odd requests (any mix of roles, parts, tool calls and arguments) through the pure request
-// translators: each either translates or throws an AlloyError (a 4xx for the client) — never a TypeError, which would
-// reach the client as a 500.
+// translators, and odd upstream event sequences through the stream translators: each either translates or throws an
+// AlloyError — never a TypeError, which would reach the client as a 500.
 import { describe, expect, test } from "bun:test";
 import { AlloyError } from "../../src/errors.ts";
 import { validateChatRequest } from "../../src/openai/validate.ts";
 import { toAnthropicRequest } from "../../src/providers/anthropic/request.ts";
 import { toConverseRequest } from "../../src/providers/bedrock/request.ts";
+import { sseFrames } from "../../src/providers/sse.ts";
+import { parseEvent } from "../../src/providers/anthropic/events.ts";
+import * as anthropicStream from "../../src/providers/anthropic/stream.ts";
+import * as bedrockStream from "../../src/providers/bedrock/stream.ts";
 
 /** mulberry32: a small seeded PRNG, so a failure can be replayed with FUZZ_SEED. */
 function rng(seed: number) {
@@ -117,5 +121,75 @@ describe(`request translators on 3000 odd but valid requests (FUZZ_SEED=${SEED})
     expect(counts.anthropicOk).toBeGreaterThan(100);
     expect(counts.bedrockOk).toBeGreaterThan(100);
     expect(counts.refused).toBeGreaterThan(100);
+  });
+});
+
+
+/** Upstream streams are untrusted too: events in any order, blocks that were never started, odd values. */
+function anthropicEvents(): Array<Record<string, unknown>> {
+  const idx = () => Math.floor(r() * 3);
+  const gen = [
+    () => ({ type: "message_start", message: { id: "msg_1", type: "message", role: "assistant", model: "c", content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 3, output_tokens: 1 } } }),
+    () => ({ type: "content_block_start", index: idx(), content_block: pick([{ type: "text", text: "" }, { type: "tool_use", id: "toolu_1", name: "t0", input: {} }, { type: "thinking", thinking: "" }, { type: "mystery" }]) }),
+    () => ({ type: "content_block_delta", index: idx(), delta: pick([{ type: "text_delta", text: pick(TEXTS) }, { type: "input_json_delta", partial_json: pick(ARGS) }, { type: "thinking_delta", thinking: "hm" }, { type: "new_delta" }]) }),
+    () => ({ type: "content_block_stop", index: idx() }),
+    () => ({ type: "message_delta", delta: { stop_reason: pick(["end_turn", "tool_use", "max_tokens", "constructor", null]), stop_sequence: null }, usage: { output_tokens: 7 } }),
+    () => ({ type: "message_stop" }),
+    () => ({ type: "ping" }),
+    () => ({ type: "error", error: { type: pick(["overloaded_error", "api_error", "constructor"]), message: "boom" } }),
+  ];
+  return Array.from({ length: Math.floor(r() * 12) }, () => pick(gen)());
+}
+
+function bedrockEvents(): Array<Record<string, unknown>> {
+  const idx = () => Math.floor(r() * 3);
+  const gen = [
+    () => ({ messageStart: { role: "assistant" } }),
+    () => ({ contentBlockStart: { contentBlockIndex: idx(), start: { toolUse: { toolUseId: "tu_1", name: "t0" } } } }),
+    () => ({ contentBlockDelta: { contentBlockIndex: idx(), delta: pick([{ text: pick(TEXTS) }, { toolUse: { input: pick(ARGS) } }, { reasoningContent: { text: "hm" } }, {}]) } }),
+    () => ({ contentBlockStop: { contentBlockIndex: idx() } }),
+    () => ({ messageStop: { stopReason: pick(["end_turn", "tool_use", "max_tokens", "constructor", "guardrail_intervened"]) } }),
+    () => ({ metadata: { usage: { inputTokens: 3, outputTokens: 4, totalTokens: 7 }, metrics: { latencyMs: 1 } } }),
+    () => ({ throttlingException: { message: "slow down" } }),
+    () => ({ somethingNew: {} }),
+  ];
+  return Array.from({ length: Math.floor(r() * 12) }, () => pick(gen)());
+}
+
+describe(`stream translators on 3000 odd upstream event sequences (FUZZ_SEED=${SEED})`, () => {
+  const body = (text: string) => new Response(text).body!;
+
+  test("Anthropic: chunks or an AlloyError, never anything else", async () => {
+    let errors = 0;
+    for (let i = 0; i < 3000; i++) {
+      const sse = anthropicEvents().map((e) => `event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`).join("");
+      const s = anthropicStream.initStream({ model: "c", created: 1, id: "chatcmpl-x" });
+      try {
+        for await (const f of sseFrames(body(sse))) anthropicStream.step(s, parseEvent(f));
+        anthropicStream.finish(s);
+      } catch (e) {
+        if (!(e instanceof AlloyError)) throw new Error(`anthropic stream threw ${e} for ${sse}`);
+        errors++;
+      }
+    }
+    expect(errors).toBeGreaterThan(0);
+    expect(errors).toBeLessThan(3000);
+  });
+
+  test("Bedrock: chunks or an AlloyError, never anything else", () => {
+    let errors = 0;
+    for (let i = 0; i < 3000; i++) {
+      const events = bedrockEvents();
+      const s = bedrockStream.newStreamState({ provider: "b", id: "chatcmpl-x", model: "m", created: 1 });
+      try {
+        for (const ev of events) bedrockStream.step(s, ev as never);
+        bedrockStream.finish(s);
+      } catch (e) {
+        if (!(e instanceof AlloyError)) throw new Error(`bedrock stream threw ${e} for ${JSON.stringify(events)}`);
+        errors++;
+      }
+    }
+    expect(errors).toBeGreaterThan(0);
+    expect(errors).toBeLessThan(3000);
   });
 });
