@@ -4,6 +4,7 @@
 import { AlloyError } from "../../errors.ts";
 import { contentText, type ChatMessage, type ChatRequest, type UserContentPart } from "../../openai/schema.ts";
 import type { AnthropicMessage, AnthropicRequest, AnthropicTool, AnthropicToolChoice, RequestBlock } from "./schema.ts";
+import { parseDataUrl, toolArguments } from "../content.ts";
 
 export interface RequestOptions {
   /** The model id at Anthropic. */
@@ -164,25 +165,13 @@ function imageBlock(url: string, param: string): RequestBlock {
   return { type: "image", source: { type: "base64", media_type: d.mediaType, data: d.data } };
 }
 
-function parseDataUrl(url: string): { mediaType: string; data: string } | undefined {
-  const m = /^data:([^;,]+)((?:;[^;,]*)*);base64,(.*)$/s.exec(url);
-  return m ? { mediaType: m[1]!.toLowerCase(), data: m[3]! } : undefined;
-}
-
 function assistantBlocks(m: Extract<ChatMessage, { role: "assistant" }>, i: number): RequestBlock[] {
   const out: RequestBlock[] = [];
   if (typeof m.content === "string") out.push(...text(m.content));
   else if (Array.isArray(m.content))
     for (const p of m.content) out.push(...text(p.type === "text" ? p.text : p.refusal));
   (m.tool_calls ?? []).forEach((c, j) => {
-    let input: unknown;
-    try {
-      input = c.function.arguments.trim() === "" ? {} : JSON.parse(c.function.arguments);
-    } catch {
-      throw bad(`Invalid tool call arguments: not valid JSON (${c.function.name})`, `messages[${i}].tool_calls[${j}].function.arguments`);
-    }
-    if (input === null || typeof input !== "object" || Array.isArray(input))
-      throw bad(`Invalid tool call arguments: expected a JSON object (${c.function.name})`, `messages[${i}].tool_calls[${j}].function.arguments`);
+    const input = toolArguments(c.function.arguments, c.function.name, `messages[${i}].tool_calls[${j}].function.arguments`);
     out.push({ type: "tool_use", id: c.id, name: c.function.name, input });
   });
   return out;

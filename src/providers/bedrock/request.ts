@@ -15,6 +15,7 @@ import type {
 import { AlloyError } from "../../errors.ts";
 import { contentText, type ChatMessage, type ChatRequest, type UserContentPart } from "../../openai/schema.ts";
 import { own } from "../../own.ts";
+import { parseDataUrl, toolArguments } from "../content.ts";
 
 /** The SDK's JSON document type (tool inputs and schemas). */
 type Doc = NonNullable<ToolUseBlock["input"]>;
@@ -27,15 +28,15 @@ function bad(message: string, param: string): AlloyError {
 
 /** `data:image/png;base64,…` → an image block; anything else is a 400 naming the part. */
 export function imageBlock(url: string, param: string): ContentBlock {
-  const m = /^data:image\/([a-zA-Z]+);base64,(.*)$/s.exec(url);
-  if (!m) {
+  const d = parseDataUrl(url);
+  if (!d) {
     if (/^https?:\/\//i.test(url))
       throw bad("Bedrock Converse does not fetch image URLs; send the image inline as a base64 data URL (data:image/png;base64,…)", param);
     throw bad("Invalid image URL: expected a base64 data URL such as data:image/png;base64,…", param);
   }
-  const format = own(IMAGE_FORMATS, m[1]!.toLowerCase());
-  if (!format) throw bad(`Unsupported image type image/${m[1]}: Bedrock accepts png, jpeg, gif and webp`, param);
-  const b64 = m[2]!.replace(/\s+/g, "");
+  const format = d.mediaType.startsWith("image/") ? own(IMAGE_FORMATS, d.mediaType.slice(6)) : undefined;
+  if (!format) throw bad(`Unsupported image type ${d.mediaType}: Bedrock accepts png, jpeg, gif and webp`, param);
+  const b64 = d.data.replace(/\s+/g, "");
   if (!b64 || !/^[A-Za-z0-9+/_-]*={0,2}$/.test(b64)) throw bad("Invalid image data: not base64", param);
   return { image: { format, source: { bytes: new Uint8Array(Buffer.from(b64, "base64")) } } };
 }
@@ -57,19 +58,6 @@ function userBlocks(content: string | UserContentPart[], param: string): Content
   return out;
 }
 
-function toolInput(args: string, param: string): Doc {
-  if (!args.trim()) return {};
-  let input: unknown;
-  try {
-    input = JSON.parse(args);
-  } catch {
-    throw bad("Invalid tool call arguments: not valid JSON", param);
-  }
-  // Converse's toolUse.input is a JSON object; a bare value cannot be sent.
-  if (!input || typeof input !== "object" || Array.isArray(input)) throw bad("Invalid tool call arguments: expected a JSON object", param);
-  return input as Doc;
-}
-
 /** One OpenAI message → a Converse turn (or nothing for system/developer, which go to `system`). */
 function toTurn(m: ChatMessage, i: number): Message | undefined {
   const param = `messages[${i}]`;
@@ -86,7 +74,7 @@ function toTurn(m: ChatMessage, i: number): Message | undefined {
         for (const p of m.content) content.push(...textBlocks(p.type === "text" ? p.text : p.refusal));
       (m.tool_calls ?? []).forEach((c, j) =>
         content.push({
-          toolUse: { toolUseId: c.id, name: c.function.name, input: toolInput(c.function.arguments, `${param}.tool_calls[${j}].function.arguments`) },
+          toolUse: { toolUseId: c.id, name: c.function.name, input: toolArguments(c.function.arguments, c.function.name, `${param}.tool_calls[${j}].function.arguments`) as Doc },
         }),
       );
       return { role: "assistant", content };
