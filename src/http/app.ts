@@ -7,6 +7,7 @@ import type { GatewayMetrics } from "../observability/gateway-metrics.ts";
 import { GatewayAuth, rawPath } from "./auth.ts";
 import { chatHandler } from "./chat.ts";
 import { errorResponse } from "./errors.ts";
+import { json } from "./json.ts";
 import type { McpManager } from "../mcp/servers.ts";
 import { mcpRoutes } from "./mcp-routes.ts";
 import { metricsRoute } from "./metrics-route.ts";
@@ -36,10 +37,6 @@ function requestIdOf(request: Request): string {
   const given = request.headers.get("x-request-id");
   // Honour the client's id when it is sane; never echo something that could break a header or a log line.
   return given && given.length <= 200 && /^[\x21-\x7e]+$/.test(given) ? given : newRequestId();
-}
-
-function json(body: unknown, requestId: string, status = 200): Response {
-  return new Response(JSON.stringify(body), { status, headers: { "content-type": JSON_TYPE, "x-request-id": requestId } });
 }
 
 export function modelList(gateway: Gateway, created: number) {

@@ -8,6 +8,7 @@ import type { McpManager } from "../mcp/servers.ts";
 import { simpleRecord, type RequestObserver } from "../observability/access.ts";
 import { readJsonBody } from "./body.ts";
 import { errorResponse } from "./errors.ts";
+import { json } from "./json.ts";
 
 export const ToolCallBody = T.Object(
   {
@@ -27,9 +28,6 @@ export interface McpRouteDeps {
   readTimeoutMs: number;
   observer: RequestObserver;
 }
-
-const json = (body: unknown, requestId: string) =>
-  new Response(JSON.stringify(body), { headers: { "content-type": "application/json", "x-request-id": requestId } });
 
 export function mcpRoutes({ mcp, config, maxBodySize, readTimeoutMs, observer }: McpRouteDeps) {
   return {

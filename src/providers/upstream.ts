@@ -1,6 +1,6 @@
 // The HTTP plumbing shared by fetch-based providers: one POST with the right failure classification, and upstream
 // error bodies turned into AlloyError without carrying any upstream header along.
-import { AlloyError, asAlloyError, upstreamError } from "../errors.ts";
+import { asAlloyError, upstreamError, type AlloyError } from "../errors.ts";
 import { parseRetryAfter } from "../governance/backoff.ts";
 
 /** POST a JSON body; network failures and aborts become AlloyError (the abort reason wins when there is one). */
@@ -56,4 +56,3 @@ export function parseOpenAIError(json: any): ParsedError | undefined {
   return { message: e.message, type: e.type, code: e.code == null ? null : String(e.code), param: e.param ?? null };
 }
 
-export { AlloyError };
