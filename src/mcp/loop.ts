@@ -10,7 +10,7 @@
 // - Non-streamed answers carry the final round's message; streamed answers show the text of every round as it arrives.
 import { AlloyError } from "../errors.ts";
 import type { ChatChunk, ChatMessage, ChatRequest, ChatResponse, FinishReason, ToolCall, Usage } from "../openai/schema.ts";
-import { ToolCallAccumulator } from "./assemble.ts";
+import { ToolCallAccumulator } from "../openai/tool-calls.ts";
 import type { McpPlan } from "./tools.ts";
 
 export interface LoopFns {

@@ -1,6 +1,7 @@
 // Debug-level completion text for streams: gather the deltas as they pass and hand over the assembled message once
 // the stream ends, however it ends. Only used when the observer asks for text, so the normal path never pays for it.
 import type { ChatChunk } from "../openai/schema.ts";
+import { ToolCallAccumulator } from "../openai/tool-calls.ts";
 
 export interface AssembledMessage {
   content: string;
@@ -9,24 +10,19 @@ export interface AssembledMessage {
 
 export function tapStream(first: ChatChunk, rest: AsyncIterator<ChatChunk>, done: (msg: AssembledMessage) => void): AsyncIterator<ChatChunk> {
   const msg: AssembledMessage = { content: "" };
+  const calls = new ToolCallAccumulator();
   let finished = false;
   const take = (c: ChatChunk) => {
     const d = c.choices[0]?.delta;
     if (!d) return;
     if (d.content) msg.content += d.content;
-    for (const t of d.tool_calls ?? []) {
-      const calls = (msg.tool_calls ??= []);
-      const call = (calls[t.index] ??= { arguments: "" });
-      if (t.id) call.id = t.id;
-      if (t.function?.name) call.name = t.function.name;
-      if (t.function?.arguments) call.arguments += t.function.arguments;
-    }
+    if (d.tool_calls) calls.add(d.tool_calls);
   };
   const finish = () => {
-    if (!finished) {
-      finished = true;
-      done(msg);
-    }
+    if (finished) return;
+    finished = true;
+    if (calls.size) msg.tool_calls = calls.calls().map((c) => ({ id: c.id, name: c.function.name, arguments: c.function.arguments }));
+    done(msg);
   };
   take(first);
   return {

@@ -1,7 +1,7 @@
 // The tool loop with plain fakes for the model and the tools: no gateway, no sockets.
 import { describe, expect, test } from "bun:test";
 import { AlloyError } from "../../src/errors.ts";
-import { ToolCallAccumulator } from "../../src/mcp/assemble.ts";
+import { ToolCallAccumulator } from "../../src/openai/tool-calls.ts";
 import { addUsage, runToolLoop, streamToolLoop, type LoopFns } from "../../src/mcp/loop.ts";
 import type { McpToolInfo } from "../../src/mcp/servers.ts";
 import type { McpPlan } from "../../src/mcp/tools.ts";

@@ -1,6 +1,6 @@
 // Streamed tool-call deltas → whole tool calls. The first delta of a call carries index, id and name; later ones
 // append argument fragments.
-import type { ToolCall, ToolCallDelta } from "../openai/schema.ts";
+import type { ToolCall, ToolCallDelta } from "./schema.ts";
 
 export class ToolCallAccumulator {
   private readonly byIndex = new Map<number, { id: string; name: string; args: string }>();
