@@ -4,6 +4,7 @@
 import type { ChatResponse, FinishReason, ToolCall, Usage } from "../../openai/schema.ts";
 import type { JsonTool } from "./request.ts";
 import type { AnthropicResponse, AnthropicUsage } from "./schema.ts";
+import { usageFrom } from "../../openai/usage.ts";
 
 export interface ResponseOptions {
   /** What the client asked for (the OpenAI `model` field echoes it). */
@@ -31,17 +32,12 @@ export function finishReason(stop: string | null | undefined, toolCalls: boolean
 
 /** prompt = input + cache reads + cache writes (all billed input); cached_tokens = cache reads. */
 export function toUsage(u: AnthropicUsage | undefined): Usage {
-  const input = u?.input_tokens ?? 0;
-  const read = u?.cache_read_input_tokens ?? 0;
-  const write = u?.cache_creation_input_tokens ?? 0;
-  const prompt = input + read + write;
-  const completion = u?.output_tokens ?? 0;
-  return {
-    prompt_tokens: prompt,
-    completion_tokens: completion,
-    total_tokens: prompt + completion,
-    prompt_tokens_details: { cached_tokens: read },
-  };
+  return usageFrom({
+    input: u?.input_tokens ?? 0,
+    output: u?.output_tokens ?? 0,
+    cacheRead: u?.cache_read_input_tokens ?? 0,
+    cacheWrite: u?.cache_creation_input_tokens ?? 0,
+  });
 }
 
 export function fromAnthropicResponse(msg: AnthropicResponse, o: ResponseOptions): ChatResponse {

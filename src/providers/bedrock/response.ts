@@ -3,6 +3,7 @@
 import type { ContentBlock, ConverseResponse, TokenUsage } from "@aws-sdk/client-bedrock-runtime";
 import type { ChatResponse, FinishReason, ToolCall, Usage } from "../../openai/schema.ts";
 import { own } from "../../own.ts";
+import { usageFrom } from "../../openai/usage.ts";
 
 const FINISH: Record<string, FinishReason> = {
   end_turn: "stop",
@@ -21,10 +22,12 @@ export function finishReason(stopReason: string | undefined): FinishReason {
 
 /** prompt = input + cache reads + cache writes; cached_tokens = cache reads. */
 export function toUsage(u: TokenUsage | undefined): Usage {
-  const read = u?.cacheReadInputTokens ?? 0;
-  const prompt = (u?.inputTokens ?? 0) + read + (u?.cacheWriteInputTokens ?? 0);
-  const completion = u?.outputTokens ?? 0;
-  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion, prompt_tokens_details: { cached_tokens: read } };
+  return usageFrom({
+    input: u?.inputTokens ?? 0,
+    output: u?.outputTokens ?? 0,
+    cacheRead: u?.cacheReadInputTokens ?? 0,
+    cacheWrite: u?.cacheWriteInputTokens ?? 0,
+  });
 }
 
 /** Text and tool calls of an assistant message; reasoning blocks never reach `content`. */
