@@ -2,6 +2,7 @@
 import type { Config } from "../config/schema.ts";
 import { Balancer } from "../governance/balance.ts";
 import { Limiter } from "../governance/limiter.ts";
+import { Watchdog } from "../governance/watchdog.ts";
 import { createProviders } from "../providers/registry.ts";
 import { Dispatcher, type DispatchObserver, type Upstream } from "./dispatch.ts";
 import { Router } from "./route.ts";
@@ -12,6 +13,8 @@ export interface Gateway {
   dispatcher: Dispatcher;
   upstreams: Map<string, Upstream>;
   balancer: Balancer;
+  /** Enforces every request's deadline, attempt timeout and client probe (see gateway/control.ts). */
+  watchdog: Watchdog;
   close(): Promise<void>;
 }
 
@@ -32,6 +35,7 @@ export function createGateway(config: Config, observer?: DispatchObserver): Gate
     dispatcher: new Dispatcher(upstreams, config.governance, balancer, observer),
     upstreams,
     balancer,
+    watchdog: new Watchdog(),
     async close() {
       await Promise.allSettled([...providers.values()].map((p) => p.close?.()));
     },

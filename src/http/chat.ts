@@ -2,7 +2,7 @@
 import type { Server } from "bun";
 import { AlloyError, asAlloyError } from "../errors.ts";
 import type { Gateway } from "../gateway/gateway.ts";
-import { abortRequest, type DispatchContext } from "../gateway/dispatch.ts";
+import { RequestControl } from "../gateway/control.ts";
 import type { AccessRecord, RequestObserver } from "../observability/access.ts";
 import { RAW_BODY } from "../providers/provider.ts";
 import { tapStream } from "../observability/text.ts";
@@ -25,6 +25,7 @@ export interface ChatDeps {
 
 export function chatHandler({ gateway, observer, auth, mcp }: ChatDeps) {
   const mcpDeps = { mcp, config: gateway.config.mcp, dispatcher: gateway.dispatcher };
+  const { watchdog } = gateway;
   const { max_body_size: maxBody, timeout_secs, read_timeout_secs } = gateway.config.server;
   const readTimeoutMs = read_timeout_secs * 1000;
   const deadlineMs = timeout_secs * 1000;
@@ -52,21 +53,16 @@ export function chatHandler({ gateway, observer, auth, mcp }: ChatDeps) {
       observer.end(rec);
     };
 
-    // Deadline and client disconnect, as one signal whose reason says which. A client may shorten (never extend) its
-    // deadline with x-alloy-timeout-secs: there is no point working on after it has given up.
+    // Deadline and client disconnect, watched by the gateway's watchdog (no timer or listener per request). A client may
+    // shorten (never extend) its deadline with x-alloy-timeout-secs: there is no point working on after it has given up.
     const asked = Number(request.headers.get("x-alloy-timeout-secs"));
-    const budgetMs = asked > 0 ? Math.min(deadlineMs, asked * 1000) : deadlineMs;
-    const ac = new AbortController();
-    let ctx: DispatchContext | undefined;
-    const timer = setTimeout(() => abortRequest(ac, ctx, new AlloyError("timeout", `request deadline of ${budgetMs / 1000}s exceeded`)), budgetMs);
-    const onClientGone = () => abortRequest(ac, ctx, new AlloyError("cancelled", "client closed the connection"));
-    request.signal.addEventListener("abort", onClientGone, { once: true });
+    const ctx = new RequestControl(requestId, asked > 0 ? Math.min(deadlineMs, asked * 1000) : deadlineMs, rec, () => request.signal.aborted);
+    watchdog.add(ctx);
     const caller = auth?.callerOf(request);
     if (caller) rec.key = caller.label;
     let release = () => {};
     const cleanup = () => {
-      clearTimeout(timer);
-      request.signal.removeEventListener("abort", onClientGone);
+      watchdog.delete(ctx);
       release(); // the key's concurrency slot, held until the last byte
     };
 
@@ -82,12 +78,6 @@ export function chatHandler({ gateway, observer, auth, mcp }: ChatDeps) {
       const primary = route.alias ? undefined : route.steps[0]?.deployments[0];
       auth?.checkModel(caller, req.model, primary && `${primary.provider}/${primary.model}`);
       const plan = planForRequest(req, route, mcp);
-      ctx = {
-        requestId,
-        signal: ac.signal,
-        deadline: Date.now() + budgetMs,
-        info: rec,
-      };
 
       if (!rec.stream) {
         const res = plan ? await mcpChat(plan, mcpDeps, route, ctx) : await gateway.dispatcher.chat(req, route, ctx);
@@ -112,6 +102,8 @@ export function chatHandler({ gateway, observer, auth, mcp }: ChatDeps) {
         includeUsage: req.stream_options?.include_usage === true,
         onFirstByte: () => (rec.ttfbMs = performance.now() - start),
         onEnd: (end) => {
+          // A client that stops reading has left: the upstream call ends with it (frees the slot, stops the tokens).
+          if (end.cancelled) ctx.end(new AlloyError("cancelled", "client closed the connection"));
           cleanup();
           rec.usage = end.usage;
           rec.finishReason = end.finishReason;

@@ -1,0 +1,91 @@
+// One request's lifetime as the dispatcher sees it: it ends when the client leaves or its deadline passes, and that
+// end reaches the upstream attempt in flight. A Watchdog calls `check` each tick to enforce the request deadline, the
+// attempt timeout and the client probe, so the hot path creates no timer, no listener and, unless something has to
+// wait on it, no AbortController of its own.
+import { AlloyError } from "../errors.ts";
+import type { Watched } from "../governance/watchdog.ts";
+
+/** What happened to one request, filled in as it goes (read by the access log and metrics even on failure). */
+export interface DispatchInfo {
+  provider?: string;
+  upstreamModel?: string;
+  attempts: number;
+  retries: number;
+  failovers: number;
+}
+
+export class RequestControl implements Watched {
+  /** Why the request ended early (a timeout or a cancelled AlloyError), once it has. */
+  ended: AlloyError | undefined;
+  /** The upstream attempt in flight: ending the request aborts it too. */
+  attempt: AbortController | undefined;
+  /** Epoch ms when the request deadline passes (bounds backoff waits). */
+  readonly deadline: number;
+  private readonly endsAt: number;
+  private attemptEndsAt = Infinity;
+  private attemptProvider = "";
+  private attemptTimeoutMs = 0;
+  private ac: AbortController | undefined;
+
+  /**
+   * @param budgetMs the request deadline, from now
+   * @param gone probed each tick: true once the client has left (the HTTP layer knows how to tell)
+   */
+  constructor(
+    readonly requestId: string,
+    private readonly budgetMs: number,
+    readonly info: DispatchInfo,
+    private readonly gone?: () => boolean,
+  ) {
+    this.deadline = Date.now() + budgetMs;
+    this.endsAt = performance.now() + budgetMs;
+  }
+
+  /** For waits off the hot path (a queue, a backoff, a tool call): made on first use, aborted when the request ends. */
+  get signal(): AbortSignal {
+    if (!this.ac) {
+      this.ac = new AbortController();
+      if (this.ended) this.ac.abort(this.ended);
+    }
+    return this.ac.signal;
+  }
+
+  /** End the request (first reason wins): its waits and the attempt in flight are aborted with `reason`. */
+  end(reason: AlloyError): void {
+    if (this.ended) return;
+    this.ended = reason;
+    this.ac?.abort(reason);
+    this.attempt?.abort(reason);
+  }
+
+  /** An upstream attempt starts: it is aborted when the request ends or when `timeoutMs` passes. */
+  beginAttempt(ac: AbortController, provider: string, timeoutMs: number): void {
+    this.attempt = ac;
+    this.attemptProvider = provider;
+    this.attemptTimeoutMs = timeoutMs;
+    this.attemptEndsAt = performance.now() + timeoutMs;
+    if (this.ended) ac.abort(this.ended); // it ended while this attempt was being set up
+  }
+
+  /** A committed stream has no attempt timeout any more (the request deadline still holds). */
+  commitAttempt(): void {
+    this.attemptEndsAt = Infinity;
+  }
+
+  endAttempt(ac: AbortController): void {
+    if (this.attempt !== ac) return;
+    this.attempt = undefined;
+    this.attemptEndsAt = Infinity;
+  }
+
+  check(now: number): void {
+    if (this.ended) return;
+    if (now >= this.endsAt) this.end(new AlloyError("timeout", `request deadline of ${this.budgetMs / 1000}s exceeded`));
+    else if (this.gone?.()) this.end(new AlloyError("cancelled", "client closed the connection"));
+    else if (this.attempt && now >= this.attemptEndsAt) {
+      const ac = this.attempt;
+      this.attemptEndsAt = Infinity;
+      ac.abort(new AlloyError("timeout", `provider '${this.attemptProvider}' did not answer within ${this.attemptTimeoutMs / 1000}s`));
+    }
+  }
+}
