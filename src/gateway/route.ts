@@ -2,6 +2,7 @@
 // Built from config once; per request it is a map lookup or a prefix split.
 import type { Config } from "../config/schema.ts";
 import { AlloyError } from "../errors.ts";
+import { own } from "../own.ts";
 import type { Deployment } from "../governance/balance.ts";
 
 export interface Step {
@@ -58,7 +59,22 @@ export class Router {
     return [...this.aliases.keys()];
   }
 
+  /**
+   * Model names already resolved (`provider/model` and family names), so a repeat costs one lookup and no
+   * allocation. Bounded: names come from clients, and past the cap they are resolved afresh each time.
+   */
+  private readonly resolved = new Map<string, Route>();
+
   resolve(model: string): Route {
+    let route = this.resolved.get(model);
+    if (route === undefined) {
+      route = this.lookup(model);
+      if (this.resolved.size < 1000) this.resolved.set(model, route);
+    }
+    return route;
+  }
+
+  private lookup(model: string): Route {
     const alias = this.aliases.get(model);
     if (alias) {
       if (!alias.steps.length) throw new AlloyError("unavailable", `no active provider serves the model alias '${model}'`);
@@ -67,15 +83,15 @@ export class Router {
     const slash = model.indexOf("/");
     if (slash > 0) {
       const provider = model.slice(0, slash);
-      if (this.config.providers[provider]) return this.direct(provider, model.slice(slash + 1));
-      if (this.config.inactive[provider])
-        throw new AlloyError("unavailable", `provider '${provider}' is not active: ${this.config.inactive[provider]}`);
+      if (own(this.config.providers, provider)) return this.direct(provider, model.slice(slash + 1));
+      const inactive = own(this.config.inactive, provider);
+      if (inactive) throw new AlloyError("unavailable", `provider '${provider}' is not active: ${inactive}`);
     }
     for (const [re, provider] of FAMILIES) {
       if (!re.test(model)) continue;
-      if (this.config.providers[provider]) return this.direct(provider, model);
-      if (this.config.inactive[provider])
-        throw new AlloyError("unavailable", `provider '${provider}' for model '${model}' is not active: ${this.config.inactive[provider]}`);
+      if (own(this.config.providers, provider)) return this.direct(provider, model);
+      const inactive = own(this.config.inactive, provider);
+      if (inactive) throw new AlloyError("unavailable", `provider '${provider}' for model '${model}' is not active: ${inactive}`);
       break;
     }
     throw new AlloyError("not_found", `The model '${model}' does not exist or no provider is configured for it`, { param: "model" });

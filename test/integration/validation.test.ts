@@ -35,6 +35,8 @@ const cases: Array<[string, unknown, number, string | null]> = [
   ["unknown role", { ...valid, messages: [{ role: "wizard", content: "x" }] }, 400, "messages[0].role"],
   ["a role named like an Object builtin", { ...valid, messages: [{ role: "constructor", content: "x" }] }, 400, "messages[0].role"],
   ["a role named __proto__", { ...valid, messages: [{ role: "__proto__", content: "x" }] }, 400, "messages[0].role"],
+  ["a provider prefix named like an Object builtin", { ...valid, model: "constructor/gpt-4o" }, 404, "model"],
+  ["a provider prefix named __proto__", { ...valid, model: "__proto__/gpt-4o" }, 404, "model"],
   ["user content of the wrong type", { ...valid, messages: [{ role: "user", content: 5 }] }, 400, "messages[0].content"],
   ["tool message without tool_call_id", { ...valid, messages: [{ role: "tool", content: "x" }] }, 400, "messages[0].tool_call_id"],
   ["unknown content part", { ...valid, messages: [{ role: "user", content: [{ type: "video", url: "x" }] }] }, 400, "messages[0].content"],

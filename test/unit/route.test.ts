@@ -37,6 +37,26 @@ describe("Router: model name → steps (the failover plan)", () => {
     expect(flat(r.resolve("anthropic/claude-opus"))).toEqual(["anthropic/claude-opus", "bedrock/amazon.nova-lite-v1:0", "openai/gpt-4o-mini"]);
   });
 
+  test("a provider prefix naming an Object.prototype member is an unknown model (404), not a crash", async () => {
+    const r = await router(base);
+    for (const model of ["constructor/x", "__proto__/x", "toString/gpt-4o", "hasOwnProperty/y"]) {
+      let err: unknown;
+      try {
+        r.resolve(model);
+      } catch (e) {
+        err = e;
+      }
+      expect((err as { kind?: string }).kind).toBe("not_found");
+    }
+  });
+
+  test("a repeated name resolves to the same route; failures are not remembered", async () => {
+    const r = await router(base);
+    expect(r.resolve("openai/gpt-4o")).toBe(r.resolve("openai/gpt-4o"));
+    expect(() => r.resolve("nope/x")).toThrow();
+    expect(() => r.resolve("nope/x")).toThrow();
+  });
+
   test("model ids may themselves contain slashes", async () => {
     const r = await router(base);
     expect(flat(r.resolve("openai/ft:org/model"))[0]).toBe("openai/ft:org/model");
