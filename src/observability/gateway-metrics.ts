@@ -23,6 +23,32 @@ export interface GatewayMetrics {
 
 const CHAT_ROUTE = "/v1/chat/completions";
 
+/**
+ * Series cached by up to three label values, one Map level per value: a lookup hashes the strings it is given and
+ * builds no key string per request. `cap` bounds the entries (the values come from requests).
+ */
+class SeriesCache<S> {
+  private readonly root = new Map<string | number | undefined, Map<unknown, Map<unknown, S>>>();
+  private size = 0;
+  constructor(private readonly cap: number) {}
+
+  get(a: string | number | undefined, b: unknown, c: unknown): S | undefined {
+    return this.root.get(a)?.get(b)?.get(c);
+  }
+
+  /** Remember `s` (unless full) and return it. */
+  put(a: string | number | undefined, b: unknown, c: unknown, s: S): S {
+    if (this.size >= this.cap) return s;
+    let m1 = this.root.get(a);
+    if (!m1) this.root.set(a, (m1 = new Map()));
+    let m2 = m1.get(b);
+    if (!m2) m1.set(b, (m2 = new Map()));
+    m2.set(c, s);
+    this.size++;
+    return s;
+  }
+}
+
 export function createGatewayMetrics(opts: { config: Config; version: string }): GatewayMetrics {
   const { config } = opts;
   let upstreams = new Map<string, Upstream>();
@@ -76,38 +102,30 @@ export function createGatewayMetrics(opts: { config: Config; version: string }):
     completion: ReturnType<typeof tokens.labels>;
     byStatus: Map<number, ReturnType<typeof requests.labels>>;
   }
-  const chatSeries = new Map<string, ChatSeries>();
+  const chatSeries = new SeriesCache<ChatSeries>(4 * 2000);
   const seriesFor = (rec: AccessRecord): ChatSeries => {
-    const key = `${rec.provider}\u0000${rec.model}\u0000${rec.upstreamModel}`;
-    let b = chatSeries.get(key);
-    if (!b) {
-      const provider = rec.provider === undefined ? NONE : providerL.of(rec.provider);
-      const model = requestedL.of(rec.model);
-      const m = upstreamL.of(rec.upstreamModel);
-      b = {
-        duration: duration.labels(provider, model),
-        ttft: ttft.labels(provider, model),
-        prompt: tokens.labels(provider, m, "prompt"),
-        completion: tokens.labels(provider, m, "completion"),
-        byStatus: new Map(),
-      };
-      // Raw keys come from requests: bounded by the label caps, and the cache with them.
-      if (chatSeries.size < 4 * 2000) chatSeries.set(key, b);
-    }
-    return b;
+    const hit = chatSeries.get(rec.provider, rec.model, rec.upstreamModel);
+    if (hit) return hit;
+    const provider = rec.provider === undefined ? NONE : providerL.of(rec.provider);
+    const model = requestedL.of(rec.model);
+    const m = upstreamL.of(rec.upstreamModel);
+    return chatSeries.put(rec.provider, rec.model, rec.upstreamModel, {
+      duration: duration.labels(provider, model),
+      ttft: ttft.labels(provider, model),
+      prompt: tokens.labels(provider, m, "prompt"),
+      completion: tokens.labels(provider, m, "completion"),
+      byStatus: new Map(),
+    });
   };
-  const httpSeries = new Map<string, ReturnType<typeof http.labels>>();
-  const attemptSeries = new Map<string, ReturnType<typeof attempts.labels>>();
+  const httpSeries = new SeriesCache<ReturnType<typeof http.labels>>(2000);
+  const attemptSeries = new SeriesCache<ReturnType<typeof attempts.labels>>(4 * 2000);
 
   const dispatch: DispatchObserver = {
     attempt(provider: string, model: string, ms: number, error: AlloyError | undefined) {
       const outcome = error ? error.kind : "ok";
-      const key = `${provider}\u0000${model}\u0000${outcome}`;
-      let h = attemptSeries.get(key);
-      if (!h) {
-        h = attempts.labels(providerL.of(provider), upstreamL.of(model), outcome);
-        if (attemptSeries.size < 4 * 2000) attemptSeries.set(key, h);
-      }
+      const h =
+        attemptSeries.get(provider, model, outcome) ??
+        attemptSeries.put(provider, model, outcome, attempts.labels(providerL.of(provider), upstreamL.of(model), outcome));
       h.observe(ms / 1000);
     },
     retry(provider: string) {
@@ -121,12 +139,7 @@ export function createGatewayMetrics(opts: { config: Config; version: string }):
   return {
     dispatch,
     request(rec) {
-      const hkey = `${rec.route}\u0000${rec.status}`;
-      let hc = httpSeries.get(hkey);
-      if (!hc) {
-        hc = http.labels(routeL.of(rec.route), String(rec.status));
-        if (httpSeries.size < 2000) httpSeries.set(hkey, hc);
-      }
+      const hc = httpSeries.get(rec.route, rec.status, undefined) ?? httpSeries.put(rec.route, rec.status, undefined, http.labels(routeL.of(rec.route), String(rec.status)));
       hc.inc();
       if (rec.route !== CHAT_ROUTE) return;
       const b = seriesFor(rec);
