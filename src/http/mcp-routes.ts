@@ -1,7 +1,6 @@
 // GET /v1/mcp/tools and POST /v1/mcp/tools/call: the MCP tools the gateway offers, and running one directly (how a
 // client approves a call it got back under require_approval "always").
 import { Type as T, type Static } from "@sinclair/typebox";
-import { TypeCompiler } from "@sinclair/typebox/compiler";
 import type { McpConfig } from "../config/schema.ts";
 import { AlloyError, asAlloyError } from "../errors.ts";
 import type { McpManager } from "../mcp/servers.ts";
@@ -9,6 +8,7 @@ import { simpleRecord, type RequestObserver } from "../observability/access.ts";
 import { readJsonBody } from "./body.ts";
 import { errorResponse } from "./errors.ts";
 import { json } from "./json.ts";
+import { LazyCheck } from "../lazy-check.ts";
 
 export const ToolCallBody = T.Object(
   {
@@ -18,7 +18,7 @@ export const ToolCallBody = T.Object(
   { additionalProperties: true },
 );
 export type ToolCallBody = Static<typeof ToolCallBody>;
-const checkBody = TypeCompiler.Compile(ToolCallBody);
+const checkBody = new LazyCheck(ToolCallBody);
 
 export interface McpRouteDeps {
   mcp: McpManager | undefined;

@@ -5,8 +5,9 @@ import type { TSchema } from "@sinclair/typebox";
 import { AlloyError } from "../errors.ts";
 import { ChatRequest, LIMITS, MessageByRole } from "./schema.ts";
 import { own } from "../own.ts";
+import { LazyCheck } from "../lazy-check.ts";
 
-const checkRequest = TypeCompiler.Compile(ChatRequest);
+const checkRequest = new LazyCheck(ChatRequest);
 // Per-role checkers serve only the error path: compiled the first time a message fails, not at startup.
 const byRole = new Map<string, ReturnType<typeof TypeCompiler.Compile>>();
 function checkerFor(role: string) {

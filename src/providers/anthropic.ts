@@ -1,7 +1,6 @@
 // Anthropic Messages API behind the Provider interface. The translation lives in ./anthropic/ as pure functions
 // (request, response, events, stream); this file is the I/O: headers, POST, error bodies, feeding stream events.
 import { Type as T } from "@sinclair/typebox";
-import { TypeCompiler } from "@sinclair/typebox/compiler";
 import type { ProviderConfig } from "../config/schema.ts";
 import { AlloyError, asAlloyError } from "../errors.ts";
 import type { ChatChunk, ChatRequest, ChatResponse } from "../openai/schema.ts";
@@ -14,6 +13,7 @@ import { finish, initStream, step } from "./anthropic/stream.ts";
 import type { CallOptions, Provider, ProviderModule } from "./provider.ts";
 import { sseFrames } from "./sse.ts";
 import { errorFromResponse, post } from "./upstream.ts";
+import { LazyCheck } from "../lazy-check.ts";
 
 export interface AnthropicConfig extends ProviderConfig {
   anthropic_version: string;
@@ -22,7 +22,7 @@ export interface AnthropicConfig extends ProviderConfig {
   beta?: string[];
 }
 
-const checkResponse = TypeCompiler.Compile(AnthropicResponse);
+const checkResponse = new LazyCheck(AnthropicResponse);
 
 let seq = 0;
 const localId = () => `chatcmpl-${Date.now().toString(36)}${(seq++).toString(36)}`;

@@ -1,7 +1,6 @@
 // SSE frames → typed Anthropic stream events. Known event types are checked against their schema; types Anthropic
 // may add later become `unknown` and are skipped, as Anthropic's versioning policy asks of clients.
 import type { TSchema } from "@sinclair/typebox";
-import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { AlloyError } from "../../errors.ts";
 import type { SseFrame } from "../sse.ts";
 import {
@@ -16,8 +15,9 @@ import {
   type StreamEvent,
 } from "./schema.ts";
 import { own } from "../../own.ts";
+import { LazyCheck } from "../../lazy-check.ts";
 
-const compile = (s: TSchema) => TypeCompiler.Compile(s);
+const compile = (s: TSchema) => new LazyCheck(s);
 const CHECKS: Record<string, ReturnType<typeof compile>> = {
   message_start: compile(MessageStartEvent),
   content_block_start: compile(ContentBlockStartEvent),
