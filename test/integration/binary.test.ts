@@ -114,6 +114,22 @@ describe("the binary on its own", () => {
     expect(await proc.exited).toBe(0);
   });
 
+  test("it runs with the fetch cap lifted and a small-host GC heap size, keeping values the user set", async () => {
+    const environ = (pid: number) =>
+      Object.fromEntries(readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
+    const env = environ(gw.proc.pid); // the shared gateway: started with an empty environment
+    expect(env.BUN_CONFIG_MAX_HTTP_REQUESTS).toBe("65535");
+    expect(env.BUN_JSC_forceRAMSize).toBe(String(512 * 1024 * 1024));
+    const own = await spawnBinary([], { env: { BUN_JSC_forceRAMSize: "1073741824", BUN_CONFIG_MAX_HTTP_REQUESTS: "1000" } });
+    try {
+      const e = environ(own.proc.pid);
+      expect(e.BUN_JSC_forceRAMSize).toBe("1073741824");
+      expect(e.BUN_CONFIG_MAX_HTTP_REQUESTS).toBe("1000");
+    } finally {
+      await own.stop();
+    }
+  });
+
   test("a missing named config file exits non-zero with one line naming it", () => {
     const r = Bun.spawnSync([BINARY, "--config", "/nonexistent/alloy.toml"], { env: {} });
     expect(r.exitCode).toBe(2);
