@@ -26,11 +26,12 @@ export interface AppDeps {
 
 const JSON_TYPE = "application/json";
 
-let counter = 0;
-const prefix = crypto.randomUUID().slice(0, 8);
+// Starts at 36^8, so the base-36 counter is always 9 digits (sortable) without padding, for 10^14 requests.
+let counter = 36 ** 8;
+const prefix = `req_${crypto.randomUUID().slice(0, 8)}`;
 /** Unique, cheap, sortable within a process: no crypto per request. */
 export function newRequestId(): string {
-  return `req_${prefix}${(counter++).toString(36).padStart(8, "0")}`;
+  return prefix + (counter++).toString(36);
 }
 
 function requestIdOf(request: Request): string {

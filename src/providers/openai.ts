@@ -34,9 +34,10 @@ export class OpenAIProvider implements Provider {
       // Always ask for usage so metrics and logs have it; the gateway drops the chunk if the client did not ask.
       body.stream = true;
       body.stream_options = { ...(req.stream_options ?? {}), include_usage: true };
-    } else {
-      delete body.stream;
-      delete body.stream_options;
+    } else if (req.stream !== undefined || req.stream_options !== undefined) {
+      // Left out by JSON.stringify; `delete` would turn the object into a slower dictionary for it.
+      body.stream = undefined;
+      body.stream_options = undefined;
     }
     return post(this.url, { ...this.headers, "x-request-id": o.requestId }, JSON.stringify(body), o.signal);
   }
