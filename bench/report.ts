@@ -28,6 +28,8 @@ export interface MemResult {
   last: { requests: number; mem: Mem };
   /** After the timed rounds too (informational: their load is heavier than the marks'). */
   end?: { requests: number; mem: Mem };
+  /** The same marks from a fresh Alloy serving only the OpenAI JSON path (informational). */
+  jsonOnly?: { first: { requests: number; mem: Mem }; last: { requests: number; mem: Mem } };
   /** The bare proxy (`bun bench/bare-proxy.ts`) at the same moments: the runtime's own floor, for reference. */
   bare?: { idle: Mem; end?: Mem };
 }
@@ -109,6 +111,17 @@ export function checks(r: BenchResult): Check[] {
     const over = r.size.alloy - r.size.empty;
     add(over <= 5 * MB, "binary ≤ empty compile + 5 MB", `${fmtMB(r.size.alloy)} vs ${fmtMB(r.size.empty)} (+${fmtMB(over)})`);
   } else add(null, "binary ≤ empty compile + 5 MB", "not measured");
+  // Informational, after the issue's six: the same memory marks on the headline path alone.
+  const j = r.mem?.jsonOnly;
+  if (j) {
+    add(j.last.mem.hwm <= 90 * MB, `(OpenAI JSON path only) peak RSS after ${fmtInt(j.last.requests)} requests ≤ 90 MB`, `VmHWM ${fmtMB(j.last.mem.hwm)}`);
+    const g = j.last.mem.rss / j.first.mem.rss - 1;
+    add(
+      g <= GROWTH_TOLERANCE,
+      `(OpenAI JSON path only) no RSS growth from ${fmtInt(j.first.requests)} to ${fmtInt(j.last.requests)} requests`,
+      `VmRSS ${fmtMB(j.first.mem.rss)} → ${fmtMB(j.last.mem.rss)} (${g >= 0 ? "+" : ""}${pct(g)})`,
+    );
+  }
   return out;
 }
 
@@ -193,8 +206,13 @@ export function renderMarkdown(r: BenchResult): string {
   const memRows: string[][] = [];
   if (r.mem) {
     memRows.push(["Alloy idle", fmtMB(r.mem.idle.rss), fmtMB(r.mem.idle.hwm)]);
-    memRows.push([`after ${fmtInt(r.mem.first.requests)} requests`, fmtMB(r.mem.first.mem.rss), fmtMB(r.mem.first.mem.hwm)]);
-    memRows.push([`after ${fmtInt(r.mem.last.requests)} requests`, fmtMB(r.mem.last.mem.rss), fmtMB(r.mem.last.mem.hwm)]);
+    memRows.push([`after ${fmtInt(r.mem.first.requests)} requests (every path, JSON and streamed)`, fmtMB(r.mem.first.mem.rss), fmtMB(r.mem.first.mem.hwm)]);
+    memRows.push([`after ${fmtInt(r.mem.last.requests)} requests (same mix)`, fmtMB(r.mem.last.mem.rss), fmtMB(r.mem.last.mem.hwm)]);
+    const j = r.mem.jsonOnly;
+    if (j) {
+      memRows.push([`fresh Alloy, OpenAI JSON only: after ${fmtInt(j.first.requests)}`, fmtMB(j.first.mem.rss), fmtMB(j.first.mem.hwm)]);
+      memRows.push([`fresh Alloy, OpenAI JSON only: after ${fmtInt(j.last.requests)}`, fmtMB(j.last.mem.rss), fmtMB(j.last.mem.hwm)]);
+    }
     if (r.mem.end) memRows.push([`after the timed rounds (${fmtInt(r.mem.end.requests)} requests)`, fmtMB(r.mem.end.mem.rss), fmtMB(r.mem.end.mem.hwm)]);
     if (r.mem.bare) {
       memRows.push(["bare proxy idle (reference)", fmtMB(r.mem.bare.idle.rss), fmtMB(r.mem.bare.idle.hwm)]);

@@ -196,6 +196,24 @@ async function main() {
     }
   }
 
+  // The same marks on the headline path alone (OpenAI-compatible, JSON), from a fresh Alloy: the mix above also loads
+  // the AWS SDK on its first Bedrock call and holds 64 streams open, which says little about a JSON-only deployment.
+  let jsonOnly: MemResult["jsonOnly"];
+  const openaiTarget = alloyActive.find((t) => t.key === "alloy-openai");
+  if (openaiTarget && first && last) {
+    const port2 = freePort();
+    const alloy2 = await spawnServer([BINARY, "--config", cfgFile, "--port", String(port2), "--log-level", "warn"], childEnv, port2);
+    const url2 = openaiTarget.url.replace(`:${alloyPort}/`, `:${port2}/`);
+    log("memory marks on the OpenAI JSON path alone (a fresh Alloy)");
+    const r1 = await sendCount({ url: url2, body: openaiTarget.json, connections: 64, requests: first.requests });
+    const m1 = readMem(alloy2.proc.pid);
+    const r2 = await sendCount({ url: url2, body: openaiTarget.json, connections: 64, requests: last.requests - first.requests });
+    const m2 = readMem(alloy2.proc.pid);
+    if (r1.failed + r2.failed) notes.push(`${r1.failed + r2.failed} JSON-only memory-mark requests failed`);
+    jsonOnly = { first: { requests: first.requests, mem: m1 }, last: { requests: last.requests, mem: m2 } };
+    alloy2.proc.kill("SIGTERM");
+  }
+
   const alive = alloy.proc.exitCode === null;
   const mem: MemResult | undefined =
     first && last
@@ -203,6 +221,7 @@ async function main() {
           idle,
           first,
           last,
+          ...(jsonOnly ? { jsonOnly } : {}),
           ...(alive ? { end: { requests: alloyRequests, mem: readMem(pid) } } : {}),
           bare: { idle: bareIdle, ...(bare.proc.exitCode === null ? { end: readMem(bare.proc.pid) } : {}) },
         }
@@ -237,7 +256,7 @@ async function main() {
   const cpu = cpus();
   const elapsed = Math.round((performance.now() - startedAt) / 1000);
   notes.push(
-    `Alloy ran as \`./alloy --log-level warn\` (metrics on, the default) with BUN_CONFIG_MAX_HTTP_REQUESTS=4096; ` +
+    `Alloy ran as \`./alloy --log-level warn\` (metrics on, the default; its default 512 MB GC heap hint) with BUN_CONFIG_MAX_HTTP_REQUESTS=4096; ` +
       `upstream, bare proxy and load tool share the same ${cpu.length} cores; whole run took ${elapsed} s.`,
     `1-minute load average before the run: ${loadBefore.toFixed(2)} (above ~0.5 means other work shared the cores).`,
   );

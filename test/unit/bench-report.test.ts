@@ -58,6 +58,19 @@ describe("checks", () => {
     expect(checks(r)[0]!.detail).toBe("9,000 vs 10,000 req/s = 90.0%");
   });
 
+  test("JSON-only memory marks are judged and listed on their own, after the issue's six", () => {
+    const r = result({ rps64: 9_500, p50at1: 0.16 }, { idle: 40, first: 60, last: 63, hwm: 120 });
+    r.mem!.jsonOnly = {
+      first: { requests: 1000, mem: { rss: 70 * MB, hwm: 70 * MB } },
+      last: { requests: 100_000, mem: { rss: 90 * MB, hwm: 85 * MB } },
+    };
+    const c = checks(r);
+    expect(c.map((x) => x.verdict)).toEqual(["PASS", "PASS", "PASS", "FAIL", "PASS", "PASS", "PASS", "FAIL"]);
+    expect(c[6]!.name).toBe("(OpenAI JSON path only) peak RSS after 100,000 requests ≤ 90 MB");
+    expect(c[7]!.detail).toBe("VmRSS 70.0 MB → 90.0 MB (+28.6%)");
+    expect(renderMarkdown(r)).toContain("| fresh Alloy, OpenAI JSON only: after 100,000 | 90.0 MB | 85.0 MB |");
+  });
+
   test("missing measurements are N/A, never a pass", () => {
     const r = result({ skipped: "probe failed" }, { idle: 1, first: 1, last: 1, hwm: 1 });
     delete r.mem;
