@@ -181,19 +181,27 @@ function holdSlot(it: AsyncIterator<ChatChunk>, release: () => void, signal: Abo
       release();
     }
   };
+  // Plain promise callbacks rather than an async function: this runs once per streamed chunk.
+  const onValue = (r: IteratorResult<ChatChunk>) => {
+    if (r.done) finish();
+    return r;
+  };
+  const onError = (e: unknown): never => {
+    finish();
+    const err = signal.aborted ? asAlloyError(signal.reason) : asAlloyError(e);
+    err.afterFirstChunk = true;
+    throw err;
+  };
   return {
-    async next() {
-      if (done) return { done: true, value: undefined };
+    next() {
+      if (done) return Promise.resolve({ done: true, value: undefined });
+      let p: Promise<IteratorResult<ChatChunk>>;
       try {
-        const r = await it.next();
-        if (r.done) finish();
-        return r;
+        p = it.next();
       } catch (e) {
-        finish();
-        const err = signal.aborted ? asAlloyError(signal.reason) : asAlloyError(e);
-        err.afterFirstChunk = true;
-        throw err;
+        return Promise.reject(e).catch(onError);
       }
+      return p.then(onValue, onError);
     },
     async return() {
       finish();
