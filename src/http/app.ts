@@ -26,12 +26,12 @@ export interface AppDeps {
 
 const JSON_TYPE = "application/json";
 
-// Starts at 36^8, so the base-36 counter is always 9 digits (sortable) without padding, for 10^14 requests.
-let counter = 36 ** 8;
+// Starts at 10^12, so the decimal counter is always 13 digits (sortable) without padding, for 9·10^12 requests.
+let counter = 1e12;
 const prefix = `req_${crypto.randomUUID().slice(0, 8)}`;
 /** Unique, cheap, sortable within a process: no crypto per request. */
 export function newRequestId(): string {
-  return prefix + (counter++).toString(36);
+  return prefix + counter++;
 }
 
 function requestIdOf(request: Request): string {
