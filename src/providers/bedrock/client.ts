@@ -32,5 +32,7 @@ export function createBedrockClient({ BedrockRuntimeClient, FetchHttpHandler }: 
     // Under Bun the SDK's default HTTP/2 handler fails against HTTP/1.1 endpoints (ERR_HTTP2_ERROR); Bun's native
     // fetch speaks both and honours the abort signal for the request and the response body alike.
     requestHandler: new FetchHttpHandler(),
+    // The middleware stack is never changed after start: resolve it once per command, not on every call.
+    cacheMiddleware: true,
   });
 }
