@@ -4,13 +4,11 @@ import { asAlloyError, upstreamError, type AlloyError } from "../errors.ts";
 import { parseRetryAfter } from "../governance/backoff.ts";
 
 /** POST a JSON body; network failures and aborts become AlloyError (the abort reason wins when there is one). */
-export async function post(url: string, headers: Record<string, string>, body: string, signal: AbortSignal): Promise<Response> {
-  try {
-    return await fetch(url, { method: "POST", headers, body, signal });
-  } catch (e) {
-    if (signal.aborted) throw asAlloyError(signal.reason);
-    throw asAlloyError(e);
-  }
+export function post(url: string, headers: Record<string, string>, body: string, signal: AbortSignal): Promise<Response> {
+  // A plain promise chain, not an async function: one less frame on every upstream call.
+  return fetch(url, { method: "POST", headers, body, signal }).catch((e: unknown) => {
+    throw asAlloyError(signal.aborted ? signal.reason : e);
+  });
 }
 
 export interface ParsedError {
