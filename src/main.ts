@@ -13,8 +13,9 @@ const RUNTIME_DEFAULTS: Record<string, string> = {
 
 const missing = Object.entries(RUNTIME_DEFAULTS).filter(([k]) => !process.env[k]);
 if (missing.length && typeof process.execve === "function") {
-  // Compiled: argv[1] is the embedded entry (/$bunfs/...); from source: argv[1] is this script and must be kept.
-  const args = Bun.main.startsWith("/$bunfs") ? process.argv.slice(2) : process.argv.slice(1);
+  // Compiled: argv[1] is the embedded entry (/$bunfs/...). From source: argv[1] is this script and must be kept, and
+  // so must Bun's own flags (`bun --cpu-prof src/main.ts` …), which argv leaves out.
+  const args = Bun.main.startsWith("/$bunfs") ? process.argv.slice(2) : [...process.execArgv, ...process.argv.slice(1)];
   process.execve(process.execPath, [process.execPath, ...args], { ...process.env, ...Object.fromEntries(missing) });
 }
 
