@@ -80,7 +80,7 @@ export class Limiter {
     if (this.head > 1024 && this.head * 2 > this.queue.length) {
       this.queue = this.queue.slice(this.head);
       this.head = 0;
-    } else if (this.head === this.queue.length) {
+    } else if (this.head !== 0 && this.head === this.queue.length) {
       this.queue.length = 0;
       this.head = 0;
     }
