@@ -195,13 +195,11 @@ function holdSlot(it: AsyncIterator<ChatChunk>, release: () => void, signal: Abo
   return {
     next() {
       if (done) return Promise.resolve({ done: true, value: undefined });
-      let p: Promise<IteratorResult<ChatChunk>>;
       try {
-        p = it.next();
+        return it.next().then(onValue, onError);
       } catch (e) {
-        return Promise.reject(e).catch(onError);
+        return Promise.reject(e).catch(onError); // a synchronous throw still rejects, never escapes next()
       }
-      return p.then(onValue, onError);
     },
     async return() {
       finish();
