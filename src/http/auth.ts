@@ -1,6 +1,5 @@
 // Gateway keys: who may use the gateway (and its paid provider keys). Presented keys are compared in constant time,
 // never logged, never echoed and never forwarded upstream; everything past this file knows a caller by its label.
-import { timingSafeEqual } from "node:crypto";
 import type { ServerConfig } from "../config/schema.ts";
 import { AlloyError } from "../errors.ts";
 import { KeyLimits, modelAllowed, type KeyRule } from "../governance/keylimits.ts";
@@ -9,14 +8,26 @@ import { errorResponse } from "./errors.ts";
 /** A configured key: its policy and the SHA-256 of its value (the value itself is not kept). */
 interface StoredKey {
   rule: KeyRule;
-  digest: Buffer;
+  digest: Uint8Array;
 }
 
 /** Paths that never need a key: liveness and readiness probes come from orchestrators without secrets. */
 const OPEN_PATHS = new Set(["/health", "/ready"]);
 
-function sha256(value: string): Buffer {
-  return Buffer.from(new Bun.CryptoHasher("sha256").update(value).digest());
+function sha256(value: string): Uint8Array {
+  return new Bun.CryptoHasher("sha256").update(value).digest();
+}
+
+/**
+ * Two SHA-256 digests compared without an early exit. Our own rather than node:crypto's timingSafeEqual: loading
+ * node:crypto costs ~2.5 MB of idle memory (it pulls in Node's stream modules) for one 32-byte comparison. The inputs
+ * are digests, so even a timing difference would only tell a hash, never a key.
+ */
+function digestsEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
+  return diff === 0;
 }
 
 /**
@@ -110,14 +121,14 @@ export class GatewayAuth {
     let found: KeyRule | undefined;
     for (const value of presented) {
       const d = sha256(value);
-      for (const k of this.keys) if (timingSafeEqual(d, k.digest) && !found) found = k.rule;
+      for (const k of this.keys) if (digestsEqual(d, k.digest) && !found) found = k.rule;
     }
     return found;
   }
 
   private matchesMetricsKey(presented: string[]): boolean {
     let ok = false;
-    if (this.metricsKey) for (const value of presented) if (timingSafeEqual(sha256(value), this.metricsKey)) ok = true;
+    if (this.metricsKey) for (const value of presented) if (digestsEqual(sha256(value), this.metricsKey)) ok = true;
     return ok;
   }
 
