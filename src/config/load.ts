@@ -4,6 +4,7 @@ import { Type as T, type TSchema } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { parse as parseToml } from "smol-toml";
 import { providerModules } from "../providers/registry.ts";
+import { withDefaults } from "./defaults.ts";
 import {
   CommonProviderKeys,
   ConfigFile,
@@ -42,8 +43,9 @@ function keyPath(prefix: string, pointer: string): string {
 }
 
 function check<S extends TSchema>(file: string, prefix: string, schema: S, value: unknown): any {
-  const v = Value.Default(schema, Value.Clone(value ?? {}));
-  const first = Value.Errors(schema, v).First();
+  const v = withDefaults(schema, structuredClone(value ?? {}));
+  // Errors() walks the whole value through generators; a valid config (the usual case) only needs Check().
+  const first = Value.Check(schema, v) ? undefined : Value.Errors(schema, v).First();
   if (!first) return v;
   const where = keyPath(prefix, first.path);
   if (first.message.startsWith("Unexpected property")) throw new ConfigError(`${file}: ${where}: unknown key`);

@@ -88,7 +88,6 @@ export const McpServerConfig = T.Object(
     url: T.Optional(T.String()),
     headers: T.Optional(T.Record(T.String(), T.String())),
   },
-  // `default` makes Value.Default descend into each entry of the servers record (so `transport` defaults to stdio).
   { ...Closed, default: {} },
 );
 
