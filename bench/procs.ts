@@ -137,15 +137,24 @@ export interface Mem {
   rss: number;
   /** Peak resident set since start (VmHWM), bytes. */
   hwm: number;
+  /**
+   * The resident set split (RssAnon, RssFile), bytes: the process's own memory, and pages of files it maps (for a
+   * compiled binary, mostly the runtime's code, shared and reclaimable). Absent on kernels that do not report it.
+   */
+  anon?: number;
+  file?: number;
 }
 
 export function parseProcStatus(text: string): Mem {
-  const kb = (key: string) => {
+  const kb = (key: string, required = true) => {
     const m = text.match(new RegExp(`^${key}:\\s+(\\d+) kB`, "m"));
-    if (!m) throw new Error(`/proc status has no ${key}`);
+    if (!m) {
+      if (required) throw new Error(`/proc status has no ${key}`);
+      return undefined;
+    }
     return Number(m[1]) * 1024;
   };
-  return { rss: kb("VmRSS"), hwm: kb("VmHWM") };
+  return { rss: kb("VmRSS")!, hwm: kb("VmHWM")!, anon: kb("RssAnon", false), file: kb("RssFile", false) };
 }
 
 export function readMem(pid: number): Mem {

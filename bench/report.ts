@@ -59,6 +59,8 @@ const fin = (...xs: number[]) => xs.every(Number.isFinite);
 export const fmtMs = (ms: number) => (Number.isFinite(ms) ? (ms < 10 ? ms.toFixed(3) : ms.toFixed(1)) : "–");
 export const fmtInt = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString("en-US") : "–");
 export const fmtMB = (b: number) => (Number.isFinite(b) ? `${(b / MB).toFixed(1)} MB` : "–");
+/** "7.5 + 38.8 MB": a compiled binary's file-backed pages depend on the page cache (more right after a build). */
+const split = (m: Mem) => (m.anon !== undefined && m.file !== undefined ? `${(m.anon / MB).toFixed(1)} + ${(m.file / MB).toFixed(1)} MB` : "");
 /** Added latency with its sign: "+0.048", "-0.010". */
 export const fmtDelta = (ms: number) => (Number.isFinite(ms) ? `${ms >= 0 ? "+" : "-"}${fmtMs(Math.abs(ms))}` : "–");
 const fmtX = (r: number) => (Number.isFinite(r) ? `${r.toFixed(2)}x` : "–");
@@ -205,25 +207,25 @@ export function renderMarkdown(r: BenchResult): string {
   out.push("## Memory and size", "");
   const memRows: string[][] = [];
   if (r.mem) {
-    memRows.push(["Alloy idle", fmtMB(r.mem.idle.rss), fmtMB(r.mem.idle.hwm)]);
-    memRows.push([`after ${fmtInt(r.mem.first.requests)} requests (every path, JSON and streamed)`, fmtMB(r.mem.first.mem.rss), fmtMB(r.mem.first.mem.hwm)]);
-    memRows.push([`after ${fmtInt(r.mem.last.requests)} requests (same mix)`, fmtMB(r.mem.last.mem.rss), fmtMB(r.mem.last.mem.hwm)]);
+    memRows.push(["Alloy idle", fmtMB(r.mem.idle.rss), fmtMB(r.mem.idle.hwm), split(r.mem.idle)]);
+    memRows.push([`after ${fmtInt(r.mem.first.requests)} requests (every path, JSON and streamed)`, fmtMB(r.mem.first.mem.rss), fmtMB(r.mem.first.mem.hwm), split(r.mem.first.mem)]);
+    memRows.push([`after ${fmtInt(r.mem.last.requests)} requests (same mix)`, fmtMB(r.mem.last.mem.rss), fmtMB(r.mem.last.mem.hwm), split(r.mem.last.mem)]);
     const j = r.mem.jsonOnly;
     if (j) {
-      memRows.push([`fresh Alloy, OpenAI JSON only: after ${fmtInt(j.first.requests)}`, fmtMB(j.first.mem.rss), fmtMB(j.first.mem.hwm)]);
-      memRows.push([`fresh Alloy, OpenAI JSON only: after ${fmtInt(j.last.requests)}`, fmtMB(j.last.mem.rss), fmtMB(j.last.mem.hwm)]);
+      memRows.push([`fresh Alloy, OpenAI JSON only: after ${fmtInt(j.first.requests)}`, fmtMB(j.first.mem.rss), fmtMB(j.first.mem.hwm), split(j.first.mem)]);
+      memRows.push([`fresh Alloy, OpenAI JSON only: after ${fmtInt(j.last.requests)}`, fmtMB(j.last.mem.rss), fmtMB(j.last.mem.hwm), split(j.last.mem)]);
     }
-    if (r.mem.end) memRows.push([`after the timed rounds (${fmtInt(r.mem.end.requests)} requests)`, fmtMB(r.mem.end.mem.rss), fmtMB(r.mem.end.mem.hwm)]);
+    if (r.mem.end) memRows.push([`after the timed rounds (${fmtInt(r.mem.end.requests)} requests)`, fmtMB(r.mem.end.mem.rss), fmtMB(r.mem.end.mem.hwm), split(r.mem.end.mem)]);
     if (r.mem.bare) {
-      memRows.push(["bare proxy idle (reference)", fmtMB(r.mem.bare.idle.rss), fmtMB(r.mem.bare.idle.hwm)]);
-      if (r.mem.bare.end) memRows.push(["bare proxy after the timed rounds", fmtMB(r.mem.bare.end.rss), fmtMB(r.mem.bare.end.hwm)]);
+      memRows.push(["bare proxy idle (reference)", fmtMB(r.mem.bare.idle.rss), fmtMB(r.mem.bare.idle.hwm), split(r.mem.bare.idle)]);
+      if (r.mem.bare.end) memRows.push(["bare proxy after the timed rounds", fmtMB(r.mem.bare.end.rss), fmtMB(r.mem.bare.end.hwm), split(r.mem.bare.end)]);
     }
   }
   if (r.size) {
-    memRows.push(["binary `./alloy`", fmtMB(r.size.alloy), ""]);
-    memRows.push(["empty `bun build --compile`", fmtMB(r.size.empty), ""]);
+    memRows.push(["binary `./alloy`", fmtMB(r.size.alloy), "", ""]);
+    memRows.push(["empty `bun build --compile`", fmtMB(r.size.empty), "", ""]);
   }
-  out.push(table(["what", "VmRSS / size", "VmHWM (peak)"], memRows), "");
+  out.push(table(["what", "VmRSS / size", "VmHWM (peak)", "VmRSS: anonymous + file-backed"], memRows), "");
 
   out.push("## Issue #9 targets", "");
   for (const c of checks(r)) out.push(`- **${c.verdict}** ${c.name}: ${c.detail}`);

@@ -90,3 +90,8 @@ test("parseProcStatus reads VmRSS and VmHWM in bytes", () => {
   expect(parseProcStatus(status)).toEqual({ rss: 40 * 1024 * 1024, hwm: 50 * 1024 * 1024 });
   expect(() => parseProcStatus("Name:\tx\n")).toThrow(/VmRSS/);
 });
+
+test("parseProcStatus splits the resident set into anonymous and file-backed when the kernel reports it", () => {
+  const status = "VmHWM:\t   51200 kB\nVmRSS:\t   40960 kB\nRssAnon:\t    8192 kB\nRssFile:\t   32768 kB\nRssShmem:\t0 kB\n";
+  expect(parseProcStatus(status)).toEqual({ rss: 40 * 1024 * 1024, hwm: 50 * 1024 * 1024, anon: 8 * 1024 * 1024, file: 32 * 1024 * 1024 });
+});

@@ -35,7 +35,7 @@ function result(alloy: Partial<TargetResult>, mem: { idle: number; first: number
     meta: { tool: "wrk 4.1.0 (1 thread)", mode: "test", machine: "2 × test cpu", bun: "1.4.5", streamChunks: 50 },
     targets: [target("direct", { p50at1: 0.05 }), target("bare", { p50at1: 0.15 }), target("alloy-openai", alloy), target("alloy-bedrock", { skipped: "not registered" })],
     mem: {
-      idle: { rss: mem.idle * MB, hwm: mem.idle * MB },
+      idle: { rss: mem.idle * MB, hwm: mem.idle * MB, anon: 8 * MB, file: (mem.idle - 8) * MB },
       first: { requests: 1000, mem: { rss: mem.first * MB, hwm: mem.first * MB } },
       last: { requests: 100_000, mem: { rss: mem.last * MB, hwm: mem.hwm * MB } },
     },
@@ -87,6 +87,7 @@ test("the report has every section, skipped rows with their reason and the verdi
   expect(md).toContain("| alloy-openai | 0.90x |");
   expect(md).toContain("- **FAIL** throughput @64 ≥ 95% of bare proxy");
   expect(md).toContain("- **PASS** idle RSS ≤ 45 MB: 40.0 MB");
+  expect(md).toContain("| Alloy idle | 40.0 MB | 40.0 MB | 8.0 + 32.0 MB |");
 });
 
 describe("bench config", () => {
