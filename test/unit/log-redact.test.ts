@@ -27,6 +27,12 @@ describe("log format", () => {
     expect(lines[0]).toMatch(/^\d{4}-\d\d-\d\dT\S+ WARN  slow provider=openai usage=\{"a":1\}\n$/);
   });
 
+  test("text: numbers and booleans read as JSON writes them, non-finite numbers as null", () => {
+    const { log, lines } = capture("info", false);
+    log.info("request", { status: 200, ms: 12.34, neg: -0, big: 1e21, stream: false, nan: NaN, inf: Infinity, list: [1, "a"] });
+    expect(lines[0]).toEndWith(' request status=200 ms=12.34 neg=0 big=1e+21 stream=false nan=null inf=null list=[1,"a"]\n');
+  });
+
   test("levels: debug lines only at debug; enabled() says so", () => {
     const info = capture("info", true);
     info.log.debug("hidden");
