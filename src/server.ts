@@ -7,7 +7,7 @@ import { openRelayWarning } from "./http/auth.ts";
 import type { McpManager } from "./mcp/servers.ts";
 import { createGatewayMetrics, type GatewayMetrics } from "./observability/gateway-metrics.ts";
 import { createLogger, type Logger } from "./observability/log.ts";
-import { createRequestObserver } from "./observability/observer.ts";
+import { afterResponse, createRequestObserver } from "./observability/observer.ts";
 import { collectSecrets } from "./observability/redact.ts";
 
 export const VERSION = "0.1.0";
@@ -58,7 +58,8 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
   const mcp = Object.keys(config.mcp.servers).length
     ? new (await import("./mcp/servers.ts")).McpManager(config.mcp, { log, clientVersion: VERSION, onToolCall: metrics?.mcpToolCall })
     : undefined;
-  const app = createApp({ gateway, observer: createRequestObserver(log, metrics), metrics, mcp, readiness: mcp ? [() => mcp.readiness()] : [] });
+  const observer = afterResponse(createRequestObserver(log, metrics));
+  const app = createApp({ gateway, observer, metrics, mcp, readiness: mcp ? [() => mcp.readiness()] : [] });
   app.listen({
     port: config.server.port,
     hostname: config.server.host,
@@ -107,6 +108,7 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
           await server.stop(true);
         } else await drained;
         await Promise.allSettled([gateway.close(), mcp?.close()]);
+        observer.flush();
         log.flush();
       })();
       return stopping;

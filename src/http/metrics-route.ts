@@ -10,6 +10,8 @@ export function metricsRoute(metrics: GatewayMetrics | undefined, observer: Requ
   return app.get(
     "/metrics",
     observed(observer, "/metrics", ({ request }) => {
+      // Requests that have finished but whose records still wait for the end of the turn are counted too.
+      observer.flush?.();
       return new Response(metrics.render(), { headers: { "content-type": PROMETHEUS_CONTENT_TYPE, "x-request-id": requestIdOf(request) } });
     }),
   );

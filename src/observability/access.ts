@@ -37,6 +37,8 @@ export interface RequestObserver {
    * gathering any text, so nothing is collected otherwise.
    */
   text?(requestId: string, kind: TextKind, body: unknown): void;
+  /** Handle records still waiting (see afterResponse in observer.ts): before a metrics scrape and at shutdown. */
+  flush?(): void;
 }
 
 /** An access record for a route with no upstream (health, models, metrics, errors before routing). */

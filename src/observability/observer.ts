@@ -52,3 +52,32 @@ export function createRequestObserver(log: Logger, metrics?: GatewayMetrics): Re
     observer.text = (requestId, kind, body) => log.debug(kind, { requestId, [kind === "prompt" ? "messages" : "message"]: body });
   return observer;
 }
+
+/**
+ * The same observer, run after the response has gone out, so a request's latency does not include its log line and
+ * metrics. Records wait for the end of the event-loop turn; one setImmediate takes all of that turn's records.
+ * `flush()` handles whatever is waiting at once (shutdown).
+ */
+export function afterResponse(inner: RequestObserver): RequestObserver & { flush(): void } {
+  let pending: AccessRecord[] = [];
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    const batch = pending;
+    pending = [];
+    for (const rec of batch) inner.end(rec);
+  };
+  const deferred: RequestObserver & { flush(): void } = {
+    end(rec) {
+      pending.push(rec);
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    },
+    flush,
+  };
+  // Prompt and completion text (debug level) stay synchronous: they are logged while the request runs.
+  if (inner.text) deferred.text = inner.text;
+  return deferred;
+}

@@ -61,7 +61,12 @@ function chat(body: Record<string, unknown>, headers: Record<string, string> = {
 
 const msgs = (text: string) => [{ role: "user", content: text }];
 const lines = () => gw.logs.map((l) => JSON.parse(l) as Record<string, any>);
-const accessLine = (id: string) => lines().find((l) => l.msg === "request" && l.requestId === id);
+// Access lines are written after the response has gone out, when the server's event-loop turn ends: waiting for one
+// setImmediate of our own (queued after the server's) makes sure they are there.
+const accessLine = async (id: string) => {
+  await new Promise((r) => setImmediate(r));
+  return lines().find((l) => l.msg === "request" && l.requestId === id);
+};
 
 // --- a small Prometheus text parser: name, labels, value per sample ---
 interface Sample {
@@ -135,15 +140,15 @@ describe("access log", () => {
     const id = res.headers.get("x-request-id")!;
     expect(id).toMatch(/^req_/);
     expect(await res.text()).toEndWith("data: [DONE]\n\n");
-    expect(accessLine(id)).toMatchObject({ status: 200, stream: true, provider: "mock", model: "mock/echo", promptTokens: 3, completionTokens: 5 });
-    expect(typeof accessLine(id)!.ttfbMs).toBe("number");
+    expect(await accessLine(id)).toMatchObject({ status: 200, stream: true, provider: "mock", model: "mock/echo", promptTokens: 3, completionTokens: 5 });
+    expect(typeof (await accessLine(id))!.ttfbMs).toBe("number");
   });
 
   test("retries and failovers are counted on the access line", async () => {
     upstream.script = () => openaiError(500, "upstream exploded", "server_error");
     const res = await chat({ model: "smart", messages: msgs("fail over please") }, { "x-request-id": "client-failover-1" });
     expect(res.status).toBe(200);
-    expect(accessLine("client-failover-1")).toMatchObject({ model: "smart", provider: "mock", upstreamModel: "echo", attempts: 3, retries: 1, failovers: 1 });
+    expect(await accessLine("client-failover-1")).toMatchObject({ model: "smart", provider: "mock", upstreamModel: "echo", attempts: 3, retries: 1, failovers: 1 });
     upstream.script = defaultScript;
   });
 
@@ -152,18 +157,18 @@ describe("access log", () => {
     const res = await chat({ model: "openai/gpt-4o-mini", messages: msgs("x") }, { "x-request-id": "client-fail-1" });
     expect(res.status).toBe(503);
     expect(res.headers.get("x-request-id")).toBe("client-fail-1");
-    expect(accessLine("client-fail-1")).toMatchObject({ level: "warn", status: 503, error: "overloaded", provider: "openai", attempts: 2, retries: 1 });
-    expect(accessLine("client-fail-1")!.errorMessage).toContain("overloaded right now");
+    expect(await accessLine("client-fail-1")).toMatchObject({ level: "warn", status: 503, error: "overloaded", provider: "openai", attempts: 2, retries: 1 });
+    expect((await accessLine("client-fail-1"))!.errorMessage).toContain("overloaded right now");
     upstream.script = defaultScript;
   });
 
   test("other routes leave access lines too; /health only at debug and never with a secret", async () => {
     const models = await fetch(`${gw.url}/v1/models`, { headers: { ...AUTH, "x-request-id": "client-models-1" } });
     expect(models.headers.get("x-request-id")).toBe("client-models-1");
-    expect(accessLine("client-models-1")).toMatchObject({ level: "info", method: "GET", route: "/v1/models", status: 200 });
+    expect(await accessLine("client-models-1")).toMatchObject({ level: "info", method: "GET", route: "/v1/models", status: 200 });
     const health = await fetch(`${gw.url}/health`, { headers: { "x-request-id": "client-health-1" } });
     expect(health.headers.get("x-request-id")).toBe("client-health-1");
-    expect(accessLine("client-health-1")).toMatchObject({ level: "debug", route: "/health", status: 200 });
+    expect(await accessLine("client-health-1")).toMatchObject({ level: "debug", route: "/health", status: 200 });
   });
 });
 
@@ -172,18 +177,18 @@ describe("x-request-id on every response", () => {
     const bad = await fetch(`${gw.url}/v1/chat/completions`, { method: "POST", headers: { ...AUTH, "content-type": "application/json", "x-request-id": "client-bad-1" }, body: "{nope" });
     expect(bad.status).toBe(400);
     expect(bad.headers.get("x-request-id")).toBe("client-bad-1");
-    expect(accessLine("client-bad-1")).toMatchObject({ status: 400, error: "bad_request" });
+    expect(await accessLine("client-bad-1")).toMatchObject({ status: 400, error: "bad_request" });
 
     const unknown = await chat({ model: "no-such-model-family", messages: msgs("x") });
     expect(unknown.status).toBe(404);
     const uid = unknown.headers.get("x-request-id")!;
     expect(uid).toMatch(/^req_/);
-    expect(accessLine(uid)).toMatchObject({ status: 404, error: "not_found", model: "no-such-model-family" });
+    expect(await accessLine(uid)).toMatchObject({ status: 404, error: "not_found", model: "no-such-model-family" });
 
     const route = await fetch(`${gw.url}/v1/nowhere/at/all`, { headers: { ...AUTH, "x-request-id": "client-route-1" } });
     expect(route.status).toBe(404);
     expect(route.headers.get("x-request-id")).toBe("client-route-1");
-    expect(accessLine("client-route-1")).toMatchObject({ status: 404, route: "unmatched" });
+    expect(await accessLine("client-route-1")).toMatchObject({ status: 404, route: "unmatched" });
 
     const generated = await fetch(`${gw.url}/v1/nowhere`, { headers: AUTH });
     expect(generated.headers.get("x-request-id")).toMatch(/^req_/);
@@ -328,7 +333,7 @@ describe("metrics", () => {
     const res = await fetch(`${gw.url}/metrics`, { headers: { ...AUTH, "x-request-id": "client-scrape-1" } });
     expect(res.headers.get("x-request-id")).toBe("client-scrape-1");
     expect(await res.text()).toContain('alloy_build_info{version="0.1.0"} 1');
-    expect(accessLine("client-scrape-1")).toMatchObject({ level: "debug", route: "/metrics" });
+    expect(await accessLine("client-scrape-1")).toMatchObject({ level: "debug", route: "/metrics" });
   });
 });
 
