@@ -86,7 +86,7 @@ const AUTH_HEADERS = { "www-authenticate": 'Bearer realm="alloy"' };
 
 export class GatewayAuth {
   private readonly keys: StoredKey[] = [];
-  private readonly metricsKey: Buffer | undefined;
+  private readonly metricsKey: Uint8Array | undefined;
   private readonly metricsNeedsGatewayKey: boolean;
   /** Who sent each request, set by the guard and read by handlers (the Request object is the same throughout). */
   private readonly callers = new WeakMap<Request, KeyRule>();
