@@ -65,7 +65,13 @@ export function afterResponse(inner: RequestObserver): RequestObserver & { flush
     scheduled = false;
     const batch = pending;
     pending = [];
-    for (const rec of batch) inner.end(rec);
+    for (const rec of batch) {
+      try {
+        inner.end(rec);
+      } catch {
+        // Out of any request now, a throw would take the process down: one bad record must not, nor stop the rest.
+      }
+    }
   };
   const deferred: RequestObserver & { flush(): void } = {
     end(rec) {

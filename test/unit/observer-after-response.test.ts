@@ -57,6 +57,21 @@ describe("afterResponse", () => {
     expect(seen).toEqual(["a"]);
   });
 
+  test("a record whose handling throws neither stops the others nor escapes", async () => {
+    const seen: string[] = [];
+    const o = afterResponse({
+      end: (r) => {
+        if (r.requestId === "bad") throw new Error("boom");
+        seen.push(r.requestId);
+      },
+    });
+    o.end(rec("a"));
+    o.end(rec("bad"));
+    o.end(rec("b"));
+    expect(() => o.flush()).not.toThrow();
+    expect(seen).toEqual(["a", "b"]);
+  });
+
   test("prompt and completion text (debug level) pass straight through", () => {
     const texts: string[] = [];
     const o = afterResponse({ end() {}, text: (id, kind) => texts.push(`${id}:${kind}`) });
