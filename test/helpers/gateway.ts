@@ -16,6 +16,12 @@ export function writeConfig(toml: string): string {
   return file;
 }
 
+/**
+ * Access lines are written after the response has gone out, when the gateway's event-loop turn ends. A setImmediate of
+ * our own is queued after the gateway's, so once it has run every finished request's line is in the logs.
+ */
+export const logsSettled = () => new Promise<void>((r) => setImmediate(r));
+
 export interface TestGateway extends Running {
   logs: string[];
 }

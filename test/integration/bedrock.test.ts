@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import OpenAI from "openai";
 import { loadConfig } from "../../src/config/load.ts";
-import { startGateway, writeConfig, type TestGateway } from "../helpers/gateway.ts";
+import { logsSettled, startGateway, writeConfig, type TestGateway } from "../helpers/gateway.ts";
 import {
   bedrockError,
   converseBody,
@@ -418,7 +418,8 @@ describe("Bedrock errors", () => {
     expect((await aborted).n).toBe(hanging);
   });
 
-  test("no AWS secret in any error body or log line", () => {
+  test("no AWS secret in any error body or log line", async () => {
+    await logsSettled();
     expect(errorBodies.length).toBeGreaterThan(10);
     for (const text of [...errorBodies, ...gw.logs]) {
       expect(text).not.toContain(SECRET);

@@ -1,7 +1,7 @@
 // Retries, failover, concurrency limits and deadlines against mock upstreams that fail in scripted ways.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import OpenAI from "openai";
-import { startGateway, type TestGateway } from "../helpers/gateway.ts";
+import { logsSettled, startGateway, type TestGateway } from "../helpers/gateway.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { completion, defaultScript, jsonResponse, openaiError, sseResponse, startOpenAIMock, textChunks, type OpenAIMock } from "../mocks/openai-upstream.ts";
 
@@ -141,6 +141,7 @@ describe("failover", () => {
     const { response } = await ask("openai/gpt-4o").withResponse();
     expect(response.headers.get("x-alloy-provider")).toBe("backup");
     expect(backup.calls[0]!.body.model).toBe("gpt-backup");
+    await logsSettled();
     const access = gw.logs.map((l) => JSON.parse(l)).filter((l) => l.msg === "request").pop();
     expect(access.failovers).toBe(1);
     expect(access.attempts).toBe(4);

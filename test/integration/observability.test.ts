@@ -1,7 +1,7 @@
 // Logs and metrics of a real gateway over real sockets: access lines, request ids on every line and every response,
 // no secret in any line (debug level, failing upstreams), and /metrics moving by exactly what the traffic did.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { startGateway, type TestGateway } from "../helpers/gateway.ts";
+import { logsSettled, startGateway, type TestGateway } from "../helpers/gateway.ts";
 import { completion, defaultScript, jsonResponse, openaiError, startOpenAIMock, type OpenAIMock } from "../mocks/openai-upstream.ts";
 
 const UPSTREAM_KEY = "sk-upstream-secret-abcdef123456";
@@ -61,10 +61,8 @@ function chat(body: Record<string, unknown>, headers: Record<string, string> = {
 
 const msgs = (text: string) => [{ role: "user", content: text }];
 const lines = () => gw.logs.map((l) => JSON.parse(l) as Record<string, any>);
-// Access lines are written after the response has gone out, when the server's event-loop turn ends: waiting for one
-// setImmediate of our own (queued after the server's) makes sure they are there.
 const accessLine = async (id: string) => {
-  await new Promise((r) => setImmediate(r));
+  await logsSettled();
   return lines().find((l) => l.msg === "request" && l.requestId === id);
 };
 
@@ -108,6 +106,7 @@ describe("access log", () => {
     expect(res.status).toBe(200);
     expect(res.headers.get("x-request-id")).toBe("client-id-json-1");
     const body = (await res.json()) as { usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number } };
+    await logsSettled();
     const found = lines().filter((l) => l.msg === "request" && l.requestId === "client-id-json-1");
     expect(found.length).toBe(1);
     const a = found[0]!;
@@ -213,6 +212,7 @@ describe("debug lines", () => {
     const smarker = "marker-7f3a-stream";
     const s = await chat({ model: "mock/echo", messages: msgs(smarker), stream: true }, { "x-request-id": "client-debug-2" });
     await s.text();
+    await logsSettled();
     for (const [m, id] of [
       [marker, "client-debug-1"],
       [smarker, "client-debug-2"],

@@ -2,7 +2,7 @@
 // own key, keys can be limited to models, per-key rpm and concurrency answer 429 with Retry-After, and no key value
 // ever reaches the client, the upstream or a log line.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { startGateway, type TestGateway } from "../helpers/gateway.ts";
+import { logsSettled, startGateway, type TestGateway } from "../helpers/gateway.ts";
 import { completion, jsonResponse, startOpenAIMock, type OpenAIMock } from "../mocks/openai-upstream.ts";
 
 const PLAIN = "plain-gateway-key-0001";
@@ -303,7 +303,8 @@ describe("per-key limits", () => {
 });
 
 describe("secrets in logs", () => {
-  test("no gateway key value appears in any log line; labels do", () => {
+  test("no gateway key value appears in any log line; labels do", async () => {
+    await logsSettled();
     const all = gw.logs.join("\n");
     for (const s of SECRETS) expect(all).not.toContain(s);
     expect(all).toContain("rate_limit");
