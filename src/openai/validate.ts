@@ -1,6 +1,5 @@
 // Chat Completions request validation: one compiled TypeBox checker on the hot path; on failure (the slow path) a
 // second look names the exact field and what it should be, the way OpenAI's own 400s do.
-import { TypeCompiler } from "@sinclair/typebox/compiler";
 import type { TSchema } from "@sinclair/typebox";
 import { AlloyError } from "../errors.ts";
 import { ChatRequest, LIMITS, MessageByRole } from "./schema.ts";
@@ -8,15 +7,10 @@ import { own } from "../own.ts";
 import { LazyCheck } from "../lazy-check.ts";
 
 const checkRequest = new LazyCheck(ChatRequest);
-// Per-role checkers serve only the error path: compiled the first time a message fails, not at startup.
-const byRole = new Map<string, ReturnType<typeof TypeCompiler.Compile>>();
-function checkerFor(role: string) {
-  const schema = own<TSchema>(MessageByRole, role);
-  if (!schema) return undefined;
-  let c = byRole.get(role);
-  if (!c) byRole.set(role, (c = TypeCompiler.Compile(schema)));
-  return c;
-}
+// Per-role checkers serve only the error path: each compiles the first time a message of its role fails.
+const byRole: Record<string, LazyCheck<TSchema>> = Object.fromEntries(
+  Object.entries(MessageByRole).map(([role, schema]) => [role, new LazyCheck(schema as TSchema)]),
+);
 
 function fieldPath(pointer: string, prefix = ""): string {
   let out = prefix;
@@ -43,7 +37,7 @@ export function validateChatRequest(body: unknown): ChatRequest {
     for (let i = 0; i < msgs.length; i++) {
       const m = msgs[i] as { role?: unknown } | null;
       const role = m && typeof m === "object" ? m.role : undefined;
-      const checker = typeof role === "string" ? checkerFor(role) : undefined;
+      const checker = typeof role === "string" ? own(byRole, role) : undefined;
       if (!checker) {
         const param = `messages[${i}].role`;
         throw new AlloyError(
