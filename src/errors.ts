@@ -15,6 +15,8 @@ export type ErrorKind =
   | "network" // connection refused/reset before an answer, retryable
   | "server" // upstream 5xx, retryable
   | "unavailable" // nothing could serve the request (no active provider, queue deadline passed)
+  | "shutting_down" // the gateway stopped while the request was still open (shutdown grace passed)
+  | "internal" // a fault in Alloy's own code: never retried, never failed over, logged with its stack
   | "cancelled"; // the client went away
 
 const DEFAULTS: Record<ErrorKind, { status: number; type: string; code: string | null; retryable: boolean }> = {
@@ -30,8 +32,19 @@ const DEFAULTS: Record<ErrorKind, { status: number; type: string; code: string |
   network: { status: 502, type: "upstream_error", code: "upstream_error", retryable: true },
   server: { status: 502, type: "upstream_error", code: "upstream_error", retryable: true },
   unavailable: { status: 503, type: "service_unavailable", code: "service_unavailable", retryable: false },
+  shutting_down: { status: 503, type: "service_unavailable", code: "shutting_down", retryable: false },
+  internal: { status: 500, type: "server_error", code: "internal_error", retryable: false },
   cancelled: { status: 499, type: "request_cancelled", code: "request_cancelled", retryable: false },
 };
+
+let scrubMessage: (message: string) => string = (m) => m;
+/**
+ * Install the scrubber every client-facing error message goes through (startup does: it knows the secrets and the
+ * upstream hosts). An upstream may quote the credential it rejected, or a transport error the address it failed on.
+ */
+export function setMessageScrubber(fn: (message: string) => string): void {
+  scrubMessage = fn;
+}
 
 export interface ErrorInit {
   status?: number;
@@ -67,12 +80,17 @@ export class AlloyError extends Error {
     this.upstreamType = init.upstreamType;
   }
 
+  /** The message as a client may see it: secrets and internal addresses scrubbed (see setMessageScrubber). */
+  get publicMessage(): string {
+    return scrubMessage(this.message);
+  }
+
   get retryable(): boolean {
     return DEFAULTS[this.kind].retryable && !this.afterFirstChunk;
   }
 
   toBody() {
-    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+    return { error: { message: this.publicMessage, type: this.type, param: this.param, code: this.code } };
   }
 }
 
@@ -114,6 +132,11 @@ export function upstreamError(status: number, message: string, init: ErrorInit =
   return new AlloyError(kind, message, { ...init, status: keep });
 }
 
+/**
+ * Anything thrown is an AlloyError by the time governance sees it. Transport failures are classified where they
+ * happen (providers/upstream.ts `transportError`), so whatever else arrives here unclassified is a bug in Alloy's own
+ * code: a 500 that is never retried or failed over (which would hide it), its stack kept as the cause for the log.
+ */
 export function asAlloyError(e: unknown): AlloyError {
   if (e instanceof AlloyError) return e;
   if (e instanceof Error && (e.name === "AbortError" || e.name === "TimeoutError")) {
@@ -121,6 +144,5 @@ export function asAlloyError(e: unknown): AlloyError {
       ? new AlloyError("timeout", "upstream request timed out")
       : new AlloyError("cancelled", "request cancelled");
   }
-  const msg = e instanceof Error ? e.message : String(e);
-  return new AlloyError("network", `upstream connection failed: ${msg}`, { cause: e });
+  return new AlloyError("internal", "internal gateway error", { cause: e });
 }

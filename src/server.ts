@@ -8,7 +8,8 @@ import type { McpManager } from "./mcp/servers.ts";
 import { createGatewayMetrics, type GatewayMetrics } from "./observability/gateway-metrics.ts";
 import { createLogger, type Logger } from "./observability/log.ts";
 import { afterResponse, createRequestObserver } from "./observability/observer.ts";
-import { collectSecrets } from "./observability/redact.ts";
+import { clientRedactor, collectSecrets, scrubClientMessage, upstreamHosts } from "./observability/redact.ts";
+import { AlloyError, setMessageScrubber } from "./errors.ts";
 
 export const VERSION = "0.1.0";
 
@@ -50,6 +51,11 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
   const secrets = collectSecrets(config);
   log.addSecrets(secrets.exact);
   log.addSecrets(secrets.heuristic, 8);
+  // Client-facing error messages get the same scrub, and lose the upstreams' host names too.
+  clientRedactor.add(secrets.exact);
+  clientRedactor.add(secrets.heuristic, 8);
+  clientRedactor.add(upstreamHosts(config));
+  setMessageScrubber(scrubClientMessage);
   const metrics: GatewayMetrics | undefined = config.metrics ? createGatewayMetrics({ config, version: VERSION }) : undefined;
   const gateway = createGateway(config, withAttemptLog(log, metrics?.dispatch));
   metrics?.watch(gateway.upstreams);
@@ -105,6 +111,14 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
           let t: Timer | undefined;
           await Promise.race([drained, new Promise((r) => (t = setTimeout(r, grace)))]);
           clearTimeout(t);
+          // Grace is over: what is still open ends with an error its client can read (a stream gets the error event,
+          // a waiting request a 503), rather than a cut socket that looks like the client left. A short bound for
+          // those last bytes to go out, then every socket closes.
+          const cut = gateway.watchdog.endAll(new AlloyError("shutting_down", "Alloy is shutting down: the request was cut when the shutdown grace period ended"));
+          if (cut > 0) {
+            await Promise.race([drained, new Promise((r) => (t = setTimeout(r, 1000)))]);
+            clearTimeout(t);
+          }
           await server.stop(true);
         } else await drained;
         await Promise.allSettled([gateway.close(), mcp?.close()]);

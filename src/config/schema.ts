@@ -23,6 +23,8 @@ export const ServerConfig = T.Object(
     port: T.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
     timeout_secs: T.Number({ exclusiveMinimum: 0, default: 120 }),
     max_body_size: PosInt(10 * 1024 * 1024),
+    /** Bytes of one upstream answer; past it reading stops and the client gets 502 upstream_error. */
+    max_response_size: PosInt(32 * 1024 * 1024),
     /** Seconds to let in-flight requests finish on SIGTERM/SIGINT. */
     shutdown_grace_secs: T.Number({ minimum: 0, default: 30 }),
     /** Seconds a client may take to send its request body (and stay silent on an idle connection). */

@@ -4,6 +4,7 @@ import { Balancer } from "../governance/balance.ts";
 import { Limiter } from "../governance/limiter.ts";
 import { Watchdog } from "../governance/watchdog.ts";
 import { createProviders } from "../providers/registry.ts";
+import { DEFAULT_LIMITS } from "../providers/upstream.ts";
 import { Dispatcher, type DispatchObserver, type Upstream } from "./dispatch.ts";
 import { Router } from "./route.ts";
 
@@ -19,7 +20,10 @@ export interface Gateway {
 }
 
 export function createGateway(config: Config, observer?: DispatchObserver): Gateway {
-  const providers = createProviders(config.providers);
+  const providers = createProviders(config.providers, {
+    maxResponseSize: config.server.max_response_size,
+    maxEventSize: DEFAULT_LIMITS.maxEventSize,
+  });
   const upstreams = new Map<string, Upstream>();
   for (const [name, provider] of providers) {
     const cfg = config.providers[name]!;

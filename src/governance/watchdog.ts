@@ -5,6 +5,8 @@
 /** Something with deadlines: `check` runs once per tick while it is watched, and acts on whatever has expired. */
 export interface Watched {
   check(now: number): void;
+  /** End it now for `reason` (shutdown). */
+  end?(reason: Error): void;
 }
 
 export class Watchdog {
@@ -29,6 +31,20 @@ export class Watchdog {
 
   delete(item: Watched): void {
     this.items.delete(item);
+  }
+
+  /** End everything still watched (the shutdown grace is over): each ends with `reason`. */
+  endAll(reason: Error): number {
+    let n = 0;
+    for (const item of this.items) {
+      try {
+        item.end?.(reason);
+        n++;
+      } catch {
+        // one item's failure must not keep the others open
+      }
+    }
+    return n;
   }
 
   /** Check everything now (the interval calls this; tests may too). */

@@ -49,6 +49,7 @@ export function chatHandler({ gateway, observer, auth, mcp }: ChatDeps) {
       if (err) {
         rec.error = err.kind;
         rec.errorMessage = err.message;
+        if (err.kind === "internal") rec.errorStack = err.cause instanceof Error ? err.cause.stack : String(err.cause);
       }
       observer.end(rec);
     };

@@ -24,6 +24,8 @@ export interface AccessRecord {
   /** The error kind when the request failed (rate_limit, timeout, bad_request, …). */
   error?: string;
   errorMessage?: string;
+  /** A fault in Alloy's own code (error "internal"): where it happened, for whoever fixes it. */
+  errorStack?: string;
   finishReason?: string | null;
 }
 

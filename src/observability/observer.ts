@@ -34,6 +34,7 @@ export function accessFields(rec: AccessRecord): Fields {
   if (rec.error) {
     f.error = rec.error;
     f.errorMessage = rec.errorMessage;
+    if (rec.errorStack) f.errorStack = rec.errorStack;
   }
   return f;
 }
@@ -42,9 +43,9 @@ export function createRequestObserver(log: Logger, metrics?: GatewayMetrics): Re
   const observer: RequestObserver = {
     end(rec) {
       metrics?.request(rec);
-      const level = rec.status >= 500 ? "warn" : QUIET_ROUTES.has(rec.route) && rec.status < 400 ? "debug" : "info";
+      const level = rec.errorStack ? "error" : rec.status >= 500 ? "warn" : QUIET_ROUTES.has(rec.route) && rec.status < 400 ? "debug" : "info";
       // Build the line only when it will be written (at --log-level warn the hot path skips it entirely).
-      if (level !== "warn" && !log.enabled(level)) return;
+      if (level !== "warn" && level !== "error" && !log.enabled(level)) return;
       log[level]("request", accessFields(rec));
     },
   };

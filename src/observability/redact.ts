@@ -97,3 +97,37 @@ export function collectSecrets(config: Config, env: Record<string, string | unde
   for (const [k, v] of Object.entries(env)) if (v && SECRET_ENV.test(k)) heuristic.push(...(k === "ALLOY_API_KEYS" ? v.split(",").map((x) => x.trim()) : [v]));
   return { exact, heuristic };
 }
+
+/** IPv4 literals (with a port), URLs and the host a failed DNS lookup names: internal topology, not for clients. */
+const ADDRESS = /\b(?:https?|wss?):\/\/[^\s"'<>]+|\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b|(getaddrinfo \w+ )\S+/g;
+const mayHoldAddress = (m: string) => m.includes("://") || m.includes("getaddrinfo") || /\d\.\d/.test(m);
+
+/**
+ * What client-facing error messages go through: the same secret scrub as the logs, then addresses. One per process;
+ * every gateway started in it adds what it knows (tests start several).
+ */
+export const clientRedactor = new Redactor();
+export function scrubClientMessage(message: string): string {
+  message = clientRedactor.scrub(message);
+  return mayHoldAddress(message) ? message.replace(ADDRESS, (_m, dns?: string) => (dns ? `${dns}[host]` : "[address]")) : message;
+}
+
+/** Host names of every configured upstream (provider base URLs, remote MCP servers): scrubbed from client messages. */
+export function upstreamHosts(config: Config): string[] {
+  const hosts: string[] = [];
+  const add = (u: unknown) => {
+    if (typeof u !== "string") return;
+    try {
+      const h = new URL(u).hostname;
+      if (h) hosts.push(h);
+    } catch {
+      // not a URL: nothing to hide
+    }
+  };
+  for (const p of Object.values(config.providers)) {
+    add(p.base_url);
+    add((p as { endpoint?: unknown }).endpoint);
+  }
+  for (const s of Object.values(config.mcp.servers)) add((s as { url?: unknown }).url);
+  return hosts;
+}

@@ -12,7 +12,7 @@ import { AnthropicResponse } from "./anthropic/schema.ts";
 import { finish, initStream, step } from "./anthropic/stream.ts";
 import type { CallOptions, Provider, ProviderModule } from "./provider.ts";
 import { sseFrames } from "./sse.ts";
-import { errorFromResponse, post } from "./upstream.ts";
+import { DEFAULT_LIMITS, errorFromResponse, post, readText, type UpstreamLimits } from "./upstream.ts";
 import { LazyCheck } from "../lazy-check.ts";
 
 export interface AnthropicConfig extends ProviderConfig {
@@ -32,11 +32,14 @@ export class AnthropicProvider implements Provider {
   private readonly url: string;
   private readonly headers: Record<string, string>;
   private readonly defaultMaxTokens: number;
+  private readonly sse: { provider: string; maxEventSize: number };
 
   constructor(
     readonly name: string,
     cfg: AnthropicConfig,
+    private readonly limits: UpstreamLimits = DEFAULT_LIMITS,
   ) {
+    this.sse = { provider: name, maxEventSize: limits.maxEventSize };
     this.url = `${cfg.base_url!.replace(/\/+$/, "")}/v1/messages`;
     this.defaultMaxTokens = cfg.default_max_tokens;
     // Built once: the only per-request header is the request id. The client's own key never goes upstream.
@@ -52,18 +55,18 @@ export class AnthropicProvider implements Provider {
   private async send(req: ChatRequest, o: CallOptions, stream: boolean): Promise<{ res: Response; t: Translated }> {
     const t = toAnthropicRequest(req, { model: o.model, defaultMaxTokens: this.defaultMaxTokens });
     const body = stream ? { ...t.body, stream: true } : t.body;
-    const res = await post(this.url, { ...this.headers, "x-request-id": o.requestId }, JSON.stringify(body), o.signal);
+    const res = await post(this.name, this.url, { ...this.headers, "x-request-id": o.requestId }, JSON.stringify(body), o.signal);
     if (!res.ok) throw await errorFromResponse(res, this.name, parseAnthropicError);
     return { res, t };
   }
 
   async chat(req: ChatRequest, o: CallOptions): Promise<ChatResponse> {
     const { res, t } = await this.send(req, o, false);
+    const text = await readText(res, this.limits.maxResponseSize, this.name, o.signal);
     let json: unknown;
     try {
-      json = await res.json();
+      json = JSON.parse(text);
     } catch {
-      if (o.signal.aborted) throw asAlloyError(o.signal.reason);
       throw new AlloyError("server", `${this.name} returned a body that is not JSON`);
     }
     if (!checkResponse.Check(json)) throw new AlloyError("server", `${this.name} returned an unexpected body`);
@@ -75,13 +78,13 @@ export class AnthropicProvider implements Provider {
     if (!res.body) throw new AlloyError("server", `${this.name} returned an empty stream`);
     const state = initStream({ model: req.model, created: nowSecs(), id: localId(), jsonTool: t.jsonTool });
     try {
-      for await (const frame of sseFrames(res.body)) {
+      for await (const frame of sseFrames(res.body, this.sse)) {
         yield* step(state, parseEvent(frame));
         if (state.stopped) break;
       }
     } catch (e) {
       if (o.signal.aborted) throw asAlloyError(o.signal.reason);
-      throw e instanceof AlloyError ? e : new AlloyError("network", `${this.name} stream broke: ${(e as Error).message}`);
+      throw e; // transport failures were classified where they happened; anything else is our own fault
     }
     yield* finish(state);
   }
@@ -103,5 +106,5 @@ export const anthropicModule: ProviderModule<AnthropicConfig> = {
     if (!api_key) return { cfg, inactive: `no API key (set ${envVar} or providers.${name}.api_key)` };
     return { cfg: { ...cfg, api_key, base_url: cfg.base_url ?? "https://api.anthropic.com" } };
   },
-  create: (name, cfg) => new AnthropicProvider(name, cfg),
+  create: (name, cfg, limits) => new AnthropicProvider(name, cfg, limits),
 };

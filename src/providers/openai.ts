@@ -6,7 +6,7 @@ import type { ChatChunk, ChatRequest, ChatResponse } from "../openai/schema.ts";
 import type { ProviderConfig } from "../config/schema.ts";
 import { RAW_BODY, type CallOptions, type Provider, type ProviderModule } from "./provider.ts";
 import { sseFrames } from "./sse.ts";
-import { errorFromResponse, parseOpenAIError, post } from "./upstream.ts";
+import { DEFAULT_LIMITS, errorFromResponse, parseOpenAIError, post, readText, type UpstreamLimits } from "./upstream.ts";
 
 export interface OpenAIConfig extends ProviderConfig {
   /** Extra headers for every upstream call (e.g. `api-key` for Azure-style proxies, `OpenAI-Organization`). */
@@ -17,15 +17,18 @@ export class OpenAIProvider implements Provider {
   readonly type = "openai";
   private readonly url: string;
   private readonly headers: Record<string, string>;
+  private readonly sse: { provider: string; maxEventSize: number };
 
   constructor(
     readonly name: string,
     cfg: OpenAIConfig,
+    private readonly limits: UpstreamLimits = DEFAULT_LIMITS,
   ) {
     this.url = `${cfg.base_url!.replace(/\/+$/, "")}/chat/completions`;
     // Built once: the only per-request header is the request id.
     this.headers = { "content-type": "application/json", accept: "application/json", ...(cfg.headers ?? {}) };
     if (cfg.api_key) this.headers.authorization = `Bearer ${cfg.api_key}`;
+    this.sse = { provider: name, maxEventSize: limits.maxEventSize };
   }
 
   private send(req: ChatRequest, o: CallOptions, stream: boolean): Promise<Response> {
@@ -39,23 +42,23 @@ export class OpenAIProvider implements Provider {
       body.stream = undefined;
       body.stream_options = undefined;
     }
-    return post(this.url, { ...this.headers, "x-request-id": o.requestId }, JSON.stringify(body), o.signal);
+    return post(this.name, this.url, { ...this.headers, "x-request-id": o.requestId }, JSON.stringify(body), o.signal);
   }
 
   async chat(req: ChatRequest, o: CallOptions): Promise<ChatResponse> {
     const res = await this.send(req, o, false);
     if (!res.ok) throw await errorFromResponse(res, this.name, parseOpenAIError);
-    let json: ChatResponse;
+    const text = await readText(res, this.limits.maxResponseSize, this.name, o.signal);
+    let json: unknown;
     try {
-      const text = await res.text();
-      json = JSON.parse(text) as ChatResponse;
-      // The upstream's own bytes are the answer: the HTTP layer sends them instead of serialising the object again.
-      Object.defineProperty(json, RAW_BODY, { value: text });
-    } catch (e) {
-      if (o.signal.aborted) throw o.signal.reason;
+      json = JSON.parse(text);
+    } catch {
       throw new AlloyError("server", `${this.name} returned a body that is not JSON`);
     }
-    if (!json || !Array.isArray(json.choices)) throw new AlloyError("server", `${this.name} returned an unexpected body`);
+    // Checked, not cast: the rest of the gateway reads choices[0].message and usage.
+    if (!isChatResponse(json)) throw new AlloyError("server", `${this.name} returned an unexpected body`);
+    // The upstream's own bytes are the answer: the HTTP layer sends them instead of serialising the object again.
+    Object.defineProperty(json, RAW_BODY, { value: text });
     return json;
   }
 
@@ -63,8 +66,10 @@ export class OpenAIProvider implements Provider {
     const res = await this.send(req, o, true);
     if (!res.ok) throw await errorFromResponse(res, this.name, parseOpenAIError);
     if (!res.body) throw new AlloyError("server", `${this.name} returned an empty stream`);
+    // The stream is complete only once a choice finished (or the upstream said [DONE]): a body that just ends was cut.
+    let finished = false;
     try {
-      for await (const frame of sseFrames(res.body)) {
+      for await (const frame of sseFrames(res.body, this.sse)) {
         if (frame.data === "[DONE]") return;
         let json: any;
         try {
@@ -72,19 +77,59 @@ export class OpenAIProvider implements Provider {
         } catch {
           throw new AlloyError("server", `${this.name} sent a stream event that is not JSON`);
         }
+        if (json === null || typeof json !== "object") throw new AlloyError("server", `${this.name} sent a stream event that is not an object`);
         if (json.error) {
           const e = parseOpenAIError(json);
           throw new AlloyError("server", e?.message ?? "upstream stream error", { upstreamType: e?.type });
         }
+        const kind = chunkKind(json);
+        if (kind === "skip") continue; // Azure's prompt_filter_results, keep-alive objects: nothing for the client
+        if (kind === "bad") throw new AlloyError("server", `${this.name} sent a stream chunk with malformed choices`);
+        if (kind === "finish") finished = true;
         // Keep the upstream's bytes: an unchanged chunk goes to the client without being serialised again.
         Object.defineProperty(json, RAW_BODY, { value: frame.data });
         yield json as ChatChunk;
       }
     } catch (e) {
       if (o.signal.aborted) throw o.signal.reason;
-      throw e instanceof AlloyError ? e : new AlloyError("network", `${this.name} stream broke: ${(e as Error).message}`);
+      throw e;
     }
+    if (!finished) throw new AlloyError("server", `${this.name} stream ended before a finish_reason (the answer was cut short)`);
   }
+}
+
+/** A chat completion the gateway can read: choices with message objects. */
+function isChatResponse(v: unknown): v is ChatResponse {
+  const c = (v as { choices?: unknown } | null)?.choices;
+  if (!Array.isArray(c)) return false;
+  for (const choice of c) if (!choice || typeof choice !== "object" || typeof choice.message !== "object" || !choice.message) return false;
+  return true;
+}
+
+/**
+ * What a parsed stream chunk is to the relay: `skip` carries nothing for the client (no choices and no usage), `bad`
+ * has choices Alloy cannot read, `finish` ends a choice. A usage chunk has `choices: []` (or none, from some servers).
+ */
+function chunkKind(json: { choices?: unknown; usage?: unknown }): "ok" | "finish" | "skip" | "bad" {
+  const c = json.choices;
+  if (!Array.isArray(c)) {
+    if (json.usage && typeof json.usage === "object") {
+      json.choices = [];
+      return "ok";
+    }
+    return "skip";
+  }
+  if (c.length === 0) return json.usage ? "ok" : "skip";
+  let finish = false;
+  for (const choice of c) {
+    if (!choice || typeof choice !== "object") return "bad";
+    const d = (choice as { delta?: unknown }).delta;
+    // Some compatible servers leave delta out of the finishing chunk: readers get an empty one.
+    if (d === undefined) (choice as { delta?: unknown }).delta = {};
+    else if (d === null || typeof d !== "object") return "bad";
+    if ((choice as { finish_reason?: unknown }).finish_reason) finish = true;
+  }
+  return finish ? "finish" : "ok";
 }
 
 export const openaiModule: ProviderModule<OpenAIConfig> = {
@@ -100,5 +145,5 @@ export const openaiModule: ProviderModule<OpenAIConfig> = {
       return { cfg, inactive: `no API key (set ${envVar} or providers.${name}.api_key)` };
     return { cfg: { ...cfg, api_key, base_url } };
   },
-  create: (name, cfg) => new OpenAIProvider(name, cfg),
+  create: (name, cfg, limits) => new OpenAIProvider(name, cfg, limits),
 };

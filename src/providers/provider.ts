@@ -2,6 +2,7 @@
 // chunks out, failures thrown as AlloyError (kind says whether governance may retry). Nothing here knows HTTP routing.
 import type { TSchema } from "@sinclair/typebox";
 import type { ChatChunk, ChatRequest, ChatResponse } from "../openai/schema.ts";
+import type { UpstreamLimits } from "./upstream.ts";
 
 /**
  * A response object may carry the exact JSON text it was parsed from under this key (non-enumerable). The HTTP layer
@@ -39,5 +40,6 @@ export interface ProviderModule<C = any> {
   options: Record<string, TSchema>;
   /** Fill in keys from the environment; return a reason when the provider cannot be used (it is then skipped). */
   resolve(name: string, cfg: C, ctx: ProviderContext): { cfg: C; inactive?: string };
-  create(name: string, cfg: C): Provider;
+  /** `limits`: what any upstream may send (server.max_response_size), the same for every provider. */
+  create(name: string, cfg: C, limits: UpstreamLimits): Provider;
 }

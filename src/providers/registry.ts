@@ -5,6 +5,7 @@ import { mockModule } from "./mock.ts";
 import { openaiModule } from "./openai.ts";
 import type { Provider, ProviderModule } from "./provider.ts";
 import type { ProviderConfig } from "../config/schema.ts";
+import type { UpstreamLimits } from "./upstream.ts";
 
 export const providerModules: Record<string, ProviderModule> = {
   openai: openaiModule,
@@ -13,8 +14,8 @@ export const providerModules: Record<string, ProviderModule> = {
   bedrock: bedrockModule,
 };
 
-export function createProviders(configs: Record<string, ProviderConfig>): Map<string, Provider> {
+export function createProviders(configs: Record<string, ProviderConfig>, limits: UpstreamLimits): Map<string, Provider> {
   const out = new Map<string, Provider>();
-  for (const [name, cfg] of Object.entries(configs)) out.set(name, providerModules[cfg.type]!.create(name, cfg));
+  for (const [name, cfg] of Object.entries(configs)) out.set(name, providerModules[cfg.type]!.create(name, cfg, limits));
   return out;
 }

@@ -1,14 +1,97 @@
-// The HTTP plumbing shared by fetch-based providers: one POST with the right failure classification, and upstream
-// error bodies turned into AlloyError without carrying any upstream header along.
-import { asAlloyError, upstreamError, type AlloyError } from "../errors.ts";
+// The HTTP plumbing shared by fetch-based providers: one POST with the right failure classification, bounded reads of
+// answers and error bodies, and upstream error bodies turned into AlloyError without carrying any upstream header along.
+import { AlloyError, upstreamError } from "../errors.ts";
 import { parseRetryAfter } from "../governance/backoff.ts";
 
-/** POST a JSON body; network failures and aborts become AlloyError (the abort reason wins when there is one). */
-export function post(url: string, headers: Record<string, string>, body: string, signal: AbortSignal): Promise<Response> {
+/** What any upstream may send at most; set once at startup from `server.max_response_size`. */
+export interface UpstreamLimits {
+  /** Bytes of one answer (JSON body); past it reading stops and the attempt fails with 502. */
+  maxResponseSize: number;
+  /** Bytes of one stream event; past it (or an event that never ends) the stream ends with the error event. */
+  maxEventSize: number;
+}
+
+export const DEFAULT_LIMITS: UpstreamLimits = { maxResponseSize: 32 * 1024 * 1024, maxEventSize: 1024 * 1024 };
+/** An error body is read only as far as its message needs. */
+export const MAX_ERROR_BODY = 64 * 1024;
+
+/** The one short, safe phrase a transport failure is reported with: never the URL, host name or address it hit. */
+function transportReason(e: unknown): string {
+  const err = e as { code?: unknown; message?: unknown } | undefined;
+  const text = `${String(err?.code ?? "")} ${String(err?.message ?? e)}`;
+  if (/ECONNREFUSED|ConnectionRefused/i.test(text)) return "connection refused";
+  if (/ECONNRESET|ConnectionClosed|socket hang up|EPIPE/i.test(text)) return "connection reset";
+  if (/ENOTFOUND|EAI_AGAIN|getaddrinfo|DNS/i.test(text)) return "host name could not be resolved";
+  if (/ETIMEDOUT|timed? ?out/i.test(text)) return "connection timed out";
+  if (/Malformed_HTTP|malformed|invalid http|HPE_/i.test(text)) return "malformed HTTP response";
+  if (/CERT|TLS|SSL|self.signed/i.test(text)) return "TLS handshake failed";
+  if (/FailedToOpenSocket|EHOSTUNREACH|ENETUNREACH|unreachable/i.test(text)) return "upstream unreachable";
+  return "connection error";
+}
+
+/** A failure to reach or read from an upstream: retryable, with a message that names no internal address. */
+export function transportError(provider: string, e: unknown, what = "upstream connection failed"): AlloyError {
+  return new AlloyError("network", `${provider}: ${what} (${transportReason(e)})`, { cause: e });
+}
+
+/** POST a JSON body; network failures become retryable AlloyErrors, and an abort's reason wins when there is one. */
+export function post(provider: string, url: string, headers: Record<string, string>, body: string, signal: AbortSignal): Promise<Response> {
   // A plain promise chain, not an async function: one less frame on every upstream call.
   return fetch(url, { method: "POST", headers, body, signal }).catch((e: unknown) => {
-    throw asAlloyError(signal.aborted ? signal.reason : e);
+    throw signal.aborted ? signal.reason : transportError(provider, e);
   });
+}
+
+function tooLarge(provider: string, max: number): AlloyError {
+  return new AlloyError("server", `${provider} sent an answer larger than server.max_response_size (${max} bytes)`, {
+    code: "upstream_response_too_large",
+  });
+}
+
+/**
+ * The body as text, reading at most `max` bytes: past that (or when Content-Length already says so) reading stops,
+ * the socket is released and the attempt fails. A 100 MB answer then costs 32 MiB at most, not 200 MB of RSS.
+ */
+export async function readText(res: Response, max: number, provider: string, signal: AbortSignal, errorBody = false): Promise<string> {
+  const declared = Number(res.headers.get("content-length"));
+  if (!errorBody && declared > max) {
+    res.body?.cancel().catch(() => {});
+    throw tooLarge(provider, max);
+  }
+  if (!res.body) return "";
+  const reader = res.body.getReader();
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      let r: Awaited<ReturnType<typeof reader.read>>;
+      try {
+        r = await reader.read();
+      } catch (e) {
+        throw signal.aborted ? signal.reason : transportError(provider, e, "the answer was cut off");
+      }
+      if (r.done) break;
+      size += r.value.byteLength;
+      if (size > max) {
+        if (errorBody) {
+          parts.push(r.value.subarray(0, r.value.byteLength - (size - max)));
+          break;
+        }
+        throw tooLarge(provider, max);
+      }
+      parts.push(r.value);
+    }
+  } finally {
+    reader.cancel().catch(() => {});
+  }
+  if (parts.length === 1) return new TextDecoder().decode(parts[0]);
+  const all = new Uint8Array(Math.min(size, max));
+  let off = 0;
+  for (const p of parts) {
+    all.set(p, off);
+    off += p.byteLength;
+  }
+  return new TextDecoder().decode(all);
 }
 
 export interface ParsedError {
@@ -18,7 +101,7 @@ export interface ParsedError {
   param?: string | null;
 }
 
-/** Read an upstream error response; `parse` pulls message/type out of the provider's error JSON. */
+/** Read an upstream error response (at most 64 KiB of it); `parse` pulls message/type out of the provider's error JSON. */
 export async function errorFromResponse(
   res: Response,
   provider: string,
@@ -26,7 +109,7 @@ export async function errorFromResponse(
 ): Promise<AlloyError> {
   let text = "";
   try {
-    text = await res.text();
+    text = await readText(res, MAX_ERROR_BODY, provider, new AbortController().signal, true);
   } catch {
     // the body may be cut; the status alone still classifies the failure
   }
@@ -36,13 +119,15 @@ export async function errorFromResponse(
   } catch {
     parsed = undefined;
   }
-  const message = parsed?.message || `${provider} returned HTTP ${res.status}${text && !parsed ? `: ${text.slice(0, 200)}` : ""}`;
+  const message =
+    (typeof parsed?.message === "string" && parsed.message) ||
+    `${provider} returned HTTP ${res.status}${text && !parsed ? `: ${text.slice(0, 200)}` : ""}`;
   return upstreamError(res.status, message, {
     retryAfterMs: parseRetryAfter((h) => res.headers.get(h)),
-    upstreamType: parsed?.type,
-    param: parsed?.param ?? null,
+    upstreamType: typeof parsed?.type === "string" ? parsed.type : undefined,
+    param: typeof parsed?.param === "string" ? parsed.param : null,
     // 4xx keep the upstream's own type/code (the client may branch on them); 5xx use ours.
-    ...(res.status < 500 && res.status !== 429 && parsed?.type ? { type: parsed.type, code: parsed.code ?? null } : {}),
+    ...(res.status < 500 && res.status !== 429 && typeof parsed?.type === "string" ? { type: parsed.type, code: parsed.code ?? null } : {}),
   });
 }
 
@@ -53,4 +138,3 @@ export function parseOpenAIError(json: any): ParsedError | undefined {
   if (typeof e === "string") return { message: e };
   return { message: e.message, type: e.type, code: e.code == null ? null : String(e.code), param: e.param ?? null };
 }
-

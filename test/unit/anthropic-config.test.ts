@@ -1,5 +1,6 @@
 // [providers.anthropic] config: keys from file or environment, defaults, inactive without a key, and the headers
 // the provider builds from them.
+import { DEFAULT_LIMITS } from "../../src/providers/upstream.ts";
 import { afterAll, describe, expect, test } from "bun:test";
 import { loadConfig } from "../../src/config/load.ts";
 import { anthropicModule, type AnthropicConfig } from "../../src/providers/anthropic.ts";
@@ -50,7 +51,7 @@ describe("headers and defaults on the wire", () => {
 
   test("anthropic_version, beta and default_max_tokens reach the upstream", async () => {
     const cfg = { type: "anthropic", api_key: "sk-ant", base_url: upstream.url, timeout_secs: 5, max_concurrent: 1, anthropic_version: "2023-06-01", default_max_tokens: 321, beta: ["a-1", "b-2"] } as AnthropicConfig;
-    const p = anthropicModule.create("anthropic", cfg);
+    const p = anthropicModule.create("anthropic", cfg, DEFAULT_LIMITS);
     const res = await p.chat({ model: "claude-x", messages: [{ role: "user", content: "hi" }] }, { model: "claude-x", signal: new AbortController().signal, requestId: "req-1" });
     expect(res.choices[0]!.message.content).toBe("Hello from Claude");
     const call = upstream.calls[upstream.calls.length - 1]!;
