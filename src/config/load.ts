@@ -14,7 +14,7 @@ import {
   type Config,
   type ProviderConfig,
 } from "./schema.ts";
-import { own } from "../own.ts";
+import { own } from "../util/own.ts";
 
 export class ConfigError extends Error {
   override name = "ConfigError";

@@ -3,7 +3,7 @@
 // attempt timeout and the client probe, so the hot path creates no timer, no listener and, unless something has to
 // wait on it, no AbortController of its own.
 import { AlloyError } from "../errors.ts";
-import type { Watched } from "../governance/watchdog.ts";
+import type { Watched } from "./watchdog.ts";
 
 /** What happened to one request, filled in as it goes (read by the access log and metrics even on failure). */
 export interface DispatchInfo {

@@ -2,7 +2,7 @@
 import type { Config } from "../config/schema.ts";
 import { Balancer } from "../governance/balance.ts";
 import { Limiter } from "../governance/limiter.ts";
-import { Watchdog } from "../governance/watchdog.ts";
+import { Watchdog } from "./watchdog.ts";
 import { createProviders } from "../providers/registry.ts";
 import { DEFAULT_LIMITS } from "../providers/upstream.ts";
 import { Dispatcher, type DispatchObserver, type Upstream } from "./dispatch.ts";

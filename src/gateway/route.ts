@@ -2,7 +2,7 @@
 // Built from config once; per request it is a map lookup or a prefix split.
 import type { Config } from "../config/schema.ts";
 import { AlloyError } from "../errors.ts";
-import { own } from "../own.ts";
+import { own } from "../util/own.ts";
 import type { Deployment } from "../governance/balance.ts";
 
 export interface Step {

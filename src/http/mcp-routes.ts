@@ -8,7 +8,7 @@ import { simpleRecord, type RequestObserver } from "../observability/access.ts";
 import { readJsonBody } from "./body.ts";
 import { errorResponse } from "./errors.ts";
 import { json } from "./json.ts";
-import { LazyCheck } from "../lazy-check.ts";
+import { LazyCheck } from "../util/lazy-check.ts";
 
 export const ToolCallBody = T.Object(
   {

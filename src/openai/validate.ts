@@ -3,8 +3,8 @@
 import type { TSchema } from "@sinclair/typebox";
 import { AlloyError } from "../errors.ts";
 import { ChatRequest, LIMITS, MessageByRole } from "./schema.ts";
-import { own } from "../own.ts";
-import { LazyCheck } from "../lazy-check.ts";
+import { own } from "../util/own.ts";
+import { LazyCheck } from "../util/lazy-check.ts";
 
 const checkRequest = new LazyCheck(ChatRequest);
 // Per-role checkers serve only the error path: each compiles the first time a message of its role fails.

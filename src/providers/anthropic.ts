@@ -13,7 +13,7 @@ import { finish, initStream, step } from "./anthropic/stream.ts";
 import type { CallOptions, Provider, ProviderModule } from "./provider.ts";
 import { sseFrames } from "./sse.ts";
 import { DEFAULT_LIMITS, errorFromResponse, post, readText, type UpstreamLimits } from "./upstream.ts";
-import { LazyCheck } from "../lazy-check.ts";
+import { LazyCheck } from "../util/lazy-check.ts";
 
 export interface AnthropicConfig extends ProviderConfig {
   anthropic_version: string;

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { AlloyError } from "../../src/errors.ts";
 import { RequestControl } from "../../src/gateway/control.ts";
-import { Watchdog } from "../../src/governance/watchdog.ts";
+import { Watchdog } from "../../src/gateway/watchdog.ts";
 
 const info = () => ({ attempts: 0, retries: 0, failovers: 0 });
 

@@ -2,7 +2,7 @@
 // `{"type":"error","error":{"type","message"}}`; the error type decides the status where there is no HTTP status.
 import { upstreamError, type AlloyError } from "../../errors.ts";
 import type { ParsedError } from "../upstream.ts";
-import { own } from "../../own.ts";
+import { own } from "../../util/own.ts";
 
 /** Anthropic's documented error types and the HTTP status each is sent with. */
 const STATUS: Record<string, number> = {

@@ -14,8 +14,8 @@ import {
   PingEvent,
   type StreamEvent,
 } from "./schema.ts";
-import { own } from "../../own.ts";
-import { LazyCheck } from "../../lazy-check.ts";
+import { own } from "../../util/own.ts";
+import { LazyCheck } from "../../util/lazy-check.ts";
 
 const compile = (s: TSchema) => new LazyCheck(s);
 const CHECKS: Record<string, ReturnType<typeof compile>> = {

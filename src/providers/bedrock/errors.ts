@@ -2,7 +2,7 @@
 // HTTP status in `$metadata`; stream exception frames arrive by the same names in camelCase. One table decides the
 // kind (and so retry and failover) for both. Only the service's message is kept: never headers, keys or the request.
 import { AlloyError, upstreamError, type ErrorKind } from "../../errors.ts";
-import { own } from "../../own.ts";
+import { own } from "../../util/own.ts";
 
 interface Mapping {
   kind: ErrorKind;

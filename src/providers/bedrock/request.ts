@@ -14,7 +14,7 @@ import type {
 } from "@aws-sdk/client-bedrock-runtime";
 import { AlloyError } from "../../errors.ts";
 import { contentText, type ChatMessage, type ChatRequest, type UserContentPart } from "../../openai/schema.ts";
-import { own } from "../../own.ts";
+import { own } from "../../util/own.ts";
 import { parseDataUrl, toolArguments } from "../content.ts";
 
 /** The SDK's JSON document type (tool inputs and schemas). */

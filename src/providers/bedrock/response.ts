@@ -2,7 +2,7 @@
 // blocks as tool_calls with Bedrock's ids, stopReason mapped, cache tokens counted into the prompt.
 import type { ContentBlock, ConverseResponse, TokenUsage } from "@aws-sdk/client-bedrock-runtime";
 import type { ChatResponse, FinishReason, ToolCall, Usage } from "../../openai/schema.ts";
-import { own } from "../../own.ts";
+import { own } from "../../util/own.ts";
 import { usageFrom } from "../../openai/usage.ts";
 
 const FINISH: Record<string, FinishReason> = {
