@@ -84,7 +84,7 @@ export class MockProvider implements Provider {
       choices: [
         {
           index: 0,
-          message: { role: "assistant", content: a.content, ...(a.toolCalls ? { tool_calls: a.toolCalls } : {}) },
+          message: { role: "assistant", content: a.content, refusal: null, ...(a.toolCalls ? { tool_calls: a.toolCalls } : {}) },
           finish_reason: a.toolCalls ? "tool_calls" : "stop",
           logprobs: null,
         },

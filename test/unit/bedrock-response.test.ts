@@ -20,7 +20,7 @@ describe("fromConverseResponse", () => {
       created: 1_700_000_000,
       model: meta.model,
       choices: [
-        { index: 0, message: { role: "assistant", content: "The most popular song on WZPZ is Elemental Hotel." }, finish_reason: "stop", logprobs: null },
+        { index: 0, message: { role: "assistant", content: "The most popular song on WZPZ is Elemental Hotel.", refusal: null }, finish_reason: "stop", logprobs: null },
       ],
       usage: { prompt_tokens: 375, completion_tokens: 85, total_tokens: 460, prompt_tokens_details: { cached_tokens: 0 } },
     });

@@ -64,7 +64,7 @@ export function fromConverseResponse(out: Pick<ConverseResponse, "output" | "sto
     choices: [
       {
         index: 0,
-        message: { role: "assistant", content, ...(toolCalls.length ? { tool_calls: toolCalls } : {}) },
+        message: { role: "assistant", content, refusal: null, ...(toolCalls.length ? { tool_calls: toolCalls } : {}) },
         finish_reason: finishReason(out.stopReason),
         logprobs: null,
       },
