@@ -1,13 +1,14 @@
 // Targets × attempts: for each step of a route, take a concurrency slot, call the provider, retry retryable failures
 // with backoff, then fail over to the next step — all inside the request deadline. Streams are committed (and can no
-// longer be retried) once their first chunk arrives.
+// longer be retried) once their first chunk arrives. What an attempt does is the caller's: `run` takes an attempt
+// function, so chat, a provider's native operations and embeddings share one governance without knowing wire formats.
 import type { GovernanceConfig } from "../config/schema.ts";
 import { AlloyError, asAlloyError } from "../errors.ts";
 import { retryDelay, sleep } from "../governance/backoff.ts";
 import type { Balancer, Deployment } from "../governance/balance.ts";
 import type { Limiter } from "../governance/limiter.ts";
-import type { ChatChunk, ChatRequest, ChatResponse } from "../openai/schema.ts";
-import type { Provider } from "../providers/provider.ts";
+import type { ChatRequest, ChatResponse } from "../openai/schema.ts";
+import type { Piece, Provider, Reply } from "../providers/provider.ts";
 import type { RequestControl } from "./control.ts";
 import type { Route } from "./route.ts";
 
@@ -28,14 +29,34 @@ export interface Upstream {
   timeoutMs: number;
 }
 
-/** A stream that already produced its first chunk; iterate it to the end (or return() it) to free the slot. */
-export interface OpenStream {
-  first: ChatChunk;
-  rest: AsyncIterator<ChatChunk>;
+/** A stream that already produced its first item; iterate it to the end (or return() it) to free the slot. */
+export interface Opened<T> {
+  first: T;
+  rest: AsyncIterator<T>;
+}
+export type OpenStream = Opened<Piece>;
+
+/** What one attempt is given: the provider chosen, the model id there, and the attempt's own abort signal. */
+export interface AttemptTarget {
+  provider: Provider;
+  model: string;
+  signal: AbortSignal;
+  requestId: string;
 }
 
-/** One provider call. A stream calls `keep()` once committed: it then owns the slot and gets its release function. */
-type Call<T> = (up: Upstream, model: string, signal: AbortSignal, keep: () => () => void) => Promise<T>;
+/**
+ * One provider call. A stream calls `keep()` once committed (its first item is in): it then owns the slot and gets
+ * its release function; `opened` below does that for any async iterable.
+ */
+export type Attempt<T> = (target: AttemptTarget, keep: () => () => void) => Promise<T>;
+
+/** Open a stream inside an attempt: wait for its first item (failures before it are retryable), then keep the slot. */
+export async function opened<T>(iterable: AsyncIterable<T>, target: AttemptTarget, keep: () => () => void): Promise<Opened<T>> {
+  const it = iterable[Symbol.asyncIterator]();
+  const first = await it.next();
+  if (first.done) throw new AlloyError("server", `${target.provider.name} ended the stream before sending anything`);
+  return { first: first.value, rest: holdSlot(it, keep(), target.signal) };
+}
 
 const NOOP: DispatchObserver = { attempt() {}, retry() {}, failover() {} };
 
@@ -47,24 +68,16 @@ export class Dispatcher {
     private readonly observer: DispatchObserver = NOOP,
   ) {}
 
-  chat(req: ChatRequest, route: Route, ctx: DispatchContext): Promise<ChatResponse> {
-    return this.run(route, ctx, (up, model, signal) => up.provider.chat(req, { model, signal, requestId: ctx.requestId }));
+  chat(req: ChatRequest, route: Route, ctx: DispatchContext): Promise<Reply<ChatResponse>> {
+    return this.run(route, ctx, (t) => t.provider.chat(req, t));
   }
 
   stream(req: ChatRequest, route: Route, ctx: DispatchContext): Promise<OpenStream> {
-    return this.run(route, ctx, async (up, model, signal, keep) => {
-      const it = up.provider.chatStream(req, { model, signal, requestId: ctx.requestId })[Symbol.asyncIterator]();
-      const first = await it.next();
-      if (first.done) throw new AlloyError("server", `${up.provider.name} ended the stream before sending anything`);
-      return { first: first.value, rest: holdSlot(it, keep(), signal) };
-    });
+    return this.run(route, ctx, (t, keep) => opened(t.provider.chatStream(req, t), t, keep));
   }
 
-  private async run<T>(
-    route: Route,
-    ctx: DispatchContext,
-    call: Call<T>,
-  ): Promise<T> {
+  /** Run `call` on the route's targets under every rule of governance: slots, retries, backoff, failover, deadline. */
+  async run<T>(route: Route, ctx: DispatchContext, call: Attempt<T>): Promise<T> {
     const steps = this.gov.failover_enabled ? route.steps : route.steps.slice(0, 1);
     const info = ctx.info;
     let lastError: AlloyError | undefined;
@@ -120,7 +133,7 @@ export class Dispatcher {
     dep: Deployment,
     balanced: boolean,
     ctx: DispatchContext,
-    call: Call<T>,
+    call: Attempt<T>,
   ): Promise<T> {
     try {
       // A free slot is taken synchronously; only a full provider costs a wait.
@@ -158,7 +171,7 @@ export class Dispatcher {
       return release;
     };
     try {
-      const v = await call(up, dep.model, ac.signal, keep);
+      const v = await call({ provider: up.provider, model: dep.model, signal: ac.signal, requestId: ctx.requestId }, keep);
       outcome = "ok";
       if (!kept) release();
       return v;
@@ -173,7 +186,7 @@ export class Dispatcher {
 }
 
 /** Iterate a committed stream, freeing its slot exactly once: at the end, on error, or when the consumer stops. */
-function holdSlot(it: AsyncIterator<ChatChunk>, release: () => void, signal: AbortSignal): AsyncIterator<ChatChunk> {
+function holdSlot<T>(it: AsyncIterator<T>, release: () => void, signal: AbortSignal): AsyncIterator<T> {
   let done = false;
   const finish = () => {
     if (!done) {
@@ -182,7 +195,7 @@ function holdSlot(it: AsyncIterator<ChatChunk>, release: () => void, signal: Abo
     }
   };
   // Plain promise callbacks rather than an async function: this runs once per streamed chunk.
-  const onValue = (r: IteratorResult<ChatChunk>) => {
+  const onValue = (r: IteratorResult<T>) => {
     if (r.done) finish();
     return r;
   };

@@ -4,10 +4,9 @@ import { AlloyError, asAlloyError } from "../errors.ts";
 import type { Gateway } from "../gateway/gateway.ts";
 import { RequestControl } from "../gateway/control.ts";
 import type { AccessRecord, RequestObserver } from "../observability/access.ts";
-import { RAW_BODY } from "../providers/provider.ts";
 import { tapStream } from "../observability/text.ts";
 import { validateChatRequest } from "../openai/validate.ts";
-import { mcpChat, mcpStream, planForRequest } from "../mcp/chat.ts";
+import { mcpChat, mcpStream, planForRequest } from "../mcp/governed-loop.ts";
 import type { McpManager } from "../mcp/servers.ts";
 import type { GatewayAuth } from "./auth.ts";
 import { readJsonBody } from "./body.ts";
@@ -81,15 +80,15 @@ export function chatHandler({ gateway, observer, auth, mcp }: ChatDeps) {
       const plan = planForRequest(req, route, mcp);
 
       if (!rec.stream) {
-        const res = plan ? await mcpChat(plan, mcpDeps, route, ctx) : await gateway.dispatcher.chat(req, route, ctx);
+        const reply = plan ? { value: await mcpChat(plan, mcpDeps, route, ctx) } : await gateway.dispatcher.chat(req, route, ctx);
+        const res = reply.value;
         cleanup();
         observer.text?.(requestId, "completion", res.choices[0]?.message);
         rec.usage = res.usage;
         rec.finishReason = res.choices[0]?.finish_reason;
         rec.ttfbMs = performance.now() - start;
         // Passthrough answers (not rebuilt by the MCP loop) go out as the upstream's own bytes.
-        const raw = plan ? undefined : (res as { [RAW_BODY]?: string })[RAW_BODY];
-        const body = raw ?? JSON.stringify(res);
+        const body = reply.raw ?? JSON.stringify(res);
         done(200);
         return new Response(body, {
           headers: { "content-type": "application/json", "x-request-id": requestId, "x-alloy-provider": rec.provider! },

@@ -3,7 +3,7 @@
 // upstream instead of buffering, and a client that leaves cancels the upstream.
 import { asAlloyError, type AlloyError } from "../errors.ts";
 import type { ChatChunk, Usage } from "../openai/schema.ts";
-import { RAW_BODY } from "../providers/provider.ts";
+import type { Piece } from "../providers/provider.ts";
 
 const enc = new TextEncoder();
 const DONE = enc.encode("data: [DONE]\n\n");
@@ -32,9 +32,9 @@ export interface SseOptions {
   onFirstByte?(): void;
 }
 
-export function chunksToSse(first: ChatChunk, rest: AsyncIterator<ChatChunk>, o: SseOptions): ReadableStream<Uint8Array> {
+export function chunksToSse(first: Piece, rest: AsyncIterator<Piece>, o: SseOptions): ReadableStream<Uint8Array> {
   const end: StreamEnd = {};
-  let pending: ChatChunk | undefined = first;
+  let pending: Piece | undefined = first;
   let finished = false;
   const finish = () => {
     if (!finished) {
@@ -54,9 +54,9 @@ export function chunksToSse(first: ChatChunk, rest: AsyncIterator<ChatChunk>, o:
     async pull(controller) {
       try {
         for (;;) {
-          let chunk: ChatChunk | undefined;
+          let piece: Piece;
           if (pending) {
-            chunk = pending;
+            piece = pending;
             pending = undefined;
             o.onFirstByte?.();
           } else {
@@ -67,12 +67,11 @@ export function chunksToSse(first: ChatChunk, rest: AsyncIterator<ChatChunk>, o:
               finish();
               return;
             }
-            chunk = r.value;
+            piece = r.value;
           }
-          const out = filter(chunk);
+          const out = filter(piece.chunk);
           if (out) {
-            const raw = (out as { [RAW_BODY]?: string })[RAW_BODY];
-            controller.enqueue(enc.encode(`data: ${raw ?? JSON.stringify(out)}\n\n`));
+            controller.enqueue(enc.encode(`data: ${piece.raw ?? JSON.stringify(out)}\n\n`));
             return;
           }
         }

@@ -10,7 +10,7 @@ import { toAnthropicRequest, type Translated } from "./anthropic/request.ts";
 import { fromAnthropicResponse } from "./anthropic/response.ts";
 import { AnthropicResponse } from "./anthropic/schema.ts";
 import { finish, initStream, step } from "./anthropic/stream.ts";
-import type { CallOptions, Provider, ProviderModule } from "./provider.ts";
+import type { CallOptions, Piece, Provider, ProviderModule, Reply } from "./provider.ts";
 import { sseFrames } from "./sse.ts";
 import { DEFAULT_LIMITS, errorFromResponse, post, readText, type UpstreamLimits } from "./upstream.ts";
 import { LazyCheck } from "../util/lazy-check.ts";
@@ -28,7 +28,6 @@ let seq = 0;
 const localId = () => `chatcmpl-${Date.now().toString(36)}${(seq++).toString(36)}`;
 
 export class AnthropicProvider implements Provider {
-  readonly type = "anthropic";
   private readonly url: string;
   private readonly headers: Record<string, string>;
   private readonly defaultMaxTokens: number;
@@ -60,7 +59,7 @@ export class AnthropicProvider implements Provider {
     return { res, t };
   }
 
-  async chat(req: ChatRequest, o: CallOptions): Promise<ChatResponse> {
+  async chat(req: ChatRequest, o: CallOptions): Promise<Reply<ChatResponse>> {
     const { res, t } = await this.send(req, o, false);
     const text = await readText(res, this.limits.maxResponseSize, this.name, o.signal);
     let json: unknown;
@@ -70,23 +69,23 @@ export class AnthropicProvider implements Provider {
       throw new AlloyError("server", `${this.name} returned a body that is not JSON`);
     }
     if (!checkResponse.Check(json)) throw new AlloyError("server", `${this.name} returned an unexpected body`);
-    return fromAnthropicResponse(json, { model: req.model, created: nowSecs(), jsonTool: t.jsonTool });
+    return { value: fromAnthropicResponse(json, { model: req.model, created: nowSecs(), jsonTool: t.jsonTool }) };
   }
 
-  async *chatStream(req: ChatRequest, o: CallOptions): AsyncGenerator<ChatChunk> {
+  async *chatStream(req: ChatRequest, o: CallOptions): AsyncGenerator<Piece> {
     const { res, t } = await this.send(req, o, true);
     if (!res.body) throw new AlloyError("server", `${this.name} returned an empty stream`);
     const state = initStream({ model: req.model, created: nowSecs(), id: localId(), jsonTool: t.jsonTool });
     try {
       for await (const frame of sseFrames(res.body, this.sse)) {
-        yield* step(state, parseEvent(frame));
+        for (const chunk of step(state, parseEvent(frame))) yield { chunk };
         if (state.stopped) break;
       }
     } catch (e) {
       if (o.signal.aborted) throw asAlloyError(o.signal.reason);
       throw e; // transport failures were classified where they happened; anything else is our own fault
     }
-    yield* finish(state);
+    for (const chunk of finish(state)) yield { chunk };
   }
 }
 

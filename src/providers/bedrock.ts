@@ -10,7 +10,7 @@ import { fromSdkError } from "./bedrock/errors.ts";
 import { toConverseRequest } from "./bedrock/request.ts";
 import { fromConverseResponse } from "./bedrock/response.ts";
 import { finish, newStreamState, step } from "./bedrock/stream.ts";
-import type { CallOptions, Provider, ProviderModule } from "./provider.ts";
+import type { CallOptions, Piece, Provider, ProviderModule, Reply } from "./provider.ts";
 
 export type BedrockConfig = ProviderConfig & Partial<BedrockClientOptions>;
 
@@ -18,7 +18,6 @@ const chatId = (awsRequestId?: string) => `chatcmpl-${awsRequestId ?? crypto.ran
 const now = () => Math.floor(Date.now() / 1000);
 
 export class BedrockProvider implements Provider {
-  readonly type = "bedrock";
   /** One client per provider, made on first use (with the SDK itself; see bedrock/client.ts). */
   private sdk: { api: BedrockSdk; client: BedrockRuntimeClient } | undefined;
 
@@ -39,18 +38,18 @@ export class BedrockProvider implements Provider {
     return fromSdkError(this.name, e);
   }
 
-  async chat(req: ChatRequest, o: CallOptions): Promise<ChatResponse> {
+  async chat(req: ChatRequest, o: CallOptions): Promise<Reply<ChatResponse>> {
     const input = toConverseRequest(req, o.model);
     const { api, client } = await this.ready();
     try {
       const out = await client.send(new api.ConverseCommand(input), { abortSignal: o.signal });
-      return fromConverseResponse(out, { id: chatId(out.$metadata.requestId), model: req.model, created: now() });
+      return { value: fromConverseResponse(out, { id: chatId(out.$metadata.requestId), model: req.model, created: now() }) };
     } catch (e) {
       throw this.fail(e, o.signal);
     }
   }
 
-  async *chatStream(req: ChatRequest, o: CallOptions): AsyncGenerator<ChatChunk> {
+  async *chatStream(req: ChatRequest, o: CallOptions): AsyncGenerator<Piece> {
     const input = toConverseRequest(req, o.model);
     let stream: AsyncIterable<Parameters<typeof step>[1]> | undefined;
     let requestId: string | undefined;
@@ -65,8 +64,8 @@ export class BedrockProvider implements Provider {
     if (!stream) throw new AlloyError("server", `${this.name} answered without an event stream`);
     const state = newStreamState({ provider: this.name, id: chatId(requestId), model: req.model, created: now() });
     try {
-      for await (const event of stream) yield* step(state, event);
-      yield* finish(state);
+      for await (const event of stream) for (const chunk of step(state, event)) yield { chunk };
+      for (const chunk of finish(state)) yield { chunk };
     } catch (e) {
       throw this.fail(e, o.signal);
     }

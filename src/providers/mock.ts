@@ -6,7 +6,7 @@ import { AlloyError } from "../errors.ts";
 import { sleep } from "../governance/backoff.ts";
 import { contentText, type ChatChunk, type ChatRequest, type ChatResponse, type ToolCall, type Usage } from "../openai/schema.ts";
 import type { ProviderConfig } from "../config/schema.ts";
-import type { CallOptions, Provider, ProviderModule } from "./provider.ts";
+import type { CallOptions, Piece, Provider, ProviderModule, Reply } from "./provider.ts";
 
 export interface MockConfig extends ProviderConfig {
   reply?: string;
@@ -31,7 +31,6 @@ let seq = 0;
 const nextId = () => `mock-${Date.now().toString(36)}-${(seq++).toString(36)}`;
 
 export class MockProvider implements Provider {
-  readonly type = "mock";
   constructor(
     readonly name: string,
     private readonly cfg: MockConfig,
@@ -73,10 +72,10 @@ export class MockProvider implements Provider {
       throw new AlloyError("overloaded", `${this.name}: simulated upstream failure (fail_rate ${this.cfg.fail_rate})`, { status: 503 });
   }
 
-  async chat(req: ChatRequest, o: CallOptions): Promise<ChatResponse> {
+  async chat(req: ChatRequest, o: CallOptions): Promise<Reply<ChatResponse>> {
     await this.begin(o);
     const a = this.answer(req);
-    return {
+    const value: ChatResponse = {
       id: `chatcmpl-${nextId()}`,
       object: "chat.completion",
       created: Math.floor(Date.now() / 1000),
@@ -91,15 +90,15 @@ export class MockProvider implements Provider {
       ],
       usage: a.usage,
     };
+    return { value };
   }
 
-  async *chatStream(req: ChatRequest, o: CallOptions): AsyncGenerator<ChatChunk> {
+  async *chatStream(req: ChatRequest, o: CallOptions): AsyncGenerator<Piece> {
     await this.begin(o);
     const a = this.answer(req);
     const base = { id: `chatcmpl-${nextId()}`, object: "chat.completion.chunk" as const, created: Math.floor(Date.now() / 1000), model: o.model };
-    const chunk = (delta: ChatChunk["choices"][0]["delta"], finish: ChatChunk["choices"][0]["finish_reason"] = null): ChatChunk => ({
-      ...base,
-      choices: [{ index: 0, delta, finish_reason: finish }],
+    const chunk = (delta: ChatChunk["choices"][0]["delta"], finish: ChatChunk["choices"][0]["finish_reason"] = null): Piece => ({
+      chunk: { ...base, choices: [{ index: 0, delta, finish_reason: finish }] },
     });
     yield chunk({ role: "assistant", content: "" });
     const pause = this.cfg.tokens_per_sec ? 1000 / this.cfg.tokens_per_sec : 0;
@@ -115,7 +114,7 @@ export class MockProvider implements Provider {
       }
     }
     yield chunk({}, a.toolCalls ? "tool_calls" : "stop");
-    yield { ...base, choices: [], usage: a.usage };
+    yield { chunk: { ...base, choices: [], usage: a.usage } };
   }
 }
 

@@ -4,7 +4,7 @@ import { Type as T } from "@sinclair/typebox";
 import { AlloyError } from "../errors.ts";
 import type { ChatChunk, ChatRequest, ChatResponse } from "../openai/schema.ts";
 import type { ProviderConfig } from "../config/schema.ts";
-import { RAW_BODY, type CallOptions, type Provider, type ProviderModule } from "./provider.ts";
+import type { CallOptions, Piece, Provider, ProviderModule, Reply } from "./provider.ts";
 import { sseFrames } from "./sse.ts";
 import { DEFAULT_LIMITS, errorFromResponse, parseOpenAIError, post, readText, type UpstreamLimits } from "./upstream.ts";
 
@@ -14,7 +14,6 @@ export interface OpenAIConfig extends ProviderConfig {
 }
 
 export class OpenAIProvider implements Provider {
-  readonly type = "openai";
   private readonly url: string;
   private readonly headers: Record<string, string>;
   private readonly sse: { provider: string; maxEventSize: number };
@@ -45,7 +44,7 @@ export class OpenAIProvider implements Provider {
     return post(this.name, this.url, { ...this.headers, "x-request-id": o.requestId }, JSON.stringify(body), o.signal);
   }
 
-  async chat(req: ChatRequest, o: CallOptions): Promise<ChatResponse> {
+  async chat(req: ChatRequest, o: CallOptions): Promise<Reply<ChatResponse>> {
     const res = await this.send(req, o, false);
     if (!res.ok) throw await errorFromResponse(res, this.name, parseOpenAIError);
     const text = await readText(res, this.limits.maxResponseSize, this.name, o.signal);
@@ -57,12 +56,11 @@ export class OpenAIProvider implements Provider {
     }
     // Checked, not cast: the rest of the gateway reads choices[0].message and usage.
     if (!isChatResponse(json)) throw new AlloyError("server", `${this.name} returned an unexpected body`);
-    // The upstream's own bytes are the answer: the HTTP layer sends them instead of serialising the object again.
-    Object.defineProperty(json, RAW_BODY, { value: text });
-    return json;
+    // The upstream's own bytes are the answer: the encoder sends them instead of serialising the object again.
+    return { value: json, raw: text };
   }
 
-  async *chatStream(req: ChatRequest, o: CallOptions): AsyncGenerator<ChatChunk> {
+  async *chatStream(req: ChatRequest, o: CallOptions): AsyncGenerator<Piece> {
     const res = await this.send(req, o, true);
     if (!res.ok) throw await errorFromResponse(res, this.name, parseOpenAIError);
     if (!res.body) throw new AlloyError("server", `${this.name} returned an empty stream`);
@@ -86,9 +84,9 @@ export class OpenAIProvider implements Provider {
         if (kind === "skip") continue; // Azure's prompt_filter_results, keep-alive objects: nothing for the client
         if (kind === "bad") throw new AlloyError("server", `${this.name} sent a stream chunk with malformed choices`);
         if (kind === "finish") finished = true;
-        // Keep the upstream's bytes: an unchanged chunk goes to the client without being serialised again.
-        Object.defineProperty(json, RAW_BODY, { value: frame.data });
-        yield json as ChatChunk;
+        // Keep the upstream's bytes: an unchanged chunk goes to the client without being serialised again. A chunk
+        // chunkKind had to complete (a usage chunk without choices) is serialised afresh.
+        yield kind === "fixed" ? { chunk: json as ChatChunk } : { chunk: json as ChatChunk, raw: frame.data };
       }
     } catch (e) {
       if (o.signal.aborted) throw o.signal.reason;
@@ -110,12 +108,12 @@ function isChatResponse(v: unknown): v is ChatResponse {
  * What a parsed stream chunk is to the relay: `skip` carries nothing for the client (no choices and no usage), `bad`
  * has choices Alloy cannot read, `finish` ends a choice. A usage chunk has `choices: []` (or none, from some servers).
  */
-function chunkKind(json: { choices?: unknown; usage?: unknown }): "ok" | "finish" | "skip" | "bad" {
+function chunkKind(json: { choices?: unknown; usage?: unknown }): "ok" | "fixed" | "finish" | "skip" | "bad" {
   const c = json.choices;
   if (!Array.isArray(c)) {
     if (json.usage && typeof json.usage === "object") {
       json.choices = [];
-      return "ok";
+      return "fixed";
     }
     return "skip";
   }
@@ -124,7 +122,8 @@ function chunkKind(json: { choices?: unknown; usage?: unknown }): "ok" | "finish
   for (const choice of c) {
     if (!choice || typeof choice !== "object") return "bad";
     const d = (choice as { delta?: unknown }).delta;
-    // Some compatible servers leave delta out of the finishing chunk: readers get an empty one.
+    // Some compatible servers leave delta out of the finishing chunk: readers get an empty one (the client the
+    // upstream's bytes, which lack it just the same).
     if (d === undefined) (choice as { delta?: unknown }).delta = {};
     else if (d === null || typeof d !== "object") return "bad";
     if ((choice as { finish_reason?: unknown }).finish_reason) finish = true;

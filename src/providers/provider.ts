@@ -5,10 +5,20 @@ import type { ChatChunk, ChatRequest, ChatResponse } from "../openai/schema.ts";
 import type { UpstreamLimits } from "./upstream.ts";
 
 /**
- * A response object may carry the exact JSON text it was parsed from under this key (non-enumerable). The HTTP layer
- * sends that text as is when the object went out unchanged, saving a re-serialisation on the passthrough path.
+ * An answer and, when it is exactly what the upstream sent, the upstream's own JSON text: the encoder then sends
+ * those bytes instead of serialising the object again (the passthrough path). Whoever changes `value` builds a new
+ * Reply without `raw`, so the bytes can never disagree with the object.
  */
-export const RAW_BODY = Symbol("alloy.rawBody");
+export interface Reply<T> {
+  value: T;
+  raw?: string;
+}
+
+/** One stream chunk, with the upstream's bytes for it when it passes through unchanged. */
+export interface Piece {
+  chunk: ChatChunk;
+  raw?: string;
+}
 
 export interface CallOptions {
   /** The model id at this provider (prefix and alias already resolved). */
@@ -20,10 +30,9 @@ export interface CallOptions {
 
 export interface Provider {
   readonly name: string;
-  readonly type: string;
-  chat(req: ChatRequest, o: CallOptions): Promise<ChatResponse>;
+  chat(req: ChatRequest, o: CallOptions): Promise<Reply<ChatResponse>>;
   /** Chunks in OpenAI shape; the last one carries finish_reason, a usage-only chunk may follow. */
-  chatStream(req: ChatRequest, o: CallOptions): AsyncIterable<ChatChunk>;
+  chatStream(req: ChatRequest, o: CallOptions): AsyncIterable<Piece>;
   /** Release clients and sockets on shutdown. */
   close?(): Promise<void> | void;
 }

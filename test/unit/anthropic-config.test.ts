@@ -53,7 +53,7 @@ describe("headers and defaults on the wire", () => {
     const cfg = { type: "anthropic", api_key: "sk-ant", base_url: upstream.url, timeout_secs: 5, max_concurrent: 1, anthropic_version: "2023-06-01", default_max_tokens: 321, beta: ["a-1", "b-2"] } as AnthropicConfig;
     const p = anthropicModule.create("anthropic", cfg, DEFAULT_LIMITS);
     const res = await p.chat({ model: "claude-x", messages: [{ role: "user", content: "hi" }] }, { model: "claude-x", signal: new AbortController().signal, requestId: "req-1" });
-    expect(res.choices[0]!.message.content).toBe("Hello from Claude");
+    expect(res.value.choices[0]!.message.content).toBe("Hello from Claude");
     const call = upstream.calls[upstream.calls.length - 1]!;
     expect(call.headers["anthropic-beta"]).toBe("a-1,b-2");
     expect(call.headers["anthropic-version"]).toBe("2023-06-01");

@@ -35,11 +35,10 @@ describe("dispatch on an internal fault", () => {
     const ok: ChatResponse = { id: "x", object: "chat.completion", created: 1, model: "m", choices: [{ index: 0, message: { role: "assistant", content: "hi", refusal: null }, finish_reason: "stop", logprobs: null }] };
     const provider = (name: string, fault: boolean): Provider => ({
       name,
-      type: "test",
       async chat() {
         calls.push(name);
         if (fault) throw new TypeError("translator bug");
-        return ok;
+        return { value: ok };
       },
       async *chatStream() {},
     });

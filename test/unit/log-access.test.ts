@@ -5,6 +5,7 @@ import { createLogger } from "../../src/observability/log.ts";
 import { createRequestObserver } from "../../src/observability/observer.ts";
 import { tapStream } from "../../src/observability/text.ts";
 import type { ChatChunk } from "../../src/openai/schema.ts";
+import type { Piece } from "../../src/providers/provider.ts";
 
 function setup(level: string) {
   const lines: string[] = [];
@@ -71,7 +72,9 @@ function chunk(delta: ChatChunk["choices"][0]["delta"]): ChatChunk {
   return { id: "c", object: "chat.completion.chunk", created: 0, model: "m", choices: [{ index: 0, delta, finish_reason: null }] };
 }
 
-async function* gen(chunks: ChatChunk[]) {
+const piece = (delta: ChatChunk["choices"][0]["delta"]): Piece => ({ chunk: chunk(delta) });
+
+async function* gen(chunks: Piece[]) {
   yield* chunks;
 }
 
@@ -79,13 +82,13 @@ describe("tapStream", () => {
   test("assembles content and tool calls, reports once at the end, passes chunks through unchanged", async () => {
     const got: unknown[] = [];
     const rest = [
-      chunk({ content: "Hel" }),
-      chunk({ content: "lo" }),
-      chunk({ tool_calls: [{ index: 0, id: "call_1", type: "function", function: { name: "f", arguments: '{"a"' } }] }),
-      chunk({ tool_calls: [{ index: 0, function: { arguments: ":1}" } }] }),
+      piece({ content: "Hel" }),
+      piece({ content: "lo" }),
+      piece({ tool_calls: [{ index: 0, id: "call_1", type: "function", function: { name: "f", arguments: '{"a"' } }] }),
+      piece({ tool_calls: [{ index: 0, function: { arguments: ":1}" } }] }),
     ];
-    const it = tapStream(chunk({ role: "assistant", content: "" }), gen(rest), (m) => got.push(m));
-    const seen: ChatChunk[] = [];
+    const it = tapStream(piece({ role: "assistant", content: "" }), gen(rest), (m) => got.push(m));
+    const seen: Piece[] = [];
     for (let r = await it.next(); !r.done; r = await it.next()) seen.push(r.value);
     await it.return!();
     expect(seen).toEqual(rest);
@@ -94,7 +97,7 @@ describe("tapStream", () => {
 
   test("a consumer that stops early still gets the text so far", async () => {
     const got: unknown[] = [];
-    const it = tapStream(chunk({ content: "a" }), gen([chunk({ content: "b" }), chunk({ content: "c" })]), (m) => got.push(m));
+    const it = tapStream(piece({ content: "a" }), gen([piece({ content: "b" }), piece({ content: "c" })]), (m) => got.push(m));
     await it.next();
     await it.return!();
     expect(got).toEqual([{ content: "ab" }]);
@@ -103,10 +106,10 @@ describe("tapStream", () => {
   test("an upstream error mid-stream reports the text so far and rethrows", async () => {
     const got: unknown[] = [];
     async function* broken() {
-      yield chunk({ content: "x" });
+      yield piece({ content: "x" });
       throw new Error("gone");
     }
-    const it = tapStream(chunk({ content: "" }), broken(), (m) => got.push(m));
+    const it = tapStream(piece({ content: "" }), broken(), (m) => got.push(m));
     await it.next();
     await expect(it.next()).rejects.toThrow("gone");
     expect(got).toEqual([{ content: "x" }]);

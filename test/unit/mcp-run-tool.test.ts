@@ -1,7 +1,7 @@
 // How one tool call of the model becomes the text it reads back: bad arguments and failures are text, not errors.
 import { describe, expect, test } from "bun:test";
 import { AlloyError } from "../../src/errors.ts";
-import { runToolForModel } from "../../src/mcp/chat.ts";
+import { runToolForModel } from "../../src/mcp/governed-loop.ts";
 import type { McpManager } from "../../src/mcp/servers.ts";
 
 const call = (args: string) => ({ id: "c", type: "function" as const, function: { name: "s__t", arguments: args } });

@@ -2,9 +2,10 @@
 // calls (each round takes its own slot, retries and failover) and the manager's tool calls.
 import type { McpConfig } from "../config/schema.ts";
 import { AlloyError, asAlloyError } from "../errors.ts";
-import type { DispatchContext, Dispatcher, OpenStream } from "../gateway/dispatch.ts";
+import type { DispatchContext, Dispatcher, Opened, OpenStream } from "../gateway/dispatch.ts";
 import type { Route } from "../gateway/route.ts";
-import type { ChatRequest, ChatResponse, ToolCall } from "../openai/schema.ts";
+import type { ChatChunk, ChatRequest, ChatResponse, ToolCall } from "../openai/schema.ts";
+import type { Piece } from "../providers/provider.ts";
 import { runToolLoop, streamToolLoop, type LoopFns } from "./loop.ts";
 import { resultText } from "./result.ts";
 import type { McpManager } from "./servers.ts";
@@ -44,8 +45,8 @@ export async function runToolForModel(mcp: McpManager | undefined, call: ToolCal
 
 function loopFns(deps: McpRunDeps, route: Route, ctx: DispatchContext): LoopFns {
   return {
-    complete: (req) => deps.dispatcher.chat(req, route, ctx),
-    stream: (req) => deps.dispatcher.stream(req, route, ctx),
+    complete: (req) => deps.dispatcher.chat(req, route, ctx).then((r) => r.value),
+    stream: (req) => deps.dispatcher.stream(req, route, ctx).then((s) => mapOpened(s, (p: Piece) => p.chunk)),
     runTool: (call) => runToolForModel(deps.mcp, call, { signal: ctx.signal, timeoutMs: deps.config.tool_timeout_secs * 1000, requestId: ctx.requestId }),
     maxIterations: deps.config.max_iterations,
   };
@@ -56,5 +57,21 @@ export function mcpChat(plan: McpPlan, deps: McpRunDeps, route: Route, ctx: Disp
 }
 
 export function mcpStream(plan: McpPlan, deps: McpRunDeps, route: Route, ctx: DispatchContext): Promise<OpenStream> {
-  return streamToolLoop(plan, loopFns(deps, route, ctx));
+  // The loop builds its own chunks: none of them is an upstream's bytes.
+  return streamToolLoop(plan, loopFns(deps, route, ctx)).then((s) => mapOpened(s, (chunk: ChatChunk): Piece => ({ chunk })));
+}
+
+/** The same open stream with each item mapped (the loop works on chunks, the encoders on pieces). */
+function mapOpened<A, B>(s: Opened<A>, f: (a: A) => B): Opened<B> {
+  const { rest } = s;
+  return {
+    first: f(s.first),
+    rest: {
+      next: () => rest.next().then((r) => (r.done ? r : { done: false, value: f(r.value) })),
+      return: async () => {
+        await rest.return?.();
+        return { done: true, value: undefined };
+      },
+    },
+  };
 }
