@@ -18,6 +18,8 @@ export interface EncodeContext {
 export interface SseEvent {
   event?: string;
   data: unknown;
+  /** `data` already serialised (an upstream's own bytes on a passthrough path): written as is. */
+  raw?: string;
 }
 
 /** A failure as this dialect's clients expect it: status, JSON body, extra headers (Retry-After, …). */
@@ -33,7 +35,8 @@ export interface ErrorReply {
  * first event went out).
  */
 export interface StreamEncoder<S> {
-  step(state: S, chunk: ChatChunk): SseEvent[];
+  /** `raw`: the upstream's bytes for this chunk, when it passed through unchanged (only a same-dialect relay uses it). */
+  step(state: S, chunk: ChatChunk, raw?: string): SseEvent[];
   finish(state: S): SseEvent[];
   fail(state: S, err: AlloyError): SseEvent[];
 }

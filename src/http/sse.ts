@@ -1,12 +1,13 @@
-// Chunk objects → an OpenAI event stream: `data: {chunk}\n\n` … `data: [DONE]\n\n`, or one error event and a close
-// without [DONE] when the upstream fails after the stream began. Pull-based, so a slow client applies back-pressure
-// upstream instead of buffering, and a client that leaves cancels the upstream.
+// Pieces → an event stream in the client's dialect: each chunk goes through the dialect's pure stream encoder, and
+// what it returns is written as `event:`/`data:` lines. The encoder's `finish` closes a complete stream, its `fail`
+// one that broke after it began. Pull-based, so a slow client applies back-pressure upstream instead of buffering,
+// and a client that leaves cancels the upstream.
 import { asAlloyError, type AlloyError } from "../errors.ts";
-import type { ChatChunk, Usage } from "../openai/schema.ts";
+import type { SseEvent, StreamEncoder } from "../dialects/dialect.ts";
+import type { Usage } from "../openai/schema.ts";
 import type { Piece } from "../providers/provider.ts";
 
 const enc = new TextEncoder();
-const DONE = enc.encode("data: [DONE]\n\n");
 
 export const SSE_HEADERS = {
   "content-type": "text/event-stream; charset=utf-8",
@@ -24,15 +25,23 @@ export interface StreamEnd {
 }
 
 export interface SseOptions {
-  /** Whether the client asked for the usage chunk (stream_options.include_usage). */
-  includeUsage: boolean;
   /** Called once, however the stream ends. */
   onEnd(end: StreamEnd): void;
   /** Called with the first byte on its way to the client. */
   onFirstByte?(): void;
 }
 
-export function chunksToSse(first: Piece, rest: AsyncIterator<Piece>, o: SseOptions): ReadableStream<Uint8Array> {
+function write(events: SseEvent[]): Uint8Array | undefined {
+  if (events.length === 0) return undefined;
+  let text = "";
+  for (const e of events) {
+    if (e.event !== undefined) text += `event: ${e.event}\n`;
+    text += `data: ${e.raw ?? JSON.stringify(e.data)}\n\n`;
+  }
+  return enc.encode(text);
+}
+
+export function eventsToSse<S>(first: Piece, rest: AsyncIterator<Piece>, encoder: StreamEncoder<S>, state: S, o: SseOptions): ReadableStream<Uint8Array> {
   const end: StreamEnd = {};
   let pending: Piece | undefined = first;
   let finished = false;
@@ -41,14 +50,6 @@ export function chunksToSse(first: Piece, rest: AsyncIterator<Piece>, o: SseOpti
       finished = true;
       o.onEnd(end);
     }
-  };
-  /** Keep usage for logs; return what the client should see of this chunk (or nothing). */
-  const filter = (c: ChatChunk): ChatChunk | undefined => {
-    if (c.usage) end.usage = c.usage;
-    const fr = c.choices[0]?.finish_reason;
-    if (fr) end.finishReason = fr;
-    if (!o.includeUsage && c.choices.length === 0) return undefined;
-    return c;
   };
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
@@ -62,16 +63,22 @@ export function chunksToSse(first: Piece, rest: AsyncIterator<Piece>, o: SseOpti
           } else {
             const r = await rest.next();
             if (r.done) {
-              controller.enqueue(DONE);
+              const bytes = write(encoder.finish(state));
+              if (bytes) controller.enqueue(bytes);
               controller.close();
               finish();
               return;
             }
             piece = r.value;
           }
-          const out = filter(piece.chunk);
-          if (out) {
-            controller.enqueue(enc.encode(`data: ${piece.raw ?? JSON.stringify(out)}\n\n`));
+          // What the access line needs, whatever the dialect makes of the chunk.
+          const c = piece.chunk;
+          if (c.usage) end.usage = c.usage;
+          const fr = c.choices[0]?.finish_reason;
+          if (fr) end.finishReason = fr;
+          const bytes = write(encoder.step(state, c, piece.raw));
+          if (bytes) {
+            controller.enqueue(bytes);
             return;
           }
         }
@@ -80,7 +87,8 @@ export function chunksToSse(first: Piece, rest: AsyncIterator<Piece>, o: SseOpti
         end.error = err;
         if (err.kind === "cancelled") end.cancelled = true;
         try {
-          controller.enqueue(enc.encode(`data: ${JSON.stringify(err.toBody())}\n\n`));
+          const bytes = write(encoder.fail(state, err));
+          if (bytes) controller.enqueue(bytes);
           controller.close();
         } catch {
           // the client is already gone

@@ -1,0 +1,154 @@
+// What every model route does around its dialect: the access record, the request's deadline and disconnect watch, the
+// key's concurrency slot, the body read, the route's model check, and every failure answered in the dialect's own
+// error shape. A route supplies `run` (decode, dispatch, encode) and the dialect's error encoder; nothing else.
+import type { Server } from "bun";
+import { AlloyError, asAlloyError } from "../errors.ts";
+import type { ErrorReply, SseEvent, StreamEncoder } from "../dialects/dialect.ts";
+import type { Gateway } from "../gateway/gateway.ts";
+import { RequestControl } from "../gateway/control.ts";
+import type { OpenStream } from "../gateway/dispatch.ts";
+import type { Route } from "../gateway/route.ts";
+import type { AccessRecord, RequestObserver } from "../observability/access.ts";
+import type { McpManager } from "../mcp/servers.ts";
+import type { KeyRule } from "../governance/keylimits.ts";
+import type { GatewayAuth } from "./auth.ts";
+import { readJsonBody } from "./body.ts";
+import { errorHeaders } from "./errors.ts";
+import { eventsToSse, SSE_HEADERS, type StreamEnd } from "./sse.ts";
+
+export interface IngressDeps {
+  gateway: Gateway;
+  observer: RequestObserver;
+  /** Gateway keys: per-key limits and model restrictions (the guard in app.ts has already checked the key). */
+  auth?: GatewayAuth;
+  /** MCP tools for requests that name them. */
+  mcp?: McpManager;
+}
+
+/** One request in flight on a model route, as its `run` sees it. */
+export interface Exchange {
+  request: Request;
+  requestId: string;
+  rec: AccessRecord;
+  ctrl: RequestControl;
+  caller: KeyRule | undefined;
+  /** performance.now() at arrival. */
+  start: number;
+  /** The model's route, with the caller's model restrictions applied. */
+  route(model: string): Route;
+  /** A JSON answer (the access record ends with it). */
+  json(body: string, extra?: Record<string, string>): Response;
+  /** A streamed answer through a dialect's encoder; the access record ends when the stream does. */
+  sse<S>(open: OpenStream, encoder: StreamEncoder<S>, state: S, onEnd?: (end: StreamEnd) => void, extra?: Record<string, string>): Response;
+}
+
+export interface IngressSpec {
+  /** The route label of access lines and metrics. */
+  route: string;
+  /** This dialect's error shape. */
+  errorReply(err: AlloyError, requestId: string): ErrorReply;
+  run(x: Exchange, body: unknown): Promise<Response>;
+}
+
+export type IngressHandler = (request: Request, server: Server<unknown> | null, requestId: string) => Promise<Response>;
+
+const JSON_TYPE = "application/json";
+
+export function replyResponse(reply: ErrorReply, requestId: string, err: AlloyError, extra?: Record<string, string>): Response {
+  return new Response(JSON.stringify(reply.body), { status: reply.status, headers: { ...errorHeaders(err, requestId, extra), ...reply.headers } });
+}
+
+export function ingressHandler({ gateway, observer, auth }: IngressDeps, spec: IngressSpec): IngressHandler {
+  const { watchdog } = gateway;
+  const { max_body_size: maxBody, timeout_secs, read_timeout_secs } = gateway.config.server;
+  const readTimeoutMs = read_timeout_secs * 1000;
+  const deadlineMs = timeout_secs * 1000;
+
+  return async function handle(request, server, requestId) {
+    const start = performance.now();
+    const rec: AccessRecord = { requestId, method: "POST", route: spec.route, status: 200, attempts: 0, retries: 0, failovers: 0, stream: false, durationMs: 0 };
+    const done = (status: number, err?: AlloyError) => {
+      rec.status = status;
+      rec.durationMs = performance.now() - start;
+      if (err) {
+        rec.error = err.kind;
+        rec.errorMessage = err.message;
+        if (err.kind === "internal") rec.errorStack = err.cause instanceof Error ? err.cause.stack : String(err.cause);
+      }
+      observer.end(rec);
+    };
+    // Deadline and client disconnect, watched by the gateway's watchdog (no timer or listener per request). A client
+    // may shorten (never extend) its deadline with x-alloy-timeout-secs: no point working on after it has given up.
+    const asked = Number(request.headers.get("x-alloy-timeout-secs"));
+    const ctrl = new RequestControl(requestId, asked > 0 ? Math.min(deadlineMs, asked * 1000) : deadlineMs, rec, () => request.signal.aborted);
+    watchdog.add(ctrl);
+    const caller = auth?.callerOf(request);
+    if (caller) rec.key = caller.label;
+    let release = () => {};
+    const cleanup = () => {
+      watchdog.delete(ctrl);
+      release(); // the key's concurrency slot, held until the last byte
+    };
+    let streaming = false;
+    const headers = (extra?: Record<string, string>) => ({ "x-request-id": requestId, "x-alloy-provider": rec.provider ?? "", ...extra });
+
+    const x: Exchange = {
+      request,
+      requestId,
+      rec,
+      ctrl,
+      caller,
+      start,
+      route(model) {
+        const route = gateway.router.resolve(model);
+        const primary = route.alias ? undefined : route.steps[0]?.deployments[0];
+        auth?.checkModel(caller, model, primary && `${primary.provider}/${primary.model}`);
+        return route;
+      },
+      json(body, extra) {
+        rec.ttfbMs = performance.now() - start;
+        return new Response(body, { headers: { "content-type": JSON_TYPE, ...headers(extra) } });
+      },
+      sse(open, encoder, state, onEnd, extra) {
+        streaming = true;
+        rec.stream = true;
+        const stream = eventsToSse(open.first, open.rest, encoder, state, {
+          onFirstByte: () => (rec.ttfbMs = performance.now() - start),
+          onEnd: (end) => {
+            // A client that stops reading has left: the upstream call ends with it (frees the slot, stops the tokens).
+            if (end.cancelled) ctrl.end(new AlloyError("cancelled", "client closed the connection"));
+            cleanup();
+            rec.usage = end.usage;
+            rec.finishReason = end.finishReason;
+            onEnd?.(end);
+            done(end.cancelled ? 499 : 200, end.error);
+          },
+        });
+        return new Response(stream, { headers: { ...SSE_HEADERS, ...headers(extra) } });
+      },
+    };
+
+    try {
+      release = auth?.admit(caller) ?? release;
+      const body = await readJsonBody(request, maxBody, { timeoutMs: readTimeoutMs });
+      // The body is in: from here on only the configured timeouts may end the call, not the socket idle limit.
+      server?.timeout(request, 0);
+      const res = await spec.run(x, body);
+      if (!streaming) {
+        cleanup();
+        done(res.status);
+      }
+      return res;
+    } catch (e) {
+      cleanup();
+      const err = asAlloyError(e);
+      const reply = spec.errorReply(err, requestId);
+      done(reply.status, err);
+      // A body refused part-way (too large, too slow) is not drained: the connection closes with the answer.
+      const extra = err.status === 408 || err.status === 413 ? { connection: "close" } : undefined;
+      return replyResponse(reply, requestId, err, extra);
+    }
+  };
+}
+
+export type { SseEvent };
