@@ -3,7 +3,7 @@ import type { Config } from "../config/schema.ts";
 import { Balancer } from "../governance/balance.ts";
 import { Limiter } from "../governance/limiter.ts";
 import { Watchdog } from "./watchdog.ts";
-import { createProviders } from "../providers/registry.ts";
+import { createProviders, familiesOf, providerModules } from "../providers/registry.ts";
 import { DEFAULT_LIMITS } from "../providers/upstream.ts";
 import { Dispatcher, type DispatchObserver, type Upstream } from "./dispatch.ts";
 import { Router } from "./route.ts";
@@ -35,7 +35,7 @@ export function createGateway(config: Config, observer?: DispatchObserver): Gate
   });
   return {
     config,
-    router: new Router(config),
+    router: new Router(config, familiesOf(providerModules)),
     dispatcher: new Dispatcher(upstreams, config.governance, balancer, observer),
     upstreams,
     balancer,

@@ -16,18 +16,16 @@ export interface Route {
   mcpServers?: string[];
 }
 
-const FAMILIES: Array<[RegExp, string]> = [
-  [/^(gpt-|o1|o3|o4|chatgpt-)/, "openai"],
-  [/^claude-/, "anthropic"],
-  [/^(arn:aws|(us|eu|apac|us-gov|global)\.[a-z]+\.|anthropic\.|amazon\.|meta\.|mistral\.|cohere\.|ai21\.|deepseek\.|writer\.|qwen\.|openai\.)/, "bedrock"],
-];
-
 export class Router {
   private readonly aliases = new Map<string, Route>();
   /** Per provider: the failover steps that follow it for a non-alias request. */
   private readonly fallbacks = new Map<string, Step[]>();
 
-  constructor(private readonly config: Config) {
+  /** @param families bare model names → provider type, from the provider modules (see registry.ts familiesOf) */
+  constructor(
+    private readonly config: Config,
+    private readonly families: Array<[RegExp, string]>,
+  ) {
     const active = (p: string) => p in config.providers;
     for (const [name, alias] of Object.entries(config.models)) {
       const steps: Step[] = [];
@@ -87,7 +85,7 @@ export class Router {
       const inactive = own(this.config.inactive, provider);
       if (inactive) throw new AlloyError("unavailable", `provider '${provider}' is not active: ${inactive}`);
     }
-    for (const [re, provider] of FAMILIES) {
+    for (const [re, provider] of this.families) {
       if (!re.test(model)) continue;
       if (own(this.config.providers, provider)) return this.direct(provider, model);
       const inactive = own(this.config.inactive, provider);

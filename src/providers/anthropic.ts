@@ -93,6 +93,8 @@ const nowSecs = () => Math.floor(Date.now() / 1000);
 
 export const anthropicModule: ProviderModule<AnthropicConfig> = {
   type: "anthropic",
+  family: /^claude-/,
+  envKey: "ANTHROPIC_API_KEY",
   options: {
     anthropic_version: T.String({ minLength: 1, default: "2023-06-01" }),
     default_max_tokens: T.Integer({ minimum: 1, default: 4096 }),

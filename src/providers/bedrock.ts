@@ -78,6 +78,8 @@ export class BedrockProvider implements Provider {
 
 export const bedrockModule: ProviderModule<BedrockConfig> = {
   type: "bedrock",
+  family: /^(arn:aws|(us|eu|apac|us-gov|global)\.[a-z]+\.|anthropic\.|amazon\.|meta\.|mistral\.|cohere\.|ai21\.|deepseek\.|writer\.|qwen\.|openai\.)/,
+  envKey: "AWS_REGION",
   options: {
     region: T.Optional(T.String({ minLength: 1 })),
     profile: T.Optional(T.String({ minLength: 1 })),

@@ -133,6 +133,8 @@ function chunkKind(json: { choices?: unknown; usage?: unknown }): "ok" | "fixed"
 
 export const openaiModule: ProviderModule<OpenAIConfig> = {
   type: "openai",
+  family: /^(gpt-|o1|o3|o4|chatgpt-|text-embedding-)/,
+  envKey: "OPENAI_API_KEY",
   options: { headers: T.Optional(T.Record(T.String(), T.String())) },
   resolve(name, cfg, { env }) {
     const envVar = `${name.toUpperCase().replace(/[^A-Z0-9]/g, "_")}_API_KEY`;

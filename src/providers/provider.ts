@@ -45,6 +45,13 @@ export interface ProviderContext {
 /** What a provider module exports: its own config keys (validated at startup) and a factory. */
 export interface ProviderModule<C = any> {
   type: string;
+  /**
+   * Bare model names this type serves (`gpt-4o` → the provider named like the type): routing asks every module,
+   * so a new provider brings its own families.
+   */
+  family?: RegExp;
+  /** The environment variable whose presence makes this provider exist without a config section (OPENAI_API_KEY). */
+  envKey?: string;
   /** TypeBox schema of the keys this type adds to the common provider keys. */
   options: Record<string, TSchema>;
   /** Fill in keys from the environment; return a reason when the provider cannot be used (it is then skipped). */

@@ -14,6 +14,11 @@ export const providerModules: Record<string, ProviderModule> = {
   bedrock: bedrockModule,
 };
 
+/** Bare-name routing rules, in registry order: [family, provider type]. */
+export function familiesOf(modules: Record<string, ProviderModule>): Array<[RegExp, string]> {
+  return Object.values(modules).flatMap((m) => (m.family ? [[m.family, m.type] as [RegExp, string]] : []));
+}
+
 export function createProviders(configs: Record<string, ProviderConfig>, limits: UpstreamLimits): Map<string, Provider> {
   const out = new Map<string, Provider>();
   for (const [name, cfg] of Object.entries(configs)) out.set(name, providerModules[cfg.type]!.create(name, cfg, limits));

@@ -1,10 +1,11 @@
+import { familiesOf, providerModules } from "../../src/providers/registry.ts";
 import { describe, expect, test } from "bun:test";
 import { loadConfig } from "../../src/config/load.ts";
 import { Router } from "../../src/gateway/route.ts";
 import { writeConfig } from "../helpers/gateway.ts";
 
 async function router(toml: string, env: Record<string, string> = {}) {
-  return new Router(await loadConfig({ config: writeConfig(toml) }, env));
+  return new Router(await loadConfig({ config: writeConfig(toml) }, env), familiesOf(providerModules));
 }
 
 const base = `
