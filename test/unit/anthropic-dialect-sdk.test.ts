@@ -20,7 +20,7 @@ const sse = (events: SseEvent[]) => events.map((e) => `event: ${e.event}\ndata: 
 function client(respond: () => Response) {
   const seen: Request[] = [];
   const fetch = async (input: string | URL | Request, init?: RequestInit) => {
-    seen.push(new Request(input, init));
+    seen.push(input instanceof Request ? input : new Request(String(input), init));
     return respond();
   };
   return { anthropic: new Anthropic({ apiKey: "x", baseURL: "http://alloy.test", fetch, maxRetries: 0 }), seen };
@@ -121,7 +121,7 @@ describe("the Anthropic SDK accepts the dialect's output", () => {
     const body = toMessage(res, { requestId: REQ, model: "claude-sonnet-4-5", created: 1_700_000_000 });
     const { anthropic } = client(() => Response.json(body, { headers: { "request-id": REQ } }));
     const msg = await anthropic.messages.create(params);
-    expect(msg.content).toEqual([{ type: "text", text: "Hi! My name is Claude." }]);
+    expect(msg.content).toEqual([{ type: "text", text: "Hi! My name is Claude." }] as Anthropic.ContentBlock[]);
     expect(msg.usage.input_tokens).toBe(10);
   });
 
