@@ -130,7 +130,10 @@ const ANTHROPIC_ONLY_HISTORY = /^(server_tool_use|.+_tool_result|mcp_tool_use|mc
 
 export function toChatRequest(req: MessagesRequest, o: DecodeOptions = {}): ChatRequest {
   const messages: ChatMessage[] = [];
-  const system = typeof req.system === "string" ? req.system : (req.system ?? []).map((b) => b.text).join("\n\n");
+  // Claude Code opens its system prompt with an "x-anthropic-billing-header: cc_version=…" block: attribution for
+  // Anthropic's billing, not an instruction, so other models do not get it.
+  const blocks = typeof req.system === "string" ? [req.system] : (req.system ?? []).map((b) => b.text);
+  const system = blocks.filter((t) => !t.startsWith("x-anthropic-billing-header:")).join("\n\n");
   if (system) messages.push({ role: "system", content: system });
   req.messages.forEach((m, i) => messages.push(...(m.role === "user" ? userMessages(m, i, o) : [assistantMessage(m, i)])));
 
