@@ -18,6 +18,8 @@ export interface Route {
 
 export class Router {
   private readonly aliases = new Map<string, Route>();
+  /** Aliases named with a trailing `*` (`claude-*`): their prefix, longest first so the most specific wins. */
+  private readonly wildcards: Array<[prefix: string, route: Route]> = [];
   /** Per provider: the failover steps that follow it for a non-alias request. */
   private readonly fallbacks = new Map<string, Step[]>();
 
@@ -39,8 +41,11 @@ export class Router {
           .filter((d) => active(d.provider));
         if (deployments.length) steps.push({ deployments });
       }
-      this.aliases.set(name, { steps, alias: name, mcpServers: alias.mcp_servers });
+      const route = { steps, alias: name, mcpServers: alias.mcp_servers };
+      if (name.endsWith("*")) this.wildcards.push([name.slice(0, -1), route]);
+      else this.aliases.set(name, route);
     }
+    this.wildcards.sort((a, b) => b[0].length - a[0].length);
     const gov = config.governance;
     for (const primary of Object.keys(config.providers)) {
       const steps: Step[] = [];
@@ -54,7 +59,7 @@ export class Router {
   }
 
   get aliasNames(): string[] {
-    return [...this.aliases.keys()];
+    return [...this.aliases.keys(), ...this.wildcards.map(([p]) => `${p}*`)];
   }
 
   /**
@@ -73,7 +78,11 @@ export class Router {
   }
 
   private lookup(model: string): Route {
-    const alias = this.aliases.get(model);
+    let alias = this.aliases.get(model);
+    if (!alias) for (const [prefix, route] of this.wildcards) if (model.startsWith(prefix)) {
+      alias = route;
+      break;
+    }
     if (alias) {
       if (!alias.steps.length) throw new AlloyError("unavailable", `no active provider serves the model alias '${model}'`);
       return alias;

@@ -6,6 +6,7 @@ import { observed, simpleRecord, type RequestObserver } from "../observability/a
 import type { GatewayMetrics } from "../observability/gateway-metrics.ts";
 import { GatewayAuth, rawPath } from "./auth.ts";
 import { chatHandler } from "./chat.ts";
+import { countTokensHandler, messagesHandler } from "./messages.ts";
 import { errorResponse } from "./errors.ts";
 import { json } from "./json.ts";
 import type { McpManager } from "../mcp/servers.ts";
@@ -62,6 +63,8 @@ export function createApp(deps: AppDeps) {
   const { gateway } = deps;
   const auth = new GatewayAuth(gateway.config.server);
   const chat = chatHandler({ ...deps, auth });
+  const messages = messagesHandler({ ...deps, auth });
+  const countTokens = countTokensHandler({ ...deps, auth });
   const mcp = mcpRoutes({
     mcp: deps.mcp,
     config: gateway.config.mcp,
@@ -111,6 +114,10 @@ export function createApp(deps: AppDeps) {
     .get("/v1/models", observed(deps.observer, "/v1/models", ({ request }) => new Response(modelsFor(request), { headers: { "content-type": JSON_TYPE, "x-request-id": requestIdOf(request) } })))
     .use(metricsRoute(deps.metrics, deps.observer, requestIdOf))
     .post("/v1/chat/completions", ({ request, server }) => chat(request, server, requestIdOf(request)), { parse: "none" })
+    .post("/v1/messages", ({ request, server }) => messages(request, server, requestIdOf(request)), { parse: "none" })
+    .post("/v1/messages/count_tokens", ({ request, server }) => countTokens(request, server, requestIdOf(request)), { parse: "none" })
+    // Claude Code probes the base URL before it starts.
+    .head("/", ({ request }) => new Response(null, { headers: { "x-request-id": requestIdOf(request) } }))
     .get("/v1/mcp/tools", observed(deps.observer, "/v1/mcp/tools", ({ request }) => mcp.list(requestIdOf(request))))
     .post("/v1/mcp/tools/call", ({ request }) => mcp.call(request, requestIdOf(request)), { parse: "none" })
     .onError(({ code, error, request }) => {

@@ -1,6 +1,8 @@
 // Gateway keys: who may use the gateway (and its paid provider keys). Presented keys are compared in constant time,
 // never logged, never echoed and never forwarded upstream; everything past this file knows a caller by its label.
 import type { ServerConfig } from "../config/schema.ts";
+import { errorReply as anthropicErrorReply } from "../dialects/anthropic/errors.ts";
+import { replyResponse } from "./ingress.ts";
 import { AlloyError } from "../errors.ts";
 import { KeyLimits, modelAllowed, type KeyRule } from "../governance/keylimits.ts";
 import { errorResponse } from "./errors.ts";
@@ -12,7 +14,7 @@ interface StoredKey {
 }
 
 /** Paths that never need a key: liveness and readiness probes come from orchestrators without secrets. */
-const OPEN_PATHS = new Set(["/health", "/ready"]);
+const OPEN_PATHS = new Set(["/", "/health", "/ready"]);
 
 function sha256(value: string): Uint8Array {
   return new Bun.CryptoHasher("sha256").update(value).digest();
@@ -173,7 +175,11 @@ export class GatewayAuth {
       }
       return undefined;
     } catch (e) {
-      if (e instanceof AlloyError) return errorResponse(e, requestId, AUTH_HEADERS);
+      if (e instanceof AlloyError)
+        // Anthropic's clients read Anthropic's error shape on their routes; everyone else OpenAI's.
+        return path.startsWith("/v1/messages")
+          ? replyResponse(anthropicErrorReply(e, requestId), requestId, e, AUTH_HEADERS)
+          : errorResponse(e, requestId, AUTH_HEADERS);
       throw e;
     }
   }

@@ -6,7 +6,7 @@ import { AlloyError, asAlloyError } from "../errors.ts";
 import type { ErrorReply, SseEvent, StreamEncoder } from "../dialects/dialect.ts";
 import type { Gateway } from "../gateway/gateway.ts";
 import { RequestControl } from "../gateway/control.ts";
-import type { OpenStream } from "../gateway/dispatch.ts";
+import type { Opened, OpenStream } from "../gateway/dispatch.ts";
 import type { Route } from "../gateway/route.ts";
 import type { AccessRecord, RequestObserver } from "../observability/access.ts";
 import type { McpManager } from "../mcp/servers.ts";
@@ -14,7 +14,7 @@ import type { KeyRule } from "../governance/keylimits.ts";
 import type { GatewayAuth } from "./auth.ts";
 import { readJsonBody } from "./body.ts";
 import { errorHeaders } from "./errors.ts";
-import { eventsToSse, SSE_HEADERS, type StreamEnd } from "./sse.ts";
+import { eventsToSse, observePiece, piecesEncoder, SSE_HEADERS, type ItemEncoder, type StreamEnd } from "./sse.ts";
 
 export interface IngressDeps {
   gateway: Gateway;
@@ -39,7 +39,9 @@ export interface Exchange {
   /** A JSON answer (the access record ends with it). */
   json(body: string, extra?: Record<string, string>): Response;
   /** A streamed answer through a dialect's encoder; the access record ends when the stream does. */
-  sse<S>(open: OpenStream, encoder: StreamEncoder<S>, state: S, onEnd?: (end: StreamEnd) => void, extra?: Record<string, string>): Response;
+  sse<S>(open: OpenStream, encoder: StreamEncoder<S>, state: S, extra?: Record<string, string>): Response;
+  /** The same for a stream of other items (a native upstream's own events) with their own encoder. */
+  sseItems<T, S>(open: Opened<T>, encoder: ItemEncoder<T, S>, state: S, observe: (item: T, end: StreamEnd) => void, extra?: Record<string, string>): Response;
 }
 
 export interface IngressSpec {
@@ -109,10 +111,14 @@ export function ingressHandler({ gateway, observer, auth }: IngressDeps, spec: I
         rec.ttfbMs = performance.now() - start;
         return new Response(body, { headers: { "content-type": JSON_TYPE, ...headers(extra) } });
       },
-      sse(open, encoder, state, onEnd, extra) {
+      sse(open, encoder, state, extra) {
+        return x.sseItems(open, piecesEncoder(encoder), state, observePiece, extra);
+      },
+      sseItems(open, encoder, state, observe, extra) {
         streaming = true;
         rec.stream = true;
         const stream = eventsToSse(open.first, open.rest, encoder, state, {
+          observe,
           onFirstByte: () => (rec.ttfbMs = performance.now() - start),
           onEnd: (end) => {
             // A client that stops reading has left: the upstream call ends with it (frees the slot, stops the tokens).
@@ -120,7 +126,6 @@ export function ingressHandler({ gateway, observer, auth }: IngressDeps, spec: I
             cleanup();
             rec.usage = end.usage;
             rec.finishReason = end.finishReason;
-            onEnd?.(end);
             done(end.cancelled ? 499 : 200, end.error);
           },
         });

@@ -24,7 +24,29 @@ export interface StreamEnd {
   finishReason?: string | null;
 }
 
-export interface SseOptions {
+/** Items of any kind (unified pieces, a native upstream's frames) → events, with the same step/finish/fail shape. */
+export interface ItemEncoder<T, S> {
+  step(state: S, item: T): SseEvent[];
+  finish(state: S): SseEvent[];
+  fail(state: S, err: AlloyError): SseEvent[];
+}
+
+/** A dialect's chunk encoder over pieces: the chunk and, when unchanged, the upstream's bytes for it. */
+export function piecesEncoder<S>(e: StreamEncoder<S>): ItemEncoder<Piece, S> {
+  return { step: (s, p) => e.step(s, p.chunk, p.raw), finish: e.finish, fail: e.fail };
+}
+
+/** What the access line needs of a unified stream, whatever the dialect makes of its chunks. */
+export function observePiece(p: Piece, end: StreamEnd): void {
+  const c = p.chunk;
+  if (c.usage) end.usage = c.usage;
+  const fr = c.choices[0]?.finish_reason;
+  if (fr) end.finishReason = fr;
+}
+
+export interface SseOptions<T> {
+  /** Reads each item for the access line (usage, finish reason) before it is encoded. */
+  observe(item: T, end: StreamEnd): void;
   /** Called once, however the stream ends. */
   onEnd(end: StreamEnd): void;
   /** Called with the first byte on its way to the client. */
@@ -41,9 +63,9 @@ function write(events: SseEvent[]): Uint8Array | undefined {
   return enc.encode(text);
 }
 
-export function eventsToSse<S>(first: Piece, rest: AsyncIterator<Piece>, encoder: StreamEncoder<S>, state: S, o: SseOptions): ReadableStream<Uint8Array> {
+export function eventsToSse<T, S>(first: T, rest: AsyncIterator<T>, encoder: ItemEncoder<T, S>, state: S, o: SseOptions<T>): ReadableStream<Uint8Array> {
   const end: StreamEnd = {};
-  let pending: Piece | undefined = first;
+  let pending: T | undefined = first;
   let finished = false;
   const finish = () => {
     if (!finished) {
@@ -55,9 +77,9 @@ export function eventsToSse<S>(first: Piece, rest: AsyncIterator<Piece>, encoder
     async pull(controller) {
       try {
         for (;;) {
-          let piece: Piece;
-          if (pending) {
-            piece = pending;
+          let item: T;
+          if (pending !== undefined) {
+            item = pending;
             pending = undefined;
             o.onFirstByte?.();
           } else {
@@ -69,14 +91,10 @@ export function eventsToSse<S>(first: Piece, rest: AsyncIterator<Piece>, encoder
               finish();
               return;
             }
-            piece = r.value;
+            item = r.value;
           }
-          // What the access line needs, whatever the dialect makes of the chunk.
-          const c = piece.chunk;
-          if (c.usage) end.usage = c.usage;
-          const fr = c.choices[0]?.finish_reason;
-          if (fr) end.finishReason = fr;
-          const bytes = write(encoder.step(state, c, piece.raw));
+          o.observe(item, end);
+          const bytes = write(encoder.step(state, item));
           if (bytes) {
             controller.enqueue(bytes);
             return;

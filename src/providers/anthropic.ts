@@ -10,7 +10,9 @@ import { toAnthropicRequest, type Translated } from "./anthropic/request.ts";
 import { fromAnthropicResponse } from "./anthropic/response.ts";
 import { AnthropicResponse } from "./anthropic/schema.ts";
 import { finish, initStream, step } from "./anthropic/stream.ts";
-import type { CallOptions, Piece, Provider, ProviderModule, Reply } from "./provider.ts";
+import type { CallOptions, NativeMessages, NativeMessagesOptions, Piece, Provider, ProviderModule, Reply } from "./provider.ts";
+import type { SseFrame } from "./sse.ts";
+import { streamError } from "./anthropic/errors.ts";
 import { sseFrames } from "./sse.ts";
 import { DEFAULT_LIMITS, errorFromResponse, post, readText, type UpstreamLimits } from "./upstream.ts";
 import { LazyCheck } from "../util/lazy-check.ts";
@@ -27,7 +29,9 @@ const checkResponse = new LazyCheck(AnthropicResponse);
 let seq = 0;
 const localId = () => `chatcmpl-${Date.now().toString(36)}${(seq++).toString(36)}`;
 
-export class AnthropicProvider implements Provider {
+export class AnthropicProvider implements Provider, NativeMessages {
+  readonly nativeMessages: NativeMessages = this;
+  private readonly base: string;
   private readonly url: string;
   private readonly headers: Record<string, string>;
   private readonly defaultMaxTokens: number;
@@ -39,7 +43,8 @@ export class AnthropicProvider implements Provider {
     private readonly limits: UpstreamLimits = DEFAULT_LIMITS,
   ) {
     this.sse = { provider: name, maxEventSize: limits.maxEventSize };
-    this.url = `${cfg.base_url!.replace(/\/+$/, "")}/v1/messages`;
+    this.base = cfg.base_url!.replace(/\/+$/, "");
+    this.url = `${this.base}/v1/messages`;
     this.defaultMaxTokens = cfg.default_max_tokens;
     // Built once: the only per-request header is the request id. The client's own key never goes upstream.
     this.headers = {
@@ -57,6 +62,54 @@ export class AnthropicProvider implements Provider {
     const res = await post(this.name, this.url, { ...this.headers, "x-request-id": o.requestId }, JSON.stringify(body), o.signal);
     if (!res.ok) throw await errorFromResponse(res, this.name, parseAnthropicError);
     return { res, t };
+  }
+
+  /** The client's version and betas win over the configured ones (Claude Code relies on its betas). */
+  private nativeHeaders(o: NativeMessagesOptions): Record<string, string> {
+    const h: Record<string, string> = { ...this.headers, "x-request-id": o.requestId };
+    if (o.version) h["anthropic-version"] = o.version;
+    if (o.beta) h["anthropic-beta"] = o.beta;
+    return h;
+  }
+
+  async messages(body: Record<string, unknown>, o: NativeMessagesOptions): Promise<Reply<unknown>> {
+    return this.nativeJson(this.url, { ...body, model: o.model, stream: undefined }, o);
+  }
+
+  async countTokens(body: Record<string, unknown>, o: NativeMessagesOptions): Promise<Reply<unknown>> {
+    return this.nativeJson(`${this.url}/count_tokens`, { ...body, model: o.model }, o);
+  }
+
+  private async nativeJson(url: string, body: Record<string, unknown>, o: NativeMessagesOptions): Promise<Reply<unknown>> {
+    const res = await post(this.name, url, this.nativeHeaders(o), JSON.stringify(body), o.signal);
+    if (!res.ok) throw await errorFromResponse(res, this.name, parseAnthropicError);
+    const text = await readText(res, this.limits.maxResponseSize, this.name, o.signal);
+    try {
+      return { value: JSON.parse(text), raw: text };
+    } catch {
+      throw new AlloyError("server", `${this.name} returned a body that is not JSON`);
+    }
+  }
+
+  async *messagesStream(body: Record<string, unknown>, o: NativeMessagesOptions): AsyncGenerator<SseFrame> {
+    const res = await post(this.name, this.url, this.nativeHeaders(o), JSON.stringify({ ...body, model: o.model, stream: true }), o.signal);
+    if (!res.ok) throw await errorFromResponse(res, this.name, parseAnthropicError);
+    if (!res.body) throw new AlloyError("server", `${this.name} returned an empty stream`);
+    let stopped = false;
+    try {
+      for await (const frame of sseFrames(res.body, this.sse)) {
+        if (frame.event === "error") {
+          const e = parseEvent(frame);
+          if (e.type === "error") throw streamError(e.error);
+        }
+        if (frame.event === "message_stop") stopped = true;
+        yield frame;
+      }
+    } catch (e) {
+      if (o.signal.aborted) throw asAlloyError(o.signal.reason);
+      throw e;
+    }
+    if (!stopped) throw new AlloyError("server", `${this.name} stream ended before message_stop (the answer was cut short)`);
   }
 
   async chat(req: ChatRequest, o: CallOptions): Promise<Reply<ChatResponse>> {

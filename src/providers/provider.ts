@@ -2,6 +2,7 @@
 // chunks out, failures thrown as AlloyError (kind says whether governance may retry). Nothing here knows HTTP routing.
 import type { TSchema } from "@sinclair/typebox";
 import type { ChatChunk, ChatRequest, ChatResponse } from "../openai/schema.ts";
+import type { SseFrame } from "./sse.ts";
 import type { UpstreamLimits } from "./upstream.ts";
 
 /**
@@ -28,8 +29,27 @@ export interface CallOptions {
   requestId: string;
 }
 
+/** What a native Messages call carries besides the body: the client's anthropic-version / anthropic-beta. */
+export interface NativeMessagesOptions extends CallOptions {
+  version?: string;
+  beta?: string;
+}
+
+/**
+ * Optional capability: the provider speaks the Anthropic Messages API itself, so `/v1/messages` goes to it without
+ * translation. The body is the client's (model replaced); the answer and every event come back unchanged.
+ */
+export interface NativeMessages {
+  messages(body: Record<string, unknown>, o: NativeMessagesOptions): Promise<Reply<unknown>>;
+  /** The upstream's events as they come; the stream must end with message_stop or it throws. */
+  messagesStream(body: Record<string, unknown>, o: NativeMessagesOptions): AsyncIterable<SseFrame>;
+  countTokens?(body: Record<string, unknown>, o: NativeMessagesOptions): Promise<Reply<unknown>>;
+}
+
 export interface Provider {
   readonly name: string;
+  /** Present when the upstream speaks the Anthropic Messages API natively. */
+  readonly nativeMessages?: NativeMessages;
   chat(req: ChatRequest, o: CallOptions): Promise<Reply<ChatResponse>>;
   /** Chunks in OpenAI shape; the last one carries finish_reason, a usage-only chunk may follow. */
   chatStream(req: ChatRequest, o: CallOptions): AsyncIterable<Piece>;

@@ -145,7 +145,8 @@ export function validateMessages(b: any): string | undefined {
     if (typeof t.name !== "string" || !/^[a-zA-Z0-9_-]{1,64}$/.test(t.name)) return `tools.${i}.name: String should match pattern '^[a-zA-Z0-9_-]{1,64}$'`;
     if (t.input_schema?.type !== "object") return `tools.${i}.input_schema.type: Input should be 'object'`;
   }
-  const ALLOWED_TOP = ["model", "max_tokens", "messages", "system", "stop_sequences", "temperature", "top_p", "top_k", "metadata", "tools", "tool_choice", "stream", "thinking"];
+  // What the API documents today (betas add more: context_management, output_config, container, mcp_servers …).
+  const ALLOWED_TOP = ["model", "max_tokens", "messages", "system", "stop_sequences", "temperature", "top_p", "top_k", "metadata", "tools", "tool_choice", "stream", "thinking", "context_management", "output_config", "service_tier", "container", "mcp_servers"];
   for (const k of Object.keys(b)) if (!ALLOWED_TOP.includes(k)) return `${k}: Extra inputs are not permitted`;
 
   let prevRole: string | undefined;

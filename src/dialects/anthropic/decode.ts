@@ -8,8 +8,8 @@ import { Value } from "@sinclair/typebox/value";
 import { AlloyError } from "../../errors.ts";
 import type { ChatMessage, ChatRequest, FunctionTool, ToolCall, UserContentPart } from "../../openai/schema.ts";
 import { LIMITS } from "../../openai/schema.ts";
-import { LazyCheck } from "../../lazy-check.ts";
-import { own } from "../../own.ts";
+import { LazyCheck } from "../../util/lazy-check.ts";
+import { own } from "../../util/own.ts";
 import {
   BlockByType,
   CountTokensRequest,

@@ -29,11 +29,13 @@ const SHAPE: Record<ErrorKind, { status: number | "keep"; type: string }> = {
   network: { status: 500, type: "api_error" },
   server: { status: 500, type: "api_error" },
   unavailable: { status: 529, type: "overloaded_error" },
+  shutting_down: { status: 529, type: "overloaded_error" },
+  internal: { status: 500, type: "api_error" },
   cancelled: { status: 499, type: "api_error" },
 };
 
 export function errorBody(err: AlloyError, requestId: string): AnthropicErrorBody {
-  return { type: "error", error: { type: SHAPE[err.kind].type, message: err.message }, request_id: requestId };
+  return { type: "error", error: { type: SHAPE[err.kind].type, message: err.publicMessage }, request_id: requestId };
 }
 
 export function errorReply(err: AlloyError, requestId: string): ErrorReply {
