@@ -82,18 +82,15 @@ export class Db {
 /** One line from a driver error, without the connection string (Bun's messages never include it, but be sure). */
 export function describe(e: unknown): string {
   const err = e as { message?: string; code?: string; errno?: string | number };
-  let msg = String(err?.message ?? e).split("\n")[0]!.trim();
   switch (err?.code) {
     case "ERR_POSTGRES_CONNECTION_REFUSED":
-      msg = "cannot connect (connection refused, or the host does not resolve)";
-      break;
+      return "cannot connect (connection refused, or the host does not resolve)";
     case "ERR_POSTGRES_CONNECTION_TIMEOUT":
-      msg = "cannot connect (timed out)";
-      break;
+      return "cannot connect (timed out)";
     case "ERR_POSTGRES_CONNECTION_CLOSED":
-      msg = "the server closed the connection";
-      break;
+      return "the server closed the connection";
   }
+  const msg = String(err?.message ?? e).split("\n")[0]!.trim();
   // SQLite's code names the failure (SQLITE_CANTOPEN), its errno is a bare number; PostgreSQL's errno is the SQLSTATE.
   const code = err?.code?.startsWith("SQLITE_") ? err.code : (err?.errno ?? err?.code);
   return code && !msg.includes(String(code)) ? `${msg} (${code})` : msg;

@@ -1,7 +1,7 @@
 // The store: stored Responses, virtual keys and spend, on SQLite (one process) or PostgreSQL (many replicas), both
 // through Bun's SQL client. Request-path writes (responses.put, spend.add) are synchronous enqueues, batched to the
 // database off the request path; reads see the queue at once. Admin writes (keys) are immediate.
-import { Db } from "./db.ts";
+import { Db, describe } from "./db.ts";
 import { StoreError } from "./error.ts";
 import { Flusher } from "./flusher.ts";
 import { Keys } from "./keys.ts";
@@ -65,8 +65,7 @@ const DAY_MS = 86_400_000;
 
 function storeError(name: string, during: string, e: unknown): StoreError {
   if (e instanceof StoreError) return e;
-  const msg = String((e as Error)?.message ?? e).split("\n")[0];
-  return new StoreError(`store ${name}: ${during} failed: ${msg}`, { cause: e });
+  return new StoreError(`store ${name}: ${during} failed: ${describe(e)}`, { cause: e });
 }
 
 /** Open, migrate and start the background flush and sweep; throws a one-line StoreError when it cannot. */
