@@ -101,29 +101,30 @@ export async function startPostgres(bin: string): Promise<PgCluster> {
     if (!port) throw lastError;
     const admin = (db: string) => new Bun.SQL({ adapter: "postgres", hostname: "127.0.0.1", port, username: "alloy", password, database: db, max: 1 });
     let n = 0;
-    let shared: string | undefined;
+    let shared: Promise<string> | undefined;
+    const createDatabase = async (name = `t${process.pid}_${++n}_${Math.random().toString(36).slice(2, 8)}`) => {
+      const sql = admin("postgres");
+      try {
+        await sql`CREATE DATABASE ${sql(name)}`;
+      } finally {
+        await sql.close();
+      }
+      return `postgres://alloy:${password}@127.0.0.1:${port}/${name}`;
+    };
     return {
       port,
       password,
-      async createDatabase(name = `t${process.pid}_${++n}_${Math.random().toString(36).slice(2, 8)}`) {
-        const sql = admin("postgres");
-        try {
-          await sql`CREATE DATABASE ${sql(name)}`;
-        } finally {
-          await sql.close();
-        }
-        return `postgres://alloy:${password}@127.0.0.1:${port}/${name}`;
-      },
+      createDatabase,
       async createSchema() {
-        shared ??= await this.createDatabase("shared");
+        const db = await (shared ??= createDatabase("shared"));
         const schema = `s${++n}_${Math.random().toString(36).slice(2, 8)}`;
-        const sql = new Bun.SQL(shared, { max: 1 });
+        const sql = new Bun.SQL(db, { max: 1 });
         try {
           await sql`CREATE SCHEMA ${sql(schema)}`;
         } finally {
           await sql.close();
         }
-        return `${shared}?search_path=${schema}`;
+        return `${db}?search_path=${schema}`;
       },
       down: () => stop(),
       up: () => start(port),

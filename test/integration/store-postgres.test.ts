@@ -10,7 +10,9 @@ import { storeSuite, turn } from "./store-suite.ts";
 const bin = findPgBin();
 const MISSING = "PostgreSQL server binaries not found (no /usr/lib/postgresql/*/bin/initdb): install the Debian package `postgresql`";
 
-if (!bin && process.env.CI) {
+const onCI = !!process.env.CI && !/^(0|false)$/i.test(process.env.CI);
+
+if (!bin && onCI) {
   test("PostgreSQL is installed (required on CI)", () => {
     throw new Error(`${MISSING}; .ci/run installs it`);
   });
