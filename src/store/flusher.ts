@@ -7,6 +7,7 @@ const MAX_BACKOFF_MS = 5000;
 export class Flusher {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private failures = 0;
+  private stopped = false;
 
   constructor(
     private readonly flushMs: number,
@@ -16,6 +17,7 @@ export class Flusher {
 
   /** Ask for a flush: after flushMs, or right away (`full`) unless the database is failing. */
   soon(full = false): void {
+    if (this.stopped) return;
     if (this.timer) {
       if (!full || this.failures > 0) return;
       clearTimeout(this.timer);
@@ -40,7 +42,9 @@ export class Flusher {
     }
   }
 
+  /** For good: after close() nothing is scheduled again (now() still runs the last flush). */
   stop(): void {
+    this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
   }

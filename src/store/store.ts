@@ -14,7 +14,7 @@ export { StoreError } from "./error.ts";
 export { redactStoreUrl } from "./url.ts";
 export { periodStart, utcDay } from "./spend.ts";
 export type { InputItemsQuery } from "./responses.ts";
-export type * from "./schema.ts";
+export * from "./schema.ts";
 
 export interface StoreOptions {
   /** Responses expire this many days after they were created (default 30). */
@@ -129,7 +129,6 @@ export async function openStore(url: string, o: StoreOptions = {}): Promise<Stor
         clearInterval(sweeper);
         flusher.stop();
         await flusher.now().catch(report("final flush"));
-        flusher.stop();
         await db.close();
       })()),
   };

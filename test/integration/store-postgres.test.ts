@@ -21,9 +21,10 @@ if (!bin && onCI) {
   test.skip(`PostgreSQL store tests (skipped: ${MISSING})`, () => {});
 } else {
   let pg: PgCluster;
+  // initdb and the first start take a few seconds on a loaded 2-core machine.
   beforeAll(async () => {
     pg = await startPostgres(bin);
-  });
+  }, 60_000);
   afterAll(() => pg?.stop());
 
   storeSuite("PostgreSQL", { fresh: () => pg.createSchema(), raw: (url) => new SQL(url) });
@@ -89,7 +90,7 @@ if (!bin && onCI) {
       } finally {
         await raw.close();
       }
-    });
+    }, 30_000); // a server stop and start
 
     const fails = async (url: string): Promise<string> => {
       const e = await openStore(url).then(

@@ -229,6 +229,19 @@ export function storeSuite(label: string, engine: Engine): void {
       expect(await s.responses.get("resp_q5")).not.toBeNull();
     });
 
+    test("past maxSpendGroups a new group is dropped and counted; groups already held keep adding", async () => {
+      const url = await engine.fresh();
+      const s = await store(url, { maxSpendGroups: 2 });
+      const add = (model: string) => s.spend.add({ keyId: "k", provider: "p", model, costUsd: 1, inputTokens: 0, outputTokens: 0 });
+      add("m1");
+      add("m2");
+      add("m3"); // a third group: dropped
+      add("m1"); // an existing group: kept
+      expect(s.stats()).toMatchObject({ pendingSpendGroups: 2, droppedSpend: 1 });
+      await s.flush();
+      expect((await s.spend.query({ groupBy: "model" })).map((r) => [r.group, r.spendUsd])).toEqual([["m1", 2], ["m2", 1]]);
+    });
+
     test("a second put of one id replaces it (queued and written)", async () => {
       const url = await engine.fresh();
       const s = await store(url);
