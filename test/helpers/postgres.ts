@@ -99,6 +99,12 @@ export async function startPostgres(bin: string): Promise<PgCluster> {
       }
     }
     if (!port) throw lastError;
+    // A test run that dies before stop() must not leave a server behind.
+    const onExit = () => {
+      if (existsSync(join(data, "postmaster.pid"))) Bun.spawnSync(user ? ["runuser", "-u", user, "--", join(bin, "pg_ctl"), "-D", data, "-m", "immediate", "stop"] : [join(bin, "pg_ctl"), "-D", data, "-m", "immediate", "stop"]);
+      rmSync(dir, { recursive: true, force: true });
+    };
+    process.once("exit", onExit);
     const admin = (db: string) => new Bun.SQL({ adapter: "postgres", hostname: "127.0.0.1", port, username: "alloy", password, database: db, max: 1 });
     let n = 0;
     let shared: Promise<string> | undefined;
@@ -129,6 +135,7 @@ export async function startPostgres(bin: string): Promise<PgCluster> {
       down: () => stop(),
       up: () => start(port),
       async stop() {
+        process.off("exit", onExit);
         try {
           if (existsSync(join(data, "postmaster.pid"))) stop("immediate");
         } finally {
