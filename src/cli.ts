@@ -1,7 +1,7 @@
 // The CLI: flags → config → server. Wiring only.
 import { defineCommand, runMain } from "citty";
 import { ConfigError, loadConfig } from "./config/load.ts";
-import { start, VERSION } from "./server.ts";
+import { start, StartupError, VERSION } from "./server.ts";
 
 const main = defineCommand({
   meta: { name: "alloy", version: VERSION, description: "A high-performance AI gateway: one OpenAI-compatible API for OpenAI, Anthropic and AWS Bedrock" },
@@ -29,7 +29,15 @@ const main = defineCommand({
       }
       throw e;
     }
-    const running = await start(config);
+    let running;
+    try {
+      running = await start(config);
+    } catch (e) {
+      // Every startup failure is one line and exit 2, never a stack trace of minified source.
+      const msg = e instanceof StartupError ? e.message : `cannot start: ${String((e as Error)?.message ?? e).split("\n")[0]}`;
+      process.stderr.write(`alloy: ${msg}\n`);
+      process.exit(2);
+    }
     const shutdown = (signal: string) => {
       running.log.info(`${signal} received: draining and shutting down`);
       running.stop(true).then(() => process.exit(0));

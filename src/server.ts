@@ -35,6 +35,35 @@ function withAttemptLog(log: Logger, inner?: DispatchObserver): DispatchObserver
   };
 }
 
+/** A startup failure the CLI prints as one line (exit 2): no stack trace of minified source. */
+export class StartupError extends Error {}
+
+function listen(app: ReturnType<typeof createApp>, config: Config): void {
+  app.listen({
+    port: config.server.port,
+    hostname: config.server.host,
+    // Never share a port silently: with SO_REUSEPORT (Elysia's default) a second Alloy on the same port would start
+    // and the kernel would split traffic between two configs.
+    reusePort: false,
+    // Our own reader enforces max_body_size with a proper 413; Bun's cap is only a backstop.
+    maxRequestBodySize: config.server.max_body_size * 2 + 65536,
+    // Idle sockets (slow or stuck clients) are cut; requests lift this once their body is read. One second more than
+    // the body-read deadline, so a trickling client gets our 408 before Bun drops the socket.
+    idleTimeout: config.server.read_timeout_secs + 1,
+  });
+}
+
+/** Why listening failed, in one line that names the address. */
+function listenFailure(e: unknown, host: string, port: number): string {
+  const err = e as { code?: unknown; message?: unknown };
+  const text = `${String(err?.code ?? "")} ${String(err?.message ?? e)}`;
+  const shown = JSON.stringify(host).slice(1, -1); // escapes control and invalid characters
+  if (/EADDRINUSE|in use/i.test(text)) return `port ${port} is already in use (on ${shown}): stop the other process or pick another port with --port`;
+  if (/EACCES|permission/i.test(text)) return `not allowed to listen on port ${port} (on ${shown}): ports below 1024 need privileges`;
+  if (/EADDRNOTAVAIL|ENOTFOUND|getaddrinfo|resolve|invalid/i.test(text)) return `cannot listen on host "${shown}": not an address of this machine`;
+  return `cannot listen on ${shown}:${port}: ${String(err?.message ?? e).split("\n")[0]}`;
+}
+
 export interface Running {
   port: number;
   url: string;
@@ -66,15 +95,15 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
     : undefined;
   const observer = afterResponse(createRequestObserver(log, metrics));
   const app = createApp({ gateway, observer, metrics, mcp, readiness: mcp ? [() => mcp.readiness()] : [] });
-  app.listen({
-    port: config.server.port,
-    hostname: config.server.host,
-    // Our own reader enforces max_body_size with a proper 413; Bun's cap is only a backstop.
-    maxRequestBodySize: config.server.max_body_size * 2 + 65536,
-    // Idle sockets (slow or stuck clients) are cut; requests lift this once their body is read. One second more than
-    // the body-read deadline, so a trickling client gets our 408 before Bun drops the socket.
-    idleTimeout: config.server.read_timeout_secs + 1,
-  });
+  try {
+    listen(app, config);
+  } catch (e) {
+    await Promise.allSettled([gateway.close(), mcp?.close()]);
+    // Bun says "is port N in use?" for a host it cannot bind too: tell the two apart (only on this failure path).
+    const resolvable = await import("node:dns/promises").then((dns) => dns.lookup(config.server.host)).then(() => true, () => false);
+    if (!resolvable) throw new StartupError(`cannot listen on host "${JSON.stringify(config.server.host).slice(1, -1)}": the name does not resolve to an address of this machine`);
+    throw new StartupError(listenFailure(e, config.server.host, config.server.port));
+  }
   const server = app.server!;
   mcp?.start();
   // Startup garbage (TOML, schema compilation, module init) is dead now: collect it once so idle memory is what serving

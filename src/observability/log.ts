@@ -32,9 +32,21 @@ const jsonLine: Line = (obj) => {
   return JSON.stringify(out);
 };
 
+/** C0/C1 controls, DEL and the Unicode line separators: any of them could start a forged line in a text log. */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+const escapeControl = (c: string) => {
+  if (c === "\n") return "\\n";
+  if (c === "\r") return "\\r";
+  if (c === "\t") return "\\t";
+  return `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
+};
+/** A value as it may stand in a text line: one test on the common clean string, a replace only when needed. */
+export const escapeText = (s: string): string => (CONTROL.test(s) ? s.replace(CONTROLS, escapeControl) : s);
+
 const textLine: Line = (obj) => {
   const [msg, fields] = obj.args as [string, Fields | undefined];
-  let line = `${obj.date.toISOString()} ${obj.type.toUpperCase().padEnd(5)} ${msg}`;
+  let line = `${obj.date.toISOString()} ${obj.type.toUpperCase().padEnd(5)} ${escapeText(String(msg))}`;
   if (fields)
     for (const k in fields) {
       const v = fields[k];
@@ -43,10 +55,10 @@ const textLine: Line = (obj) => {
       // Numbers and booleans are most fields of an access line: String() writes what JSON.stringify would, faster.
       const text =
         typeof shown === "string"
-          ? shown
+          ? escapeText(shown)
           : (typeof shown === "number" && Number.isFinite(shown)) || typeof shown === "boolean"
             ? String(shown)
-            : JSON.stringify(shown);
+            : escapeText(JSON.stringify(shown) ?? String(shown));
       line += ` ${k}=${text}`;
     }
   return line;
