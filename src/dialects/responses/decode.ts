@@ -14,6 +14,7 @@ import {
   ResponsesRequest,
   ToolByType,
   ToolChoiceFunction,
+  FormatJsonSchema,
   type ContentPart,
   type FunctionCallOutputItem,
   type InputItem,
@@ -32,6 +33,7 @@ const itemChecks = lazyAll(ItemByType);
 const partChecks = lazyAll(PartByType);
 const toolChecks = lazyAll(ToolByType);
 const toolChoiceFunction = new LazyCheck(ToolChoiceFunction);
+const formatJsonSchema = new LazyCheck(FormatJsonSchema);
 
 function fieldPath(pointer: string, prefix: string): string {
   let out = prefix;
@@ -84,7 +86,7 @@ function checkItem(item: unknown, at: string): AlloyError | undefined {
 /** Narrow an unknown body to a Responses request or throw a 400 naming the offending field. */
 export function validateResponses(body: unknown): Req {
   if (body === null || typeof body !== "object" || Array.isArray(body)) throw new AlloyError("bad_request", "Request body must be a JSON object", { param: null });
-  const b = body as { input?: unknown; tools?: unknown; tool_choice?: unknown };
+  const b = body as { input?: unknown; tools?: unknown; tool_choice?: unknown; text?: unknown };
   // Too many items or tools is the answer by itself: do not walk thousands of them first to find a smaller fault.
   if (Array.isArray(b.input) && b.input.length > LIMITS.items) throw bad("input", `expected at most ${LIMITS.items} items, got ${b.input.length}`);
   if (Array.isArray(b.tools) && b.tools.length > LIMITS.tools) throw bad("tools", `expected at most ${LIMITS.tools} tools, got ${b.tools.length}`);
@@ -102,11 +104,13 @@ export function validateResponses(body: unknown): Req {
       const err = check && firstError(check, t, `tools[${i}]`);
       if (err) throw err;
     }
+  // Unions report a fault at their own level; the object forms that need more than a type are checked alone.
   const tc = b.tool_choice as { type?: unknown } | undefined;
-  if (tc && typeof tc === "object" && tc.type === "function") {
-    const err = firstError(toolChoiceFunction, tc, "tool_choice");
-    if (err) throw err;
-  }
+  const tcErr = tc && typeof tc === "object" && tc.type === "function" ? firstError(toolChoiceFunction, tc, "tool_choice") : undefined;
+  if (tcErr) throw tcErr;
+  const format = (b as { text?: { format?: { type?: unknown } } }).text?.format;
+  const fmtErr = format && typeof format === "object" && format.type === "json_schema" ? firstError(formatJsonSchema, format, "text.format") : undefined;
+  if (fmtErr) throw fmtErr;
   if (checkRequest.Check(body)) return body;
   throw firstError(checkRequest, body, "") ?? new AlloyError("bad_request", "Invalid request body");
 }
@@ -272,7 +276,8 @@ export function toChatRequest(req: Req, prior: readonly ResponseItem[], opts: De
   }
   const messages: ChatMessage[] = [];
   if (req.instructions) messages.push({ role: "system", content: req.instructions });
-  messagesOf([...prior, ...(typeof req.input === "string" ? inputItems : (req.input ?? []))], prior.length, byId, messages);
+  const turn: readonly ResponseItem[] = typeof req.input === "string" ? [{ type: "message", role: "user", content: req.input }] : (req.input ?? []);
+  messagesOf([...prior, ...turn], prior.length, byId, messages);
   if (!messages.some((m) => m.role !== "system"))
     throw bad("input", "expected at least one message (a string, or message items)");
 
