@@ -52,7 +52,8 @@ export function responseShell(ctx: ResponseContext, status: ResponseObject["stat
     top_logprobs: r.top_logprobs ?? 0,
     top_p: r.top_p ?? 1,
     truncation: r.truncation ?? "disabled",
-    user: r.user ?? null,
+    // OpenAI answers `user: null`, but its schema types `user` as a string: absent when the client sent none.
+    ...(r.user !== undefined ? { user: r.user } : {}),
     metadata: r.metadata ?? {},
   };
 }

@@ -245,7 +245,7 @@ export const ResponseObject = T.Object({
   top_p: T.Number(),
   truncation: T.Union([T.Literal("auto"), T.Literal("disabled")]),
   usage: T.Optional(ResponseUsage),
-  user: T.Union([Str, T.Null()]),
+  user: OptStr,
   metadata: T.Record(T.String(), T.String()),
 });
 
