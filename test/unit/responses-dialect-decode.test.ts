@@ -201,7 +201,7 @@ describe("toChatRequest", () => {
       parallel_tool_calls: false,
     });
     const { chat, dropped } = toChatRequest(req, []);
-    expect(chat.tools).toEqual([
+    expect(chat.tools as unknown[]).toEqual([
       { type: "function", function: { name: "get_weather", description: "d", parameters: { type: "object", properties: {} }, strict: true } },
       { type: "function", function: { name: "noargs" } },
       { type: "mcp", server_label: "fs", server_url: "https://x", allowed_tools: ["read_file"], require_approval: "always" },
