@@ -5,15 +5,18 @@ import { describe, expect, test } from "bun:test";
 import { toChatRequest, validateResponses } from "../../src/dialects/responses/decode.ts";
 import { validateChatRequest } from "../../src/openai/validate.ts";
 import type { Captured } from "../fixtures/capture-responses.ts";
-import codexDefault from "../fixtures/codex-request.json";
-import codexNamed from "../fixtures/codex-request-gpt-5.1-codex.json";
-import agents from "../fixtures/agents-request.json";
+
+// Read, not imported: typing 140 KB of recorded JSON would only slow tsc down.
+const fixture = (name: string): Promise<Captured[]> => Bun.file(new URL(`../fixtures/${name}`, import.meta.url)).json();
+const codexDefault = await fixture("codex-request.json");
+const codexNamed = await fixture("codex-request-gpt-5.1-codex.json");
+const agents = await fixture("agents-request.json");
 
 const post = (log: Captured[]) => log.find((c) => c.method === "POST" && c.path === "/v1/responses")!;
 
 describe("Codex", () => {
   test("tries a WebSocket on GET /v1/responses first, then POSTs a streamed request", () => {
-    for (const log of [codexDefault, codexNamed] as Captured[][]) {
+    for (const log of [codexDefault, codexNamed]) {
       expect(log.map((c) => `${c.method} ${c.path}`)).toEqual(["GET /v1/responses", "POST /v1/responses"]);
       expect(log[0]!.headers.upgrade).toBe("websocket");
       expect(log[0]!.headers["openai-beta"]).toStartWith("responses_websockets=");
@@ -23,7 +26,7 @@ describe("Codex", () => {
   });
 
   test("with -m gpt-5.1-codex: function tools, a namespace and web_search; the built-ins are dropped", () => {
-    const req = validateResponses(post(codexNamed as Captured[]).body);
+    const req = validateResponses(post(codexNamed).body);
     expect(req.stream).toBe(true);
     expect(req.store).toBe(false);
     expect(req.include).toEqual(["reasoning.encrypted_content"]);
@@ -44,7 +47,7 @@ describe("Codex", () => {
   });
 
   test("default model: tools arrive in an additional_tools input item, which chat targets leave out", () => {
-    const req = validateResponses(post(codexDefault as Captured[]).body);
+    const req = validateResponses(post(codexDefault).body);
     const items = req.input as { type?: string }[];
     expect(items[0]!.type).toBe("additional_tools");
     expect(req.tools).toBeUndefined();
@@ -60,7 +63,7 @@ describe("Codex", () => {
 
 describe("Agents SDK", () => {
   test("a non-streamed request with instructions and a strict function tool", () => {
-    const c = post(agents as Captured[]);
+    const c = post(agents);
     expect(c.headers["user-agent"]).toStartWith("Agents/JavaScript");
     const req = validateResponses(c.body);
     const { chat, dropped } = toChatRequest(req, []);
