@@ -56,7 +56,7 @@ function sseEvents(text: string): string[] {
 }
 
 beforeAll(async () => {
-  upstream = startBedrockMock({ accessKeyId: ACCESS_KEY_ID, region: REGION });
+  upstream = startBedrockMock({ accessKeyId: ACCESS_KEY_ID, secretAccessKey: SECRET, region: REGION });
   gw = await startGateway(`
 [server]
 timeout_secs = 10
