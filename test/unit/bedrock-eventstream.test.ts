@@ -56,7 +56,7 @@ function theirs(m: Message) {
     headers[k] = h.type === "long" ? { type: "long", value: BigInt((h.value as Int64).toString()) } : { type: h.type, value: h.value };
   return { headers, payload: [...m.body] };
 }
-const ours = (m: EventMessage) => ({ headers: m.headers, payload: [...m.payload] });
+const ours = (m: EventMessage) => ({ headers: m.headers as Record<string, unknown>, payload: [...m.payload] });
 
 function decodeAll(pieces: Uint8Array[], max?: number): EventMessage[] {
   const d = new EventStreamDecoder(max);
