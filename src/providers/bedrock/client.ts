@@ -38,6 +38,8 @@ export function createBedrockClient({ BedrockRuntimeClient }: BedrockSdk, o: Bed
 export interface ResolvedTarget {
   /** Endpoint origin plus any base path, without a trailing slash: `https://bedrock-runtime.us-east-1.amazonaws.com`. */
   baseUrl: string;
+  /** `https://host[:port]`, to which basePath + the operation path are appended. */
+  origin: string;
   /** The Host header fetch will send for baseUrl (port only when not the scheme's default). */
   host: string;
   /** The path prefix of baseUrl ("" for the service's own endpoints). */
@@ -69,6 +71,7 @@ export async function resolveTarget(client: BedrockRuntimeClient, o: BedrockClie
   const basePath = url.pathname.replace(/\/+$/, "");
   return {
     baseUrl: `${url.origin}${basePath}`,
+    origin: url.origin,
     host: url.host,
     basePath,
     signingRegion: sigv4?.signingRegion ?? region,

@@ -32,18 +32,27 @@ export const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 
 const utf8 = new TextDecoder("utf-8", { fatal: false });
 
-/** Header names and values are short and nearly always ASCII: skip TextDecoder for those. */
+/**
+ * Header names and values repeat on every frame (`:event-type`, `contentBlockDelta`, `application/json`, …): short
+ * ones are interned by a hash of their bytes, checked byte for byte, so a frame's headers cost no decoding at all.
+ */
+const interned = new Map<number, { bytes: Uint8Array; text: string }>();
+const MAX_INTERNED = 512;
+
 function text(b: Uint8Array, start: number, end: number): string {
-  if (end - start <= 64) {
-    let s = "";
-    for (let i = start; i < end; i++) {
-      const c = b[i]!;
-      if (c > 0x7f) return utf8.decode(b.subarray(start, end));
-      s += String.fromCharCode(c);
-    }
-    return s;
+  const len = end - start;
+  if (len > 48) return utf8.decode(b.subarray(start, end));
+  let h = len;
+  for (let i = start; i < end; i++) h = (Math.imul(h, 31) + b[i]!) | 0;
+  const hit = interned.get(h);
+  if (hit && hit.bytes.length === len) {
+    let i = 0;
+    while (i < len && hit.bytes[i] === b[start + i]) i++;
+    if (i === len) return hit.text;
   }
-  return utf8.decode(b.subarray(start, end));
+  const s = utf8.decode(b.subarray(start, end));
+  if (!hit && interned.size < MAX_INTERNED) interned.set(h, { bytes: b.slice(start, end), text: s });
+  return s;
 }
 
 const hex = (b: Uint8Array, start: number, end: number) => {
@@ -132,15 +141,19 @@ function decodeHeaders(b: Uint8Array, view: DataView, start: number, end: number
 export function decodeMessage(frame: Uint8Array, maxPayload = DEFAULT_MAX_PAYLOAD, copy = false): EventMessage {
   const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
   if (frame.length < OVERHEAD) malformed(`${frame.length} bytes is shorter than a frame can be`);
-  checkPrelude(frame, view, 0, maxPayload);
-  const total = view.getUint32(0);
+  const total = checkPrelude(frame, view, 0, maxPayload);
   if (total !== frame.length) malformed(`the prelude says ${total} bytes, the frame has ${frame.length}`);
-  const headersLen = view.getUint32(4);
-  if (Bun.hash.crc32(frame.subarray(0, total - 4)) !== view.getUint32(total - 4)) throw new EventStreamError("event-stream message CRC mismatch");
-  const headersEnd = PRELUDE + headersLen;
+  return decodeChecked(frame, view, 0, total, copy);
+}
+
+/** The frame at [off, off + total) of `b`, its prelude already checked. */
+function decodeChecked(b: Uint8Array, view: DataView, off: number, total: number, copy: boolean): EventMessage {
+  const end = off + total;
+  if (Bun.hash.crc32(b.subarray(off, end - 4)) !== view.getUint32(end - 4)) throw new EventStreamError("event-stream message CRC mismatch");
+  const headersEnd = off + PRELUDE + view.getUint32(off + 4);
   return {
-    headers: decodeHeaders(frame, view, PRELUDE, headersEnd, copy),
-    payload: copy ? frame.slice(headersEnd, total - 4) : frame.subarray(headersEnd, total - 4),
+    headers: decodeHeaders(b, view, off + PRELUDE, headersEnd, copy),
+    payload: copy ? b.slice(headersEnd, end - 4) : b.subarray(headersEnd, end - 4),
   };
 }
 
@@ -183,7 +196,7 @@ export class EventStreamDecoder {
       const total = checkPrelude(data, view, off, this.maxPayload);
       if (end - off < total) break;
       // Frames decoded out of our own buffer are copied: the buffer is overwritten by the next piece.
-      out.push(decodeMessage(data.subarray(off, off + total), this.maxPayload, pending));
+      out.push(decodeChecked(data, view, off, total, pending));
       off += total;
     }
     if (pending) {

@@ -42,11 +42,17 @@ const UNSIGNABLE = new Set([
 ]);
 const signable = (name: string) => !UNSIGNABLE.has(name) && !name.startsWith("proxy-") && !name.startsWith("sec-");
 
-/** `20240501T123456Z` and `20240501` (SignatureV4's formatDate). */
+let lastSecond = NaN;
+let lastDate = { long: "", short: "" };
+
+/** `20240501T123456Z` and `20240501` (SignatureV4's formatDate); the same second gives the same (cached) strings. */
 export function amzDate(date: Date): { long: string; short: string } {
+  const second = Math.floor(date.getTime() / 1000);
+  if (second === lastSecond) return lastDate;
   const iso = date.toISOString(); // 2024-05-01T12:34:56.789Z
   const short = iso.slice(0, 4) + iso.slice(5, 7) + iso.slice(8, 10);
-  return { long: `${short}T${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`, short };
+  lastSecond = second;
+  return (lastDate = { long: `${short}T${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`, short });
 }
 
 /** RFC 3986 escaping as the SDK's escapeUri: encodeURIComponent plus ! ' ( ) *. */
@@ -57,6 +63,18 @@ export const escapeUri = (s: string) => encodeURIComponent(s).replace(/[!'()*]/g
  * ARN becomes `%253A`), slashes kept. Every AWS service except S3 expects this double encoding.
  */
 export function canonicalPath(path: string): string {
+  let c = canonicalPaths.get(path);
+  if (c === undefined) {
+    if (canonicalPaths.size >= 256) canonicalPaths.clear();
+    canonicalPaths.set(path, (c = computeCanonicalPath(path)));
+  }
+  return c;
+}
+
+/** A gateway calls a handful of models: their canonical paths are computed once. */
+const canonicalPaths = new Map<string, string>();
+
+function computeCanonicalPath(path: string): string {
   const segments: string[] = [];
   for (const s of path.split("/")) {
     if (s === "" || s === ".") continue;
@@ -90,7 +108,8 @@ export function signingKey(creds: AwsCredentials, day: string, region: string, s
 }
 
 /** Canonical header value: line breaks to spaces, runs of spaces and tabs to one, the ends trimmed. */
-const canonicalValue = (v: string) => v.replace(/[\r\n]/g, " ").replace(/[ \t]+/g, " ").replace(/^ | $/g, "");
+const canonicalValue = (v: string) =>
+  /[\r\n\t]| {2}|^ | $/.test(v) ? v.replace(/[\r\n]/g, " ").replace(/[ \t]+/g, " ").replace(/^ | $/g, "") : v;
 
 /**
  * The headers to send: the request's own, plus x-amz-date, x-amz-security-token (temporary credentials),
@@ -99,8 +118,9 @@ const canonicalValue = (v: string) => v.replace(/[\r\n]/g, " ").replace(/[ \t]+/
 export function sign(req: SignableRequest, creds: AwsCredentials, region: string, service: string, date: Date): Record<string, string> {
   const { long, short } = amzDate(date);
   const payloadHash = req.headers["x-amz-content-sha256"] ?? sha256Hex(req.body);
-  const out: Record<string, string> = { ...req.headers, "x-amz-date": long };
-  delete out.host;
+  const out: Record<string, string> = {};
+  for (const name in req.headers) if (name !== "host") out[name] = req.headers[name]!;
+  out["x-amz-date"] = long;
   if (creds.sessionToken) out["x-amz-security-token"] = creds.sessionToken;
   out["x-amz-content-sha256"] = payloadHash;
 

@@ -105,6 +105,8 @@ export class BedrockTransport {
   readonly maxFramePayload: number;
   private ready: Ready | undefined;
   private starting: Promise<Ready> | undefined;
+  /** `${op} ${modelId}` → the encoded path: a gateway calls a handful of models, over and over. */
+  private readonly paths = new Map<string, string>();
 
   constructor(
     readonly provider: string,
@@ -134,8 +136,8 @@ export class BedrockTransport {
       const { target, creds } = this.ready ?? (await this.start());
       const c = creds.get();
       const credentials = c instanceof Promise ? await c : c;
-      const path = target.basePath + modelPath(modelId, op);
-      url = target.baseUrl + modelPath(modelId, op);
+      const path = this.pathOf(target, op, modelId);
+      url = target.origin + path;
       headers = sign(
         { method: "POST", host: target.host, path, headers: { "content-type": "application/json", ...o.headers }, body },
         credentials,
@@ -162,6 +164,16 @@ export class BedrockTransport {
       // a cut or oversized error body: the status and header still classify it
     }
     throw fromErrorResponse(this.provider, res.status, res.headers.get("x-amzn-errortype"), text);
+  }
+
+  private pathOf(target: ResolvedTarget, op: Operation, modelId: string): string {
+    const key = `${op} ${modelId}`;
+    let path = this.paths.get(key);
+    if (path === undefined) {
+      if (this.paths.size >= 1024) this.paths.clear();
+      this.paths.set(key, (path = target.basePath + modelPath(modelId, op)));
+    }
+    return path;
   }
 
   /** The whole body, at most `max` bytes (a larger one is an error, and its connection is dropped). */
