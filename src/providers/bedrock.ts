@@ -1,78 +1,138 @@
-// AWS Bedrock through the Converse API: every Bedrock chat model (and inference profile) behind one OpenAI-shaped
-// provider. The AWS SDK signs and frames; the translation lives in bedrock/ as pure functions.
-import type { BedrockRuntimeClient } from "@aws-sdk/client-bedrock-runtime";
+// AWS Bedrock: Converse/ConverseStream behind the OpenAI-shaped Provider interface (every Bedrock chat model and
+// inference profile), plus InvokeModel/InvokeModelWithResponseStream for native bodies (Claude's Messages API on
+// Bedrock). The translation lives in bedrock/ as pure functions; bedrock/transport.ts signs and sends each call.
 import { Type as T } from "@sinclair/typebox";
+import type { ConverseResponse, ConverseStreamOutput } from "@aws-sdk/client-bedrock-runtime";
 import { AlloyError, asAlloyError } from "../errors.ts";
 import type { ChatChunk, ChatRequest, ChatResponse } from "../openai/schema.ts";
 import type { ProviderConfig } from "../config/schema.ts";
-import { createBedrockClient, loadBedrockSdk, type BedrockClientOptions, type BedrockSdk } from "./bedrock/client.ts";
-import { fromSdkError } from "./bedrock/errors.ts";
+import type { BedrockClientOptions } from "./bedrock/client.ts";
 import { toConverseRequest } from "./bedrock/request.ts";
 import { fromConverseResponse } from "./bedrock/response.ts";
 import { finish, newStreamState, step } from "./bedrock/stream.ts";
+import { BedrockTransport, DEFAULT_MAX_RESPONSE_SIZE } from "./bedrock/transport.ts";
 import type { CallOptions, Piece, Provider, ProviderModule, Reply } from "./provider.ts";
 
 export type BedrockConfig = ProviderConfig & Partial<BedrockClientOptions>;
 
-const chatId = (awsRequestId?: string) => `chatcmpl-${awsRequestId ?? crypto.randomUUID()}`;
+export interface BedrockProviderOptions {
+  /** Bytes one answer may have (JSON body or whole event stream); default 32 MiB. */
+  maxResponseSize?: number;
+}
+
+export interface InvokeOptions {
+  signal: AbortSignal;
+  /** The body's media type; default application/json. */
+  contentType?: string;
+  /** The answer's media type; default application/json. */
+  accept?: string;
+}
+
+export interface InvokeResult {
+  /** The model's own answer, as sent (e.g. an Anthropic Messages response for Claude). */
+  body: string;
+  contentType: string | null;
+  requestId: string | undefined;
+}
+
+const chatId = (awsRequestId?: string | null) => `chatcmpl-${awsRequestId ?? crypto.randomUUID()}`;
 const now = () => Math.floor(Date.now() / 1000);
+const utf8 = new TextDecoder();
 
 export class BedrockProvider implements Provider {
-  /** One client per provider, made on first use (with the SDK itself; see bedrock/client.ts). */
-  private sdk: { api: BedrockSdk; client: BedrockRuntimeClient } | undefined;
+  private readonly transport: BedrockTransport;
 
   constructor(
     readonly name: string,
-    private readonly cfg: BedrockConfig & { region: string },
-  ) {}
-
-  private async ready() {
-    if (this.sdk) return this.sdk;
-    const api = await loadBedrockSdk();
-    return (this.sdk ??= { api, client: createBedrockClient(api, this.cfg) });
+    cfg: BedrockConfig & { region: string },
+    opts: BedrockProviderOptions = {},
+  ) {
+    this.transport = new BedrockTransport(name, { ...cfg, maxResponseSize: opts.maxResponseSize ?? DEFAULT_MAX_RESPONSE_SIZE });
   }
 
-  /** Our abort reason (timeout, client gone) wins over whatever the SDK made of the abort. */
+  /** Our abort reason (timeout, client gone) wins over whatever the fetch made of the abort. */
   private fail(e: unknown, signal: AbortSignal): AlloyError {
     if (signal.aborted) return asAlloyError(signal.reason);
-    return fromSdkError(this.name, e);
+    return e instanceof AlloyError ? e : new AlloyError("server", `${this.name}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
 
   async chat(req: ChatRequest, o: CallOptions): Promise<Reply<ChatResponse>> {
-    const input = toConverseRequest(req, o.model);
-    const { api, client } = await this.ready();
+    const { modelId, ...input } = toConverseRequest(req, o.model);
+    const res = await this.transport.send("converse", modelId!, JSON.stringify(input), { signal: o.signal });
+    let out: ConverseResponse;
     try {
-      const out = await client.send(new api.ConverseCommand(input), { abortSignal: o.signal });
-      return { value: fromConverseResponse(out, { id: chatId(out.$metadata.requestId), model: req.model, created: now() }) };
+      out = JSON.parse(utf8.decode(await this.transport.readAll(res, o.signal)));
     } catch (e) {
-      throw this.fail(e, o.signal);
+      if (e instanceof AlloyError || o.signal.aborted) throw this.fail(e, o.signal);
+      throw new AlloyError("server", `${this.name} returned a body that is not JSON`);
     }
+    if (!out || typeof out !== "object") throw new AlloyError("server", `${this.name} returned an unexpected body`);
+    return { value: fromConverseResponse(out, { id: chatId(res.headers.get("x-amzn-requestid")), model: req.model, created: now() }) };
   }
 
   async *chatStream(req: ChatRequest, o: CallOptions): AsyncGenerator<Piece> {
-    const input = toConverseRequest(req, o.model);
-    let stream: AsyncIterable<Parameters<typeof step>[1]> | undefined;
-    let requestId: string | undefined;
-    const { api, client } = await this.ready();
+    const { modelId, ...input } = toConverseRequest(req, o.model);
+    const res = await this.transport.send("converse-stream", modelId!, JSON.stringify(input), { signal: o.signal });
+    const state = newStreamState({ provider: this.name, id: chatId(res.headers.get("x-amzn-requestid")), model: req.model, created: now() });
     try {
-      const out = await client.send(new api.ConverseStreamCommand(input), { abortSignal: o.signal });
-      stream = out.stream;
-      requestId = out.$metadata.requestId;
-    } catch (e) {
-      throw this.fail(e, o.signal);
-    }
-    if (!stream) throw new AlloyError("server", `${this.name} answered without an event stream`);
-    const state = newStreamState({ provider: this.name, id: chatId(requestId), model: req.model, created: now() });
-    try {
-      for await (const event of stream) for (const chunk of step(state, event)) yield { chunk };
+      for await (const ev of this.transport.events(res, o.signal)) {
+        let body: unknown;
+        try {
+          body = JSON.parse(utf8.decode(ev.payload));
+        } catch {
+          throw new AlloyError("server", `${this.name} sent a ${ev.type} event that is not JSON`);
+        }
+        for (const chunk of step(state, { [ev.type]: body } as unknown as ConverseStreamOutput)) yield { chunk };
+      }
       for (const chunk of finish(state)) yield { chunk };
     } catch (e) {
       throw this.fail(e, o.signal);
     }
   }
 
+  /** InvokeModel: the model's native request body in, its native answer out (no translation). */
+  async invoke(modelId: string, body: string | Uint8Array, o: InvokeOptions): Promise<InvokeResult> {
+    const res = await this.transport.send("invoke", modelId, body, {
+      signal: o.signal,
+      headers: { "content-type": o.contentType ?? "application/json", accept: o.accept ?? "application/json" },
+    });
+    try {
+      const text = utf8.decode(await this.transport.readAll(res, o.signal));
+      return { body: text, contentType: res.headers.get("content-type"), requestId: res.headers.get("x-amzn-requestid") ?? undefined };
+    } catch (e) {
+      throw this.fail(e, o.signal);
+    }
+  }
+
+  /**
+   * InvokeModelWithResponseStream: yields each `chunk` event's decoded inner payload (the base64 `bytes` of
+   * `{"bytes": …}`), i.e. the model's native stream events as JSON text — for Claude, Anthropic Messages events
+   * (`message_start`, `content_block_delta`, …, `message_stop`). Exception frames are thrown as AlloyError.
+   */
+  async *invokeStream(modelId: string, body: string | Uint8Array, o: InvokeOptions): AsyncGenerator<string> {
+    const res = await this.transport.send("invoke-with-response-stream", modelId, body, {
+      signal: o.signal,
+      headers: { "content-type": o.contentType ?? "application/json", "x-amzn-bedrock-accept": o.accept ?? "application/json" },
+    });
+    try {
+      for await (const ev of this.transport.events(res, o.signal)) {
+        if (ev.type !== "chunk") continue;
+        let bytes: unknown;
+        try {
+          bytes = (JSON.parse(utf8.decode(ev.payload)) as { bytes?: unknown }).bytes;
+        } catch {
+          bytes = undefined;
+        }
+        if (typeof bytes !== "string") throw new AlloyError("server", `${this.name} sent a chunk event without bytes`);
+        yield Buffer.from(bytes, "base64").toString("utf8");
+      }
+    } catch (e) {
+      throw this.fail(e, o.signal);
+    }
+  }
+
   close(): void {
-    this.sdk?.client.destroy();
+    this.transport.close();
   }
 }
 
@@ -97,5 +157,5 @@ export const bedrockModule: ProviderModule<BedrockConfig> = {
     const profile = cfg.profile ?? env.AWS_PROFILE;
     return { cfg: { ...cfg, region, ...(profile ? { profile } : {}) } };
   },
-  create: (name, cfg) => new BedrockProvider(name, { ...cfg, region: cfg.region! }),
+  create: (name, cfg, limits) => new BedrockProvider(name, { ...cfg, region: cfg.region! }, { maxResponseSize: limits.maxResponseSize }),
 };

@@ -1,5 +1,6 @@
-// The Bedrock provider end to end: the official `openai` client → Alloy → the AWS SDK (SigV4, event-stream framing)
-// → a mock Bedrock runtime endpoint, over real sockets.
+// The Bedrock provider end to end: the official `openai` client → Alloy (own SigV4, fetch, event-stream decoding; the
+// AWS SDK only for credentials and endpoint) → a mock Bedrock runtime endpoint that recomputes every signature with
+// the SDK's SignatureV4, over real sockets.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import OpenAI from "openai";
 import { loadConfig } from "../../src/config/load.ts";
@@ -56,7 +57,7 @@ function sseEvents(text: string): string[] {
 }
 
 beforeAll(async () => {
-  upstream = startBedrockMock({ accessKeyId: ACCESS_KEY_ID, region: REGION });
+  upstream = startBedrockMock({ accessKeyId: ACCESS_KEY_ID, secretAccessKey: SECRET, region: REGION });
   gw = await startGateway(`
 [server]
 timeout_secs = 10

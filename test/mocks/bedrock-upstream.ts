@@ -1,14 +1,18 @@
-// A mock Bedrock runtime endpoint on a real socket: `POST /model/{modelId}/converse` and `/converse-stream`.
-// It checks the SigV4 Authorization header the way the service would reject it (shape, access key id, region/bedrock
-// scope, x-amz-date), rejects malformed Converse bodies with the service's 400 ValidationException, answers Converse
-// JSON, and streams real `application/vnd.amazon.eventstream` frames (events and exceptions, mid-stream included).
+// A mock Bedrock runtime endpoint on a real socket: `POST /model/{modelId}/converse`, `/converse-stream`, `/invoke`
+// and `/invoke-with-response-stream`. It checks the SigV4 Authorization header the way the service would reject it
+// (shape, access key id, region/bedrock scope, x-amz-date and its skew, the body hash and — given the secret — the
+// signature itself, recomputed by the AWS SDK's own SignatureV4 over the signed headers as received), rejects
+// malformed Converse bodies with the service's 400 ValidationException, answers Converse JSON, and streams real
+// `application/vnd.amazon.eventstream` frames (events and exceptions, mid-stream included).
+import { Sha256 } from "@smithy/core/checksum";
 import { EventStreamCodec } from "@smithy/eventstream-codec";
+import { SignatureV4 } from "@smithy/signature-v4";
 import { fromUtf8, toUtf8 } from "@smithy/util-utf8";
 import { CallLog, type LoggedCall } from "./call-log.ts";
 import { frameStream, type StreamOptions } from "./frames.ts";
 
 export interface BedrockCall extends LoggedCall {
-  operation: "converse" | "converse-stream";
+  operation: "converse" | "converse-stream" | "invoke" | "invoke-with-response-stream";
   /** URL-decoded: model ids, inference-profile ids and ARNs come back as sent. */
   modelId: string;
   body: any;
@@ -124,8 +128,28 @@ export function eventStreamResponse(frames: Frame[], opts: StreamOptions = {}): 
   });
 }
 
+/** InvokeModelWithResponseStream frames: each native event as a `chunk` whose `bytes` are its JSON in base64. */
+export function chunkFrames(events: unknown[]): Frame[] {
+  return events.map((e) => ({ event: "chunk", body: { bytes: Buffer.from(JSON.stringify(e)).toString("base64") } }));
+}
+
+/** Claude's native (Anthropic Messages) stream events for a text answer, as InvokeModelWithResponseStream carries them. */
+export function anthropicEvents(pieces: string[], model = "claude-mock"): unknown[] {
+  return [
+    { type: "message_start", message: { id: "msg_bdrk_mock1", type: "message", role: "assistant", model, content: [], stop_reason: null, usage: { input_tokens: 7, output_tokens: 1 } } },
+    { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } },
+    ...pieces.map((text) => ({ type: "content_block_delta", index: 0, delta: { type: "text_delta", text } })),
+    { type: "content_block_stop", index: 0 },
+    { type: "message_delta", delta: { stop_reason: "end_turn", stop_sequence: null }, usage: { output_tokens: pieces.length } },
+    { type: "message_stop", "amazon-bedrock-invocationMetrics": { inputTokenCount: 7, outputTokenCount: pieces.length } },
+  ];
+}
+
 /** Default behaviour: a tool call when toolChoice names a tool, else "Hello from Bedrock", as JSON or frames. */
 export const defaultScript: BedrockScript = (call) => {
+  if (call.operation === "invoke")
+    return jsonResponse({ id: "msg_bdrk_mock1", type: "message", role: "assistant", content: [{ type: "text", text: "Hello from Claude on Bedrock" }], stop_reason: "end_turn", usage: { input_tokens: 7, output_tokens: 6 } });
+  if (call.operation === "invoke-with-response-stream") return eventStreamResponse(chunkFrames(anthropicEvents(["Hello", " from", " Claude"])));
   const named: string | undefined = call.body.toolConfig?.toolChoice?.tool?.name;
   const stream = call.operation === "converse-stream";
   if (named) {
@@ -142,8 +166,11 @@ export const defaultScript: BedrockScript = (call) => {
 const SIGV4 =
   /^AWS4-HMAC-SHA256 Credential=([A-Z0-9]+)\/(\d{8})\/([a-z0-9-]+)\/([a-z0-9-]+)\/aws4_request, ?SignedHeaders=([a-z0-9-]+(?:;[a-z0-9-]+)*), ?Signature=([0-9a-f]{64})$/;
 
-/** The SigV4 checks: why the request is refused, or undefined. */
-export function checkSignature(headers: Headers, accessKeyId: string, region: string): { status: number; type: string; message: string } | undefined {
+/** How far x-amz-date may be from the server's clock (AWS: 15 minutes). */
+const MAX_SKEW_MS = 15 * 60_000;
+
+/** The SigV4 checks on the Authorization header's shape, scope and date: why the request is refused, or undefined. */
+export function checkSignature(headers: Headers, accessKeyId: string, region: string, now = Date.now()): { status: number; type: string; message: string } | undefined {
   const auth = headers.get("authorization");
   const date = headers.get("x-amz-date");
   if (!auth) return { status: 403, type: "MissingAuthenticationTokenException", message: "Missing Authentication Token" };
@@ -158,6 +185,51 @@ export function checkSignature(headers: Headers, accessKeyId: string, region: st
   const names = signed!.split(";");
   if (!names.includes("host") || !names.includes("x-amz-date"))
     return { status: 403, type: "InvalidSignatureException", message: "SignedHeaders must include host and x-amz-date" };
+  const at = Date.UTC(+date.slice(0, 4), +date.slice(4, 6) - 1, +date.slice(6, 8), +date.slice(9, 11), +date.slice(11, 13), +date.slice(13, 15));
+  if (Math.abs(now - at) > MAX_SKEW_MS)
+    return { status: 403, type: "InvalidSignatureException", message: `Signature expired: ${date} is now earlier than the allowed skew` };
+  return undefined;
+}
+
+/**
+ * The signature itself, as the service checks it: the canonical request rebuilt from what arrived (method, the path
+ * as sent, exactly the headers SignedHeaders names, the hash of the body received) and signed with the secret key.
+ * The AWS SDK's SignatureV4 does the signing here, so a signer that agrees with it is one AWS accepts.
+ */
+export async function verifySignature(
+  method: string,
+  rawPath: string,
+  headers: Headers,
+  body: string,
+  creds: { accessKeyId: string; secretAccessKey: string },
+  region: string,
+): Promise<{ status: number; type: string; message: string } | undefined> {
+  const auth = SIGV4.exec(headers.get("authorization") ?? "");
+  if (!auth) return { status: 403, type: "IncompleteSignatureException", message: "Authorization header requires Credential, SignedHeaders and Signature" };
+  const names = auth[5]!.split(";");
+  const bodyHash = new Bun.CryptoHasher("sha256").update(body).digest("hex");
+  const declared = headers.get("x-amz-content-sha256");
+  if (declared !== null && declared !== bodyHash)
+    return { status: 400, type: "XAmzContentSHA256Mismatch", message: "The provided 'x-amz-content-sha256' header does not match what was computed." };
+  const signedHeaders: Record<string, string> = {};
+  for (const n of names) {
+    const v = headers.get(n);
+    if (v === null) return { status: 403, type: "InvalidSignatureException", message: `SignedHeaders names '${n}', which the request does not have` };
+    signedHeaders[n] = v;
+  }
+  const d = headers.get("x-amz-date")!;
+  const signingDate = new Date(Date.UTC(+d.slice(0, 4), +d.slice(4, 6) - 1, +d.slice(6, 8), +d.slice(9, 11), +d.slice(11, 13), +d.slice(13, 15)));
+  const signer = new SignatureV4({ credentials: creds, region, service: "bedrock", sha256: Sha256 });
+  const expected = await signer.sign(
+    { method, protocol: "http:", hostname: "mock", path: rawPath, query: {}, headers: { ...signedHeaders, "x-amz-content-sha256": bodyHash }, body },
+    { signingDate, signableHeaders: new Set(names) },
+  );
+  if (expected.headers.authorization !== headers.get("authorization"))
+    return {
+      status: 403,
+      type: "InvalidSignatureException",
+      message: "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.",
+    };
   return undefined;
 }
 
@@ -231,7 +303,13 @@ export function validateConverse(body: any): string | undefined {
 // ---------------------------------------------------------------------------------------------------------------
 // The server
 
-export function startBedrockMock(opts: { accessKeyId: string; region: string; script?: BedrockScript }): BedrockMock {
+export function startBedrockMock(opts: {
+  accessKeyId: string;
+  region: string;
+  /** With the secret, every signature is recomputed and compared (verifySignature); without, only its shape and scope. */
+  secretAccessKey?: string;
+  script?: BedrockScript;
+}): BedrockMock {
   const log = new CallLog<BedrockCall>();
   const mock: BedrockMock = {
     url: "",
@@ -252,17 +330,23 @@ export function startBedrockMock(opts: { accessKeyId: string; region: string; sc
     idleTimeout: 0,
     async fetch(req) {
       const url = new URL(req.url);
-      const m = /^\/model\/([^/]+)\/(converse|converse-stream)$/.exec(url.pathname);
+      const m = /^\/model\/([^/]+)\/(converse|converse-stream|invoke|invoke-with-response-stream)$/.exec(url.pathname);
       if (req.method !== "POST" || !m) return refuse(404, "UnknownOperationException", `No operation at ${req.method} ${url.pathname}`);
       const sig = checkSignature(req.headers, opts.accessKeyId, opts.region);
       if (sig) return refuse(sig.status, sig.type, sig.message);
+      const text = await req.text();
+      if (opts.secretAccessKey) {
+        const bad = await verifySignature(req.method, url.pathname, req.headers, text, { accessKeyId: opts.accessKeyId, secretAccessKey: opts.secretAccessKey }, opts.region);
+        if (bad) return refuse(bad.status, bad.type, bad.message);
+      }
       let body: any;
       try {
-        body = await req.json();
+        body = JSON.parse(text);
       } catch {
         return refuse(400, "SerializationException", "Malformed input request, please reformat your input and try again.");
       }
-      const invalid = validateConverse(body);
+      const converse = m[2] === "converse" || m[2] === "converse-stream";
+      const invalid = converse ? validateConverse(body) : undefined;
       if (invalid) return refuse(400, "ValidationException", invalid);
       const call = log.add(
         {

@@ -124,7 +124,14 @@ describe("Bedrock stream state machine", () => {
     const s = newStreamState(META);
     step(s, { messageStart: { role: "assistant" } });
     step(s, { contentBlockDelta: { contentBlockIndex: 0, delta: { text: "cut" } } });
-    expect(() => finish(s)).toThrow(AlloyError);
+    let err: unknown;
+    try {
+      finish(s);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(AlloyError);
+    expect([(err as AlloyError).kind, (err as AlloyError).message]).toEqual(["server", "bedrock ended the stream before messageStop"]);
   });
 
   test("tool input for a block that never started is an error", () => {

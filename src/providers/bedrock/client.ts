@@ -1,5 +1,9 @@
-// One BedrockRuntimeClient per provider, built at startup from the resolved config.
+// The AWS SDK as the source of truth for where and as whom Bedrock is called: one BedrockRuntimeClient per provider,
+// built on first use, whose resolved config gives the region, the endpoint (the SDK's rule set: FIPS, dual-stack,
+// partitions, overrides) and the credentials (static keys, or the default chain: env, profile/SSO, web identity, ECS,
+// IMDS). The client never sends a request; transport.ts does.
 import type { BedrockRuntimeClient } from "@aws-sdk/client-bedrock-runtime";
+import type { AwsCredentials } from "./sigv4.ts";
 
 /**
  * The AWS SDK, loaded on first use: it costs ~25 MB of memory and startup time that configs without Bedrock (and a
@@ -18,7 +22,7 @@ export interface BedrockClientOptions {
   session_token?: string;
 }
 
-export function createBedrockClient({ BedrockRuntimeClient, FetchHttpHandler }: BedrockSdk, o: BedrockClientOptions): BedrockRuntimeClient {
+export function createBedrockClient({ BedrockRuntimeClient }: BedrockSdk, o: BedrockClientOptions): BedrockRuntimeClient {
   return new BedrockRuntimeClient({
     region: o.region,
     ...(o.profile ? { profile: o.profile } : {}),
@@ -27,12 +31,51 @@ export function createBedrockClient({ BedrockRuntimeClient, FetchHttpHandler }: 
     ...(o.access_key_id && o.secret_access_key
       ? { credentials: { accessKeyId: o.access_key_id, secretAccessKey: o.secret_access_key, ...(o.session_token ? { sessionToken: o.session_token } : {}) } }
       : {}),
-    // Retries, backoff and failover belong to Alloy's governance; the SDK makes exactly one attempt.
-    maxAttempts: 1,
-    // Under Bun the SDK's default HTTP/2 handler fails against HTTP/1.1 endpoints (ERR_HTTP2_ERROR); Bun's native
-    // fetch speaks both and honours the abort signal for the request and the response body alike.
-    requestHandler: new FetchHttpHandler(),
-    // The middleware stack is never changed after start: resolve it once per command, not on every call.
-    cacheMiddleware: true,
   });
+}
+
+/** What the transport needs from the SDK, resolved once per provider. */
+export interface ResolvedTarget {
+  /** Endpoint origin plus any base path, without a trailing slash: `https://bedrock-runtime.us-east-1.amazonaws.com`. */
+  baseUrl: string;
+  /** `https://host[:port]`, to which basePath + the operation path are appended. */
+  origin: string;
+  /** The Host header fetch will send for baseUrl (port only when not the scheme's default). */
+  host: string;
+  /** The path prefix of baseUrl ("" for the service's own endpoints). */
+  basePath: string;
+  signingRegion: string;
+  signingName: string;
+  /** The SDK's (memoised) credential provider. */
+  credentials: () => Promise<AwsCredentials>;
+}
+
+interface AuthScheme {
+  name?: string;
+  signingRegion?: string;
+  signingName?: string;
+}
+
+export async function resolveTarget(client: BedrockRuntimeClient, o: BedrockClientOptions): Promise<ResolvedTarget> {
+  const c = client.config;
+  const region = await c.region();
+  const endpoint = c.endpointProvider({
+    Region: region,
+    UseFIPS: await c.useFipsEndpoint(),
+    UseDualStack: await c.useDualstackEndpoint(),
+    ...(o.endpoint ? { Endpoint: o.endpoint } : {}),
+  });
+  const url = new URL(endpoint.url.toString());
+  const schemes = (endpoint.properties?.authSchemes ?? []) as AuthScheme[];
+  const sigv4 = schemes.find((s) => s.name === "sigv4");
+  const basePath = url.pathname.replace(/\/+$/, "");
+  return {
+    baseUrl: `${url.origin}${basePath}`,
+    origin: url.origin,
+    host: url.host,
+    basePath,
+    signingRegion: sigv4?.signingRegion ?? region,
+    signingName: sigv4?.signingName ?? "bedrock",
+    credentials: () => c.credentials() as Promise<AwsCredentials>,
+  };
 }

@@ -1,6 +1,7 @@
-// Bedrock failures → AlloyError. The AWS SDK throws modelled exceptions by name (`ThrottlingException`, …) with the
-// HTTP status in `$metadata`; stream exception frames arrive by the same names in camelCase. One table decides the
-// kind (and so retry and failover) for both. Only the service's message is kept: never headers, keys or the request.
+// Bedrock failures → AlloyError. Error answers name the exception in `x-amzn-errortype` (or `__type` in the body)
+// with the HTTP status; stream exception frames carry the same names in camelCase in `:exception-type`; the AWS SDK
+// (still used for credentials) throws errors by name. One table decides the kind (and so retry and failover) for all.
+// Only the service's message is kept: never headers, keys or the request.
 import { AlloyError, upstreamError, type ErrorKind } from "../../errors.ts";
 import { own } from "../../util/own.ts";
 
@@ -24,9 +25,13 @@ const BY_NAME: Record<string, Mapping> = {
   ServiceUnavailableException: { kind: "overloaded", status: 503 },
 };
 
-/** `throttlingException` (stream frame) or `ThrottlingException:http://internal.amazon.com/…` (header) → `ThrottlingException`. */
+/**
+ * `throttlingException` (stream frame), `ThrottlingException:http://internal.amazon.com/…` (header) or
+ * `com.amazon.coral.service#ThrottlingException` (`__type` in a body) → `ThrottlingException`.
+ */
 export function exceptionName(raw: string): string {
-  const name = raw.split(":")[0]!.trim();
+  const bare = raw.split(":")[0]!;
+  const name = bare.slice(bare.lastIndexOf("#") + 1).trim();
   return name.charAt(0).toUpperCase() + name.slice(1);
 }
 
@@ -66,4 +71,20 @@ export function fromSdkError(provider: string, e: unknown): AlloyError {
   if (name === "CredentialsProviderError" || name === "TokenProviderError")
     return new AlloyError("server", `${provider}: could not load AWS credentials: ${message}`, { upstreamType: name });
   return new AlloyError("network", `${provider} connection failed: ${message}`, { upstreamType: name });
+}
+
+/** A non-2xx Bedrock answer: the exception name from `x-amzn-errortype` or the body's `__type`/`code`, its message. */
+export function fromErrorResponse(provider: string, status: number, errorType: string | null, bodyText: string): AlloyError {
+  let body: { __type?: unknown; code?: unknown; message?: unknown; Message?: unknown } | undefined;
+  try {
+    const parsed: unknown = JSON.parse(bodyText);
+    if (parsed && typeof parsed === "object") body = parsed;
+  } catch {
+    body = undefined; // an HTML page from a proxy, a cut body: the status alone classifies it
+  }
+  const str = (v: unknown) => (typeof v === "string" && v.trim() ? v : undefined);
+  const name = str(errorType) ?? str(body?.__type) ?? str(body?.code);
+  const message = str(body?.message) ?? str(body?.Message) ?? `${provider} returned HTTP ${status}`;
+  if (name) return bedrockException(provider, name, message, status);
+  return upstreamError(status, message);
 }

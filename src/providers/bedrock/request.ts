@@ -6,7 +6,6 @@ import type {
   ConverseRequest,
   ImageFormat,
   InferenceConfiguration,
-  Message,
   SystemContentBlock,
   Tool,
   ToolConfiguration,
@@ -20,6 +19,20 @@ import { parseDataUrl, toolArguments } from "../content.ts";
 /** The SDK's JSON document type (tool inputs and schemas). */
 type Doc = NonNullable<ToolUseBlock["input"]>;
 
+/**
+ * The SDK's shapes as they go over the wire, which we now write ourselves: in Converse's JSON a blob (image bytes) is
+ * base64 text, where the SDK's types hold a Uint8Array it would encode.
+ */
+export interface WireImageBlock {
+  image: { format: ImageFormat; source: { bytes: string } };
+}
+export type WireBlock = Exclude<ContentBlock, ContentBlock.ImageMember> | WireImageBlock;
+export interface WireMessage {
+  role: "user" | "assistant";
+  content: WireBlock[];
+}
+export type WireConverseRequest = Omit<ConverseRequest, "messages"> & { messages: WireMessage[] };
+
 const IMAGE_FORMATS: Record<string, ImageFormat> = { png: "png", jpeg: "jpeg", jpg: "jpeg", gif: "gif", webp: "webp" };
 
 function bad(message: string, param: string): AlloyError {
@@ -27,7 +40,7 @@ function bad(message: string, param: string): AlloyError {
 }
 
 /** `data:image/png;base64,…` → an image block; anything else is a 400 naming the part. */
-export function imageBlock(url: string, param: string): ContentBlock {
+export function imageBlock(url: string, param: string): WireImageBlock {
   const d = parseDataUrl(url);
   if (!d) {
     if (/^https?:\/\//i.test(url))
@@ -38,17 +51,19 @@ export function imageBlock(url: string, param: string): ContentBlock {
   if (!format) throw bad(`Unsupported image type ${d.mediaType}: Bedrock accepts png, jpeg, gif and webp`, param);
   const b64 = d.data.replace(/\s+/g, "");
   if (!b64 || !/^[A-Za-z0-9+/_-]*={0,2}$/.test(b64)) throw bad("Invalid image data: not base64", param);
-  return { image: { format, source: { bytes: new Uint8Array(Buffer.from(b64, "base64")) } } };
+  // Standard padded base64 goes through as is; URL-safe or unpadded text is re-encoded, as the SDK's encoder would.
+  const bytes = b64.length % 4 === 0 && !/[-_]/.test(b64) ? b64 : Buffer.from(b64, "base64").toString("base64");
+  return { image: { format, source: { bytes } } };
 }
 
 /** Converse rejects blank text blocks ("… is blank"), so whitespace-only text is left out. */
-function textBlocks(text: string): ContentBlock[] {
+function textBlocks(text: string): WireBlock[] {
   return text.trim() ? [{ text }] : [];
 }
 
-function userBlocks(content: string | UserContentPart[], param: string): ContentBlock[] {
+function userBlocks(content: string | UserContentPart[], param: string): WireBlock[] {
   if (typeof content === "string") return textBlocks(content);
-  const out: ContentBlock[] = [];
+  const out: WireBlock[] = [];
   content.forEach((part, j) => {
     const at = `${param}[${j}]`;
     if (part.type === "text") out.push(...textBlocks(part.text));
@@ -59,7 +74,7 @@ function userBlocks(content: string | UserContentPart[], param: string): Content
 }
 
 /** One OpenAI message → a Converse turn (or nothing for system/developer, which go to `system`). */
-function toTurn(m: ChatMessage, i: number): Message | undefined {
+function toTurn(m: ChatMessage, i: number): WireMessage | undefined {
   const param = `messages[${i}]`;
   switch (m.role) {
     case "system":
@@ -68,7 +83,7 @@ function toTurn(m: ChatMessage, i: number): Message | undefined {
     case "user":
       return { role: "user", content: userBlocks(m.content, `${param}.content`) };
     case "assistant": {
-      const content: ContentBlock[] = [];
+      const content: WireBlock[] = [];
       if (typeof m.content === "string") content.push(...textBlocks(m.content));
       else if (Array.isArray(m.content))
         for (const p of m.content) content.push(...textBlocks(p.type === "text" ? p.text : p.refusal));
@@ -89,13 +104,13 @@ function toTurn(m: ChatMessage, i: number): Message | undefined {
 }
 
 /** Drop empty turns, then merge neighbours of one role: Converse rejects both empty content and repeated roles. */
-export function toMessages(messages: ChatMessage[]): Message[] {
-  const out: Message[] = [];
+export function toMessages(messages: ChatMessage[]): WireMessage[] {
+  const out: WireMessage[] = [];
   messages.forEach((m, i) => {
     const turn = toTurn(m, i);
-    if (!turn || !turn.content!.length) return;
+    if (!turn || !turn.content.length) return;
     const last = out[out.length - 1];
-    if (last && last.role === turn.role) last.content!.push(...turn.content!);
+    if (last && last.role === turn.role) last.content.push(...turn.content);
     else out.push(turn);
   });
   return out;
@@ -146,7 +161,7 @@ export function toToolConfig(req: ChatRequest): ToolConfiguration | undefined {
 }
 
 /** The whole Converse / ConverseStream request body for one call (modelId may be a model id, profile id or ARN). */
-export function toConverseRequest(req: ChatRequest, modelId: string): ConverseRequest {
+export function toConverseRequest(req: ChatRequest, modelId: string): WireConverseRequest {
   const messages = toMessages(req.messages);
   if (!messages.length) throw bad("At least one user or assistant message with content is required", "messages");
   const system = toSystem(req.messages);
