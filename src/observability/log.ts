@@ -1,6 +1,8 @@
 // Logging with consola: human-readable by default, one JSON object per line with --json-logs. Every line passes the
-// redactor before it is written, whatever its level; output is batched (see sink.ts).
+// redactor before it is written, whatever its level, then has its control characters escaped (a client-chosen value
+// can never start a line of its own); output is batched (see sink.ts).
 import { createConsola, type ConsolaInstance, type LogObject } from "consola/core";
+import { escapeControls, escapeJsonControls } from "./escape.ts";
 import { clean, Redactor } from "./redact.ts";
 import { stdoutSink } from "./sink.ts";
 
@@ -56,12 +58,14 @@ export function createLogger(opts: { level: string; json: boolean; write?: (line
   const sink = opts.write ? { write: opts.write, flush() {} } : stdoutSink();
   const redactor = new Redactor();
   const format = opts.json ? jsonLine : textLine;
+  // After the redactor, which matches secrets as they were given. JSON.stringify has escaped C0 controls already.
+  const escape = opts.json ? escapeJsonControls : escapeControls;
   const lvl = LEVELS[opts.level] ?? 3;
   const c: ConsolaInstance = createConsola({
     level: lvl,
     // consola's throttle would serialise every line to compare it with the last, and fold identical ones: off.
     throttle: 0,
-    reporters: [{ log: (obj) => sink.write(`${redactor.scrub(format(obj))}\n`) }],
+    reporters: [{ log: (obj) => sink.write(`${escape(redactor.scrub(format(obj)))}\n`) }],
   });
 
   const make = (bound: Fields | undefined): Logger => {
