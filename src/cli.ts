@@ -1,7 +1,8 @@
 // The CLI: flags → config → server. Wiring only.
 import { defineCommand, runMain } from "citty";
 import { ConfigError, loadConfig } from "./config/load.ts";
-import { start, VERSION } from "./server.ts";
+import { escapeControls } from "./observability/escape.ts";
+import { start, StartupError, VERSION } from "./server.ts";
 
 const main = defineCommand({
   meta: { name: "alloy", version: VERSION, description: "A high-performance AI gateway: one OpenAI-compatible API for OpenAI, Anthropic and AWS Bedrock" },
@@ -13,23 +14,24 @@ const main = defineCommand({
     metrics: { type: "boolean", description: "Serve Prometheus metrics at /metrics (--no-metrics to turn off)", default: true },
   },
   async run({ args }) {
-    let config;
+    let running;
     try {
-      config = await loadConfig({
+      const config = await loadConfig({
         port: args.port,
         config: args.config,
         logLevel: args["log-level"],
         jsonLogs: args["json-logs"],
         metrics: args.metrics,
       });
+      running = await start(config);
     } catch (e) {
-      if (e instanceof ConfigError) {
-        process.stderr.write(`alloy: ${e.message}\n`);
-        process.exit(2);
-      }
-      throw e;
+      // Every startup failure is one line and exit 2: ours already say what to fix; anything else is named by its
+      // message, never a stack trace of minified source.
+      const known = e instanceof ConfigError || e instanceof StartupError;
+      const msg = e instanceof Error ? e.message : String(e);
+      process.stderr.write(`alloy: ${escapeControls(known ? msg : `cannot start: ${msg}`)}\n`);
+      process.exit(2);
     }
-    const running = await start(config);
     const shutdown = (signal: string) => {
       running.log.info(`${signal} received: draining and shutting down`);
       running.stop(true).then(() => process.exit(0));

@@ -1,4 +1,6 @@
 // Start and stop the gateway: config in, a listening server out, graceful shutdown on signals.
+import { lookup } from "node:dns/promises";
+import { networkInterfaces } from "node:os";
 import type { Config } from "./config/schema.ts";
 import type { DispatchObserver } from "./gateway/dispatch.ts";
 import { createGateway, type Gateway } from "./gateway/gateway.ts";
@@ -34,6 +36,39 @@ function withAttemptLog(log: Logger, inner?: DispatchObserver): DispatchObserver
   };
 }
 
+/** A startup failure the operator can fix (port in use, bad host): its message is the one line to show. */
+export class StartupError extends Error {
+  override name = "StartupError";
+}
+
+/** Addresses a server on this machine can listen on: wildcards, loopback, and those of its interfaces. */
+function isLocalAddress(address: string): boolean {
+  if (address === "0.0.0.0" || address === "::" || address === "::1" || address.startsWith("127.")) return true;
+  return Object.values(networkInterfaces()).some((list) => list?.some((i) => i.address === address));
+}
+
+/**
+ * Why listening failed, as one line naming what to change. Bun's error code cannot be trusted on its own: the same
+ * unresolvable host comes back as EINVAL from a small script and as EADDRINUSE ("errno: 0") inside Alloy, so the host
+ * is checked first and "in use" is said only of a port that can be.
+ */
+async function listenFailure(e: unknown, host: string, port: number): Promise<string> {
+  const code = (e as { code?: string } | null)?.code;
+  const where = `cannot listen on ${JSON.stringify(host)} port ${port}`;
+  let addresses: string[];
+  try {
+    addresses = (await lookup(host || "localhost", { all: true })).map((a) => a.address);
+  } catch (err) {
+    return `${where}: server.host does not resolve (${(err as { code?: string }).code ?? "lookup failed"})`;
+  }
+  if (!addresses.some(isLocalAddress)) return `${where}: server.host is not an address of this machine (${addresses.join(", ")})`;
+  if (code === "EACCES") return `${where}: permission denied (ports below 1024 need privileges)`;
+  if (port !== 0 && (code === "EADDRINUSE" || code === undefined || code === "EINVAL"))
+    return `${where}: port ${port} is already in use (by another Alloy or another program)`;
+  const msg = (e instanceof Error ? e.message : String(e)).split("\n")[0];
+  return `${where}: ${code ? `${code}: ` : ""}${msg}`;
+}
+
 export interface Running {
   port: number;
   url: string;
@@ -60,15 +95,23 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
     : undefined;
   const observer = afterResponse(createRequestObserver(log, metrics));
   const app = createApp({ gateway, observer, metrics, mcp, readiness: mcp ? [() => mcp.readiness()] : [] });
-  app.listen({
-    port: config.server.port,
-    hostname: config.server.host,
-    // Our own reader enforces max_body_size with a proper 413; Bun's cap is only a backstop.
-    maxRequestBodySize: config.server.max_body_size * 2 + 65536,
-    // Idle sockets (slow or stuck clients) are cut; requests lift this once their body is read. One second more than
-    // the body-read deadline, so a trickling client gets our 408 before Bun drops the socket.
-    idleTimeout: config.server.read_timeout_secs + 1,
-  });
+  try {
+    app.listen({
+      port: config.server.port,
+      hostname: config.server.host,
+      // Elysia asks for SO_REUSEPORT by default: a second Alloy on the same port would start without a word and the
+      // kernel would split connections between two configs. A port in use must be an error.
+      reusePort: false,
+      // Our own reader enforces max_body_size with a proper 413; Bun's cap is only a backstop.
+      maxRequestBodySize: config.server.max_body_size * 2 + 65536,
+      // Idle sockets (slow or stuck clients) are cut; requests lift this once their body is read. One second more than
+      // the body-read deadline, so a trickling client gets our 408 before Bun drops the socket.
+      idleTimeout: Math.ceil(config.server.read_timeout_secs) + 1,
+    });
+  } catch (e) {
+    await Promise.allSettled([gateway.close(), mcp?.close()]);
+    throw new StartupError(await listenFailure(e, config.server.host, config.server.port));
+  }
   const server = app.server!;
   mcp?.start();
   // Startup garbage (TOML, schema compilation, module init) is dead now: collect it once so idle memory is what serving
