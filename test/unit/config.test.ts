@@ -185,3 +185,16 @@ describe("an empty environment variable is unset, for every variable and every p
     }
   });
 });
+
+describe("server.read_timeout_secs", () => {
+  test("takes fractions of a second (tests use them), and whole seconds as before", async () => {
+    expect((await load(`[server]\nread_timeout_secs = 0.2`)).server.read_timeout_secs).toBe(0.2);
+    expect((await load(`[server]\nread_timeout_secs = 30`)).server.read_timeout_secs).toBe(30);
+    expect((await load("")).server.read_timeout_secs).toBe(30);
+  });
+
+  test("must be above 0 and at most 254", async () => {
+    expect(await failure(`[server]\nread_timeout_secs = 0`)).toContain("server.read_timeout_secs: expected number to be greater than 0");
+    expect(await failure(`[server]\nread_timeout_secs = 255`)).toContain("server.read_timeout_secs: expected number to be less or equal to 254");
+  });
+});
