@@ -1,6 +1,7 @@
 // The CLI: flags → config → server. Wiring only.
 import { defineCommand, runMain } from "citty";
 import { ConfigError, loadConfig } from "./config/load.ts";
+import { escapeControls } from "./observability/escape.ts";
 import { start, StartupError, VERSION } from "./server.ts";
 
 const main = defineCommand({
@@ -13,29 +14,22 @@ const main = defineCommand({
     metrics: { type: "boolean", description: "Serve Prometheus metrics at /metrics (--no-metrics to turn off)", default: true },
   },
   async run({ args }) {
-    let config;
+    let running;
     try {
-      config = await loadConfig({
+      const config = await loadConfig({
         port: args.port,
         config: args.config,
         logLevel: args["log-level"],
         jsonLogs: args["json-logs"],
         metrics: args.metrics,
       });
-    } catch (e) {
-      if (e instanceof ConfigError) {
-        process.stderr.write(`alloy: ${e.message}\n`);
-        process.exit(2);
-      }
-      throw e;
-    }
-    let running;
-    try {
       running = await start(config);
     } catch (e) {
-      // Every startup failure is one line and exit 2, never a stack trace of minified source.
-      const msg = e instanceof StartupError ? e.message : `cannot start: ${String((e as Error)?.message ?? e).split("\n")[0]}`;
-      process.stderr.write(`alloy: ${msg}\n`);
+      // Every startup failure is one line and exit 2: ours already say what to fix; anything else is named by its
+      // message, never a stack trace of minified source.
+      const known = e instanceof ConfigError || e instanceof StartupError;
+      const msg = e instanceof Error ? e.message : String(e);
+      process.stderr.write(`alloy: ${escapeControls(known ? msg : `cannot start: ${msg}`)}\n`);
       process.exit(2);
     }
     const shutdown = (signal: string) => {

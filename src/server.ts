@@ -1,4 +1,6 @@
 // Start and stop the gateway: config in, a listening server out, graceful shutdown on signals.
+import { lookup } from "node:dns/promises";
+import { networkInterfaces } from "node:os";
 import type { Config } from "./config/schema.ts";
 import type { DispatchObserver } from "./gateway/dispatch.ts";
 import { createGateway, type Gateway } from "./gateway/gateway.ts";
@@ -35,33 +37,37 @@ function withAttemptLog(log: Logger, inner?: DispatchObserver): DispatchObserver
   };
 }
 
-/** A startup failure the CLI prints as one line (exit 2): no stack trace of minified source. */
-export class StartupError extends Error {}
-
-function listen(app: ReturnType<typeof createApp>, config: Config): void {
-  app.listen({
-    port: config.server.port,
-    hostname: config.server.host,
-    // Never share a port silently: with SO_REUSEPORT (Elysia's default) a second Alloy on the same port would start
-    // and the kernel would split traffic between two configs.
-    reusePort: false,
-    // Our own reader enforces max_body_size with a proper 413; Bun's cap is only a backstop.
-    maxRequestBodySize: config.server.max_body_size * 2 + 65536,
-    // Idle sockets (slow or stuck clients) are cut; requests lift this once their body is read. One second more than
-    // the body-read deadline, so a trickling client gets our 408 before Bun drops the socket.
-    idleTimeout: config.server.read_timeout_secs + 1,
-  });
+/** A startup failure the operator can fix (port in use, bad host): its message is the one line to show. */
+export class StartupError extends Error {
+  override name = "StartupError";
 }
 
-/** Why listening failed, in one line that names the address. */
-function listenFailure(e: unknown, host: string, port: number): string {
-  const err = e as { code?: unknown; message?: unknown };
-  const text = `${String(err?.code ?? "")} ${String(err?.message ?? e)}`;
-  const shown = JSON.stringify(host).slice(1, -1); // escapes control and invalid characters
-  if (/EADDRINUSE|in use/i.test(text)) return `port ${port} is already in use (on ${shown}): stop the other process or pick another port with --port`;
-  if (/EACCES|permission/i.test(text)) return `not allowed to listen on port ${port} (on ${shown}): ports below 1024 need privileges`;
-  if (/EADDRNOTAVAIL|ENOTFOUND|getaddrinfo|resolve|invalid/i.test(text)) return `cannot listen on host "${shown}": not an address of this machine`;
-  return `cannot listen on ${shown}:${port}: ${String(err?.message ?? e).split("\n")[0]}`;
+/** Addresses a server on this machine can listen on: wildcards, loopback, and those of its interfaces. */
+function isLocalAddress(address: string): boolean {
+  if (address === "0.0.0.0" || address === "::" || address === "::1" || address.startsWith("127.")) return true;
+  return Object.values(networkInterfaces()).some((list) => list?.some((i) => i.address === address));
+}
+
+/**
+ * Why listening failed, as one line naming what to change. Bun's error code cannot be trusted on its own: the same
+ * unresolvable host comes back as EINVAL from a small script and as EADDRINUSE ("errno: 0") inside Alloy, so the host
+ * is checked first and "in use" is said only of a port that can be.
+ */
+async function listenFailure(e: unknown, host: string, port: number): Promise<string> {
+  const code = (e as { code?: string } | null)?.code;
+  const where = `cannot listen on ${JSON.stringify(host)} port ${port}`;
+  let addresses: string[];
+  try {
+    addresses = (await lookup(host || "localhost", { all: true })).map((a) => a.address);
+  } catch (err) {
+    return `${where}: server.host does not resolve (${(err as { code?: string }).code ?? "lookup failed"})`;
+  }
+  if (!addresses.some(isLocalAddress)) return `${where}: server.host is not an address of this machine (${addresses.join(", ")})`;
+  if (code === "EACCES") return `${where}: permission denied (ports below 1024 need privileges)`;
+  if (port !== 0 && (code === "EADDRINUSE" || code === undefined || code === "EINVAL"))
+    return `${where}: port ${port} is already in use (by another Alloy or another program)`;
+  const msg = (e instanceof Error ? e.message : String(e)).split("\n")[0];
+  return `${where}: ${code ? `${code}: ` : ""}${msg}`;
 }
 
 export interface Running {
@@ -96,13 +102,21 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
   const observer = afterResponse(createRequestObserver(log, metrics));
   const app = createApp({ gateway, observer, metrics, mcp, readiness: mcp ? [() => mcp.readiness()] : [] });
   try {
-    listen(app, config);
+    app.listen({
+      port: config.server.port,
+      hostname: config.server.host,
+      // Elysia asks for SO_REUSEPORT by default: a second Alloy on the same port would start without a word and the
+      // kernel would split connections between two configs. A port in use must be an error.
+      reusePort: false,
+      // Our own reader enforces max_body_size with a proper 413; Bun's cap is only a backstop.
+      maxRequestBodySize: config.server.max_body_size * 2 + 65536,
+      // Idle sockets (slow or stuck clients) are cut; requests lift this once their body is read. One second more than
+      // the body-read deadline, so a trickling client gets our 408 before Bun drops the socket.
+      idleTimeout: Math.ceil(config.server.read_timeout_secs) + 1,
+    });
   } catch (e) {
     await Promise.allSettled([gateway.close(), mcp?.close()]);
-    // Bun says "is port N in use?" for a host it cannot bind too: tell the two apart (only on this failure path).
-    const resolvable = await import("node:dns/promises").then((dns) => dns.lookup(config.server.host)).then(() => true, () => false);
-    if (!resolvable) throw new StartupError(`cannot listen on host "${JSON.stringify(config.server.host).slice(1, -1)}": the name does not resolve to an address of this machine`);
-    throw new StartupError(listenFailure(e, config.server.host, config.server.port));
+    throw new StartupError(await listenFailure(e, config.server.host, config.server.port));
   }
   const server = app.server!;
   mcp?.start();

@@ -2,6 +2,7 @@
 // was expected, so operators can fix it without reading code.
 import { Type as T, type TSchema } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
+import { readFile, readlink } from "node:fs/promises";
 import { parse as parseToml } from "smol-toml";
 import { providerModules } from "../providers/registry.ts";
 import { withDefaults } from "./defaults.ts";
@@ -53,18 +54,78 @@ function check<S extends TSchema>(file: string, prefix: string, schema: S, value
   throw new ConfigError(`${file}: ${where}: ${first.message.replace(/^Expected/, "expected")}, got ${got}`);
 }
 
+/** Why a config path cannot be read, in words (a directory, a dangling symlink, permissions). */
+async function unreadable(path: string, e: NodeJS.ErrnoException, named: boolean): Promise<string | undefined> {
+  if (e.code === "ENOENT" || e.code === "ENOTDIR") {
+    const link = await readlink(path).catch(() => undefined);
+    if (link !== undefined) return `broken symlink (points to ${link}, which does not exist)`;
+    return named ? "config file not found" : undefined;
+  }
+  if (e.code === "EISDIR") return "is a directory, not a config file";
+  if (e.code === "EACCES" || e.code === "EPERM") return "cannot be read: permission denied";
+  if (e.code === "ELOOP") return "cannot be read: too many levels of symbolic links";
+  return `cannot be read: ${e.code ?? e.message}`;
+}
+
+/** 1-based line of the first byte sequence that is not UTF-8 (TOML files must be UTF-8). */
+function badUtf8Line(bytes: Uint8Array): number | undefined {
+  const strict = new TextDecoder("utf-8", { fatal: true });
+  let start = 0;
+  for (let line = 1; start <= bytes.length; line++) {
+    let end = bytes.indexOf(0x0a, start);
+    if (end < 0) end = bytes.length;
+    try {
+      strict.decode(bytes.subarray(start, end));
+    } catch {
+      return line;
+    }
+    start = end + 1;
+  }
+  return undefined;
+}
+
 async function readToml(path: string, named: boolean): Promise<Record<string, unknown> | null> {
-  const f = Bun.file(path);
-  if (!(await f.exists())) {
-    if (named) throw new ConfigError(`${path}: config file not found`);
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(path);
+  } catch (e) {
+    const why = await unreadable(path, e as NodeJS.ErrnoException, named);
+    if (why) throw new ConfigError(`${path}: ${why}`);
     return null;
   }
+  let text: string;
   try {
-    return parseToml(await f.text()) as Record<string, unknown>;
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new ConfigError(`${path}: invalid TOML: line ${badUtf8Line(bytes) ?? "?"} is not valid UTF-8`);
+  }
+  let doc: Record<string, unknown>;
+  try {
+    doc = parseToml(text) as Record<string, unknown>;
   } catch (e) {
     const msg = (e instanceof Error ? e.message : String(e)).split("\n")[0];
     throw new ConfigError(`${path}: invalid TOML: ${msg}`);
   }
+  const bad = nonFinite(doc, "");
+  if (bad) throw new ConfigError(`${path}: ${bad.path}: inf and nan are not allowed, got ${bad.value}`);
+  return doc;
+}
+
+/** The first `inf`/`nan` anywhere in the document: no setting takes them, and the schema would only say "null". */
+function nonFinite(value: unknown, path: string): { path: string; value: string } | undefined {
+  if (typeof value === "number") return Number.isFinite(value) ? undefined : { path, value: String(value).replace("Infinity", "inf").replace("NaN", "nan") };
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const r = nonFinite(value[i], `${path}[${i}]`);
+      if (r) return r;
+    }
+  } else if (value && typeof value === "object" && !(value instanceof Date)) {
+    for (const [k, v] of Object.entries(value)) {
+      const r = nonFinite(v, path ? `${path}.${k}` : k);
+      if (r) return r;
+    }
+  }
+  return undefined;
 }
 
 /** Providers that exist from the environment alone, when the file does not name them. */
@@ -116,6 +177,9 @@ function checkGatewayKeys(file: string, s: Config["server"]) {
 
 function crossCheck(file: string, c: Config) {
   checkGatewayKeys(file, c.server);
+  // Bun takes only ASCII host names (an IDN must be written in punycode) and would throw a TypeError at listen.
+  if (!/^[\x21-\x7e]*$/.test(c.server.host))
+    throw new ConfigError(`${file}: server.host: expected a host name or IP address in ASCII (punycode for international names), got ${JSON.stringify(c.server.host)}`);
   const known = (p: string) => p in c.providers || p in c.inactive;
   for (const [alias, m] of Object.entries(c.models)) {
     m.targets.forEach((t, i) => {
@@ -144,7 +208,18 @@ function crossCheck(file: string, c: Config) {
   }
 }
 
-export async function loadConfig(flags: Flags = {}, env: Env = process.env): Promise<Config> {
+/**
+ * The environment with empty variables left out: `OPENAI_API_KEY=""` (or `ALLOY_PORT=`) means unset, for every variable
+ * and every provider alike, so an empty value never overrides the file nor disables a key set there.
+ */
+function setVariables(env: Env): Env {
+  const out: Env = {};
+  for (const k in env) if (env[k] !== undefined && env[k] !== "") out[k] = env[k];
+  return out;
+}
+
+export async function loadConfig(flags: Flags = {}, rawEnv: Env = process.env): Promise<Config> {
+  const env = setVariables(rawEnv);
   const named = flags.config ?? env.ALLOY_CONFIG;
   const path = named ?? "config.toml";
   const parsed = await readToml(path, named !== undefined);

@@ -27,8 +27,8 @@ export const ServerConfig = T.Object(
     max_response_size: PosInt(32 * 1024 * 1024),
     /** Seconds to let in-flight requests finish on SIGTERM/SIGINT. */
     shutdown_grace_secs: T.Number({ minimum: 0, default: 30 }),
-    /** Seconds a client may take to send its request body (and stay silent on an idle connection). */
-    read_timeout_secs: T.Integer({ minimum: 1, maximum: 254, default: 30 }),
+    /** Seconds a client may take to send its request body (and stay silent on an idle connection); fractions allowed. */
+    read_timeout_secs: T.Number({ exclusiveMinimum: 0, maximum: 254, default: 30 }),
     api_keys: T.Optional(T.Array(T.String({ minLength: 1 }))),
     /** Labelled gateway keys with their own limits; the label (never the key) is what logs and errors show. */
     keys: T.Optional(T.Record(T.String(), GatewayKey)),

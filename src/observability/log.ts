@@ -1,6 +1,8 @@
 // Logging with consola: human-readable by default, one JSON object per line with --json-logs. Every line passes the
-// redactor before it is written, whatever its level; output is batched (see sink.ts).
+// redactor before it is written, whatever its level, then has its control characters escaped (a client-chosen value
+// can never start a line of its own); output is batched (see sink.ts).
 import { createConsola, type ConsolaInstance, type LogObject } from "consola/core";
+import { escapeControls, escapeJsonControls } from "./escape.ts";
 import { clean, Redactor } from "./redact.ts";
 import { stdoutSink } from "./sink.ts";
 
@@ -32,21 +34,9 @@ const jsonLine: Line = (obj) => {
   return JSON.stringify(out);
 };
 
-/** C0/C1 controls, DEL and the Unicode line separators: any of them could start a forged line in a text log. */
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
-const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
-const escapeControl = (c: string) => {
-  if (c === "\n") return "\\n";
-  if (c === "\r") return "\\r";
-  if (c === "\t") return "\\t";
-  return `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
-};
-/** A value as it may stand in a text line: one test on the common clean string, a replace only when needed. */
-export const escapeText = (s: string): string => (CONTROL.test(s) ? s.replace(CONTROLS, escapeControl) : s);
-
 const textLine: Line = (obj) => {
   const [msg, fields] = obj.args as [string, Fields | undefined];
-  let line = `${obj.date.toISOString()} ${obj.type.toUpperCase().padEnd(5)} ${escapeText(String(msg))}`;
+  let line = `${obj.date.toISOString()} ${obj.type.toUpperCase().padEnd(5)} ${msg}`;
   if (fields)
     for (const k in fields) {
       const v = fields[k];
@@ -55,10 +45,10 @@ const textLine: Line = (obj) => {
       // Numbers and booleans are most fields of an access line: String() writes what JSON.stringify would, faster.
       const text =
         typeof shown === "string"
-          ? escapeText(shown)
+          ? shown
           : (typeof shown === "number" && Number.isFinite(shown)) || typeof shown === "boolean"
             ? String(shown)
-            : escapeText(JSON.stringify(shown) ?? String(shown));
+            : JSON.stringify(shown);
       line += ` ${k}=${text}`;
     }
   return line;
@@ -68,12 +58,14 @@ export function createLogger(opts: { level: string; json: boolean; write?: (line
   const sink = opts.write ? { write: opts.write, flush() {} } : stdoutSink();
   const redactor = new Redactor();
   const format = opts.json ? jsonLine : textLine;
+  // After the redactor, which matches secrets as they were given. JSON.stringify has escaped C0 controls already.
+  const escape = opts.json ? escapeJsonControls : escapeControls;
   const lvl = LEVELS[opts.level] ?? 3;
   const c: ConsolaInstance = createConsola({
     level: lvl,
     // consola's throttle would serialise every line to compare it with the last, and fold identical ones: off.
     throttle: 0,
-    reporters: [{ log: (obj) => sink.write(`${redactor.scrub(format(obj))}\n`) }],
+    reporters: [{ log: (obj) => sink.write(`${escape(redactor.scrub(format(obj)))}\n`) }],
   });
 
   const make = (bound: Fields | undefined): Logger => {

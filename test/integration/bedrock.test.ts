@@ -81,7 +81,7 @@ region = "${REGION}"
 endpoint = "${upstream.url}"
 access_key_id = "${ACCESS_KEY_ID}"
 secret_access_key = "${SECRET}"
-timeout_secs = 0.3
+timeout_secs = 0.1
 [providers.bedrock_down]
 type = "bedrock"
 region = "${REGION}"

@@ -1,8 +1,8 @@
 // The compiled ./alloy exactly as users run it: the shipped config.toml, an empty environment, the README's lines.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { copyFileSync, mkdtempSync, readFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import OpenAI from "openai";
 import { BINARY, ROOT, spawnBinary, writeConfig, type BinaryGateway } from "../helpers/gateway.ts";
 
@@ -179,6 +179,78 @@ describe("the binary on its own", () => {
     expect(text.trim().endsWith("data: [DONE]")).toBe(true);
     expect(text).toContain('"content":" please"');
     expect(await code).toBe(0);
+  });
+});
+
+describe("startup failures: one line, exit 2", () => {
+  const MOCK = `[providers.mock]\n`;
+  /** Run ./alloy to its exit; the bound is only there so that a process that starts after all fails the test. */
+  const run = (args: string[]) => {
+    const r = Bun.spawnSync([BINARY, ...args], { env: {}, stdout: "pipe", stderr: "pipe", timeout: 10_000 });
+    return { code: r.exitCode, err: r.stderr.toString(), out: r.stdout.toString() };
+  };
+  const expectOneLine = (r: { code: number | null; err: string }, ...parts: string[]) => {
+    expect(r.code).toBe(2);
+    expect(r.err.endsWith("\n")).toBe(true);
+    expect(r.err.trimEnd().split("\n")).toHaveLength(1);
+    expect(r.err).toStartWith("alloy: ");
+    expect(r.err).not.toContain("    at ");
+    for (const p of parts) expect(r.err).toContain(p);
+  };
+
+  test("a second Alloy on the port of a running one exits 2 naming the port; the first keeps every request", async () => {
+    const file = writeConfig(`[server]\nhost = "127.0.0.1"\n${MOCK}`);
+    const first = await spawnBinary(["-c", file]);
+    try {
+      const r = run(["-c", file, "--port", String(first.port), "--json-logs"]);
+      expectOneLine(r, `port ${first.port} is already in use`);
+      expect(r.out).not.toContain("listening");
+      for (let i = 0; i < 8; i++) expect((await fetch(`${first.url}/health`)).status).toBe(200);
+    } finally {
+      expect(await first.stop()).toBe(0);
+    }
+  });
+
+  test("a port held by another program exits 2 naming the port", () => {
+    const other = Bun.serve({ hostname: "127.0.0.1", port: 0, reusePort: false, fetch: () => new Response("not alloy") });
+    try {
+      const file = writeConfig(`[server]\nhost = "127.0.0.1"\n${MOCK}`);
+      expectOneLine(run(["-c", file, "--port", String(other.port)]), `port ${other.port} is already in use`);
+    } finally {
+      other.stop(true);
+    }
+  });
+
+  test("a host that does not resolve, or is not this machine's, exits 2 naming server.host", () => {
+    const unresolvable = writeConfig(`[server]\nhost = "no-such-host.invalid"\n${MOCK}`);
+    expectOneLine(run(["-c", unresolvable, "--port", "0"]), '"no-such-host.invalid"', "server.host does not resolve");
+    const foreign = writeConfig(`[server]\nhost = "192.0.2.1"\n${MOCK}`); // TEST-NET-1: never a local address
+    expectOneLine(run(["-c", foreign, "--port", "0"]), '"192.0.2.1"', "server.host is not an address of this machine");
+  });
+
+  test("invalid UTF-8 in the config, or a host that is not ASCII, exits 2 naming the line or the key", () => {
+    const raw = writeConfig("");
+    writeFileSync(raw, Buffer.concat([Buffer.from(`${MOCK}[server]\nhost = "a`), Buffer.from([0xff, 0xfe]), Buffer.from(`b"\n`)]));
+    expectOneLine(run(["-c", raw]), raw, "line 3 is not valid UTF-8");
+    const unicode = writeConfig(`[server]\nhost = "b\u00fccher.example"\n${MOCK}`);
+    expectOneLine(run(["-c", unicode]), `${unicode}: server.host: expected a host name or IP address in ASCII`);
+  });
+
+  // Root reads any file, so as root the binary runs as nobody (setpriv) to meet the permission check at all.
+  const asRoot = process.getuid?.() === 0;
+  const setpriv = Bun.which("setpriv");
+  test.skipIf(asRoot && !setpriv)("a config file it may not read says permission denied (not invalid TOML)", () => {
+    const file = writeConfig(MOCK);
+    chmodSync(dirname(file), 0o755);
+    chmodSync(file, 0o000);
+    const drop = asRoot ? [setpriv!, "--reuid=65534", "--regid=65534", "--clear-groups"] : [];
+    const r = Bun.spawnSync([...drop, BINARY, "-c", file], { env: {}, stderr: "pipe", timeout: 10_000 });
+    expectOneLine({ code: r.exitCode, err: r.stderr.toString() }, `alloy: ${file}: cannot be read: permission denied`);
+  });
+
+  test("a control character in a bad key is escaped: the error is still one line", () => {
+    const file = writeConfig(`"bad\\nkey" = 1\n`);
+    expectOneLine(run(["-c", file]), `${file}: bad\\nkey: unknown key`);
   });
 });
 

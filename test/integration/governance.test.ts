@@ -117,12 +117,41 @@ describe("retries", () => {
     };
     primary.script = hang;
     backup.script = hang;
-    const err: any = await ask("openai/gpt-x").catch((e) => e);
-    expect(err.status).toBe(504);
-    expect(err.error.type).toBe("upstream_timeout");
-    expect(primary.calls.length).toBe(3);
-    expect(backup.calls.length).toBe(3);
-    await waitFor(() => primary.calls.every((c) => c.aborted), "the timed-out upstream calls to be cancelled");
+    // The same two upstreams behind a gateway whose per-attempt timeout is short: six attempts that all hang take
+    // 6 × 0.05 s, and the shared gateway keeps its 0.3 s of headroom for ordinary answers.
+    const quick = await startGateway(`
+[providers.openai]
+api_key = "k1"
+base_url = "${primary.url}"
+timeout_secs = 0.05
+[providers.backup]
+type = "openai"
+api_key = "k2"
+base_url = "${backup.url}"
+timeout_secs = 0.05
+default_model = "gpt-backup"
+[governance]
+max_retries = 2
+backoff_base_ms = 5
+backoff_max_ms = 20
+fallback_order = ["backup"]
+`);
+    try {
+      const res = await fetch(`${quick.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: "openai/gpt-x", messages: [{ role: "user", content: "hi" }] }),
+      });
+      expect(res.status).toBe(504);
+      const err = (await res.json()) as { error: { type: string; message: string } };
+      expect(err.error.type).toBe("upstream_timeout");
+      expect(err.error.message).toContain("0.05s");
+      expect(primary.calls.length).toBe(3);
+      expect(backup.calls.length).toBe(3);
+      await waitFor(() => primary.calls.every((c) => c.aborted), "the timed-out upstream calls to be cancelled");
+    } finally {
+      await quick.stop(false);
+    }
   });
 });
 
@@ -238,16 +267,16 @@ max_retries = 0
           headers: { "content-type": "application/json", "x-alloy-timeout-secs": deadline },
           body: JSON.stringify({ model: "openai/gpt-4o", messages: [{ role: "user", content: "x" }] }),
         });
-      // The first holds the only slot for up to 30 s; the second may wait 0.3 s.
-      const first = send("1.5");
+      // The first holds the only slot until its deadline of 0.6 s; the second may wait 0.1 s of it.
+      const first = send("0.6");
       await up.waitForCall(1);
-      const second = await send("0.3");
+      const second = await send("0.1");
       expect(second.status).toBe(429);
       expect(Number(second.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
       expect(((await second.json()) as any).error.type).toBe("rate_limit_exceeded");
       const r1 = await first;
       expect(r1.status).toBe(504);
-      expect(((await r1.json()) as any).error.message).toContain("deadline of 1.5s");
+      expect(((await r1.json()) as any).error.message).toContain("deadline of 0.6s");
       expect(up.calls.length).toBe(1);
       expect((await up.waitForAbort()).n).toBe(1); // the deadline also cancelled the upstream call
     } finally {

@@ -41,7 +41,7 @@ targets = ["openai/gpt-4o"]
 mcp_servers = ["remote"]
 [mcp]
 max_iterations = 3
-tool_timeout_secs = 1
+tool_timeout_secs = 0.4
 ${stdioServer("local")}
 [mcp.servers.events]
 transport = "sse"
@@ -304,7 +304,7 @@ describe("the tool loop through the openai client", () => {
     const content = res.choices[0]!.message.content!;
     const [fail, hang, bad] = content.replace("Tool said: ", "").split(" | ");
     expect(fail).toBe("Tool error: the disk is on fire");
-    expect(hang).toBe("Tool error: MCP tool 'local__hang' did not finish within 1s (mcp.tool_timeout_secs)");
+    expect(hang).toBe("Tool error: MCP tool 'local__hang' did not finish within 0.4s (mcp.tool_timeout_secs)");
     expect(bad).toStartWith("Tool error: the arguments are not valid JSON");
   });
 
@@ -334,7 +334,7 @@ describe("the tool loop through the openai client", () => {
     await http.close();
     await down;
     http = await startStreamableMcp("remote", port);
-    // Reconnect backoff may exceed this test's 1 s tool timeout, so wait for the manager's event first.
+    // Reconnect backoff may exceed this test's 0.4 s tool timeout, so wait for the manager's event first.
     await gw.mcp!.whenConnected(["remote"]);
     const after = await whoami();
     expect(before).toStartWith("Tool said: remote pid=");

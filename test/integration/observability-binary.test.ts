@@ -82,6 +82,29 @@ describe("the binary's logs", () => {
     expect(text).not.toContain("mcp-header-token-5566");
   });
 
+  test("a client cannot forge a text log line: control characters in its model name are escaped", async () => {
+    const proc = Bun.spawn([BINARY, "--port", "0", "--config", config], { cwd: ROOT, env: {}, stdout: "pipe", stderr: "pipe" });
+    const out = collect(proc.stdout);
+    const port = Number((await out.waitFor(/ port=(\d+)/))[1]);
+    const forged = "mock/x\n2026-01-01T00:00:00.000Z FATAL forged\r\u2028\u0085\u001b[2J";
+    const res = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-request-id": "bin-forge-1" },
+      body: JSON.stringify({ model: forged, messages: [{ role: "user", content: "hi" }] }),
+    });
+    await res.text();
+    proc.kill("SIGTERM");
+    expect(await proc.exited).toBe(0);
+    const lines = (await out.done).split("\n").filter(Boolean);
+    for (const l of lines) {
+      expect(l).toMatch(/^\d{4}-\d\d-\d\dT\S+ (INFO |WARN |ERROR|DEBUG) /);
+      expect(l).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/);
+    }
+    expect(lines.some((l) => l.startsWith("2026-01-01T00:00:00.000Z"))).toBe(false);
+    const access = lines.find((l) => l.includes("requestId=bin-forge-1"))!;
+    expect(access).toContain("model=mock/x\\n2026-01-01T00:00:00.000Z FATAL forged\\r\\u2028\\u0085\\u001b[2J ");
+  });
+
   test("--json-logs with --no-metrics: /metrics is a 404 with a request id", async () => {
     const gw = await spawnBinary(["--config", config, "--no-metrics"], { env: { OPENAI_API_KEY: ENV_KEY, ALLOY_LOG_LEVEL: "debug" } });
     const res = await fetch(`${gw.url}/metrics`, { headers: { "x-request-id": "bin-nometrics-1" } });

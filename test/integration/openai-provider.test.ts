@@ -23,6 +23,11 @@ models = ["gpt-4o-mini"]
 type = "openai"
 base_url = "${upstream.url}"
 api_key = "gsk-other"
+[providers.slowpoke]
+type = "openai"
+base_url = "${upstream.url}"
+api_key = "sk-slowpoke"
+timeout_secs = 0.2
 [governance]
 max_retries = 0
 [models.fast]
@@ -130,9 +135,11 @@ describe("OpenAI provider through the official client", () => {
       await new Promise((r) => signal.addEventListener("abort", r, { once: true }));
       return new Response("late");
     };
-    const e = await client.chat.completions.create({ model: "openai/gpt-4o-mini", messages: [{ role: "user", content: "x" }] }).catch((e) => e);
+    // A provider of its own with a short per-attempt timeout: the others keep 2 s of headroom for ordinary answers.
+    const e = await client.chat.completions.create({ model: "slowpoke/gpt-4o-mini", messages: [{ role: "user", content: "x" }] }).catch((e) => e);
     expect(e.status).toBe(504);
     expect(e.error.type).toBe("upstream_timeout");
+    expect(e.error.message).toContain("0.2s");
   });
 
   test("a client abort reaches the upstream", async () => {

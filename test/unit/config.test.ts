@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { ConfigError, loadConfig } from "../../src/config/load.ts";
-import { mkdtempSync } from "node:fs";
+import { mkdirSync, mkdtempSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { writeConfig } from "../helpers/gateway.ts";
@@ -96,5 +96,105 @@ describe("config loading", () => {
     const c = await loadConfig({ config: `${import.meta.dir}/../../config.toml` }, {});
     expect(Object.keys(c.providers)).toEqual(["mock", "flaky"]);
     expect(c.models.demo!.targets).toEqual(["flaky/echo", "mock/echo"]);
+  });
+});
+
+describe("config files that cannot be used say what is wrong with them", () => {
+  const named = async (path: string) => {
+    try {
+      await loadConfig({ config: path }, {});
+    } catch (e) {
+      expect(e).toBeInstanceOf(ConfigError);
+      return (e as Error).message;
+    }
+    throw new Error("config was accepted");
+  };
+  const dir = () => mkdtempSync(join(tmpdir(), "alloy-cfgpath-"));
+
+  test("a directory is a directory, not a missing file", async () => {
+    const d = dir();
+    expect(await named(d)).toBe(`${d}: is a directory, not a config file`);
+  });
+
+  test("a symlink to nothing is a broken symlink, naming its target", async () => {
+    const link = join(dir(), "config.toml");
+    symlinkSync("/nonexistent/alloy-target.toml", link);
+    expect(await named(link)).toBe(`${link}: broken symlink (points to /nonexistent/alloy-target.toml, which does not exist)`);
+  });
+
+  test("the default config.toml counts too: only a truly absent one is fine", async () => {
+    const cwd = process.cwd();
+    const d = dir();
+    process.chdir(d);
+    try {
+      mkdirSync(join(d, "config.toml"));
+      await expect(loadConfig({}, {})).rejects.toThrow("config.toml: is a directory, not a config file");
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+
+  test("a file that does not exist is still 'not found'", async () => {
+    expect(await named("/nonexistent/alloy.toml")).toBe("/nonexistent/alloy.toml: config file not found");
+  });
+
+  test("inf and nan name the key and say they are not allowed (not 'got null')", async () => {
+    expect(await failure(`[server]\ntimeout_secs = inf`)).toBe("server.timeout_secs: inf and nan are not allowed, got inf");
+    expect(await failure(`[providers.mock]\nfail_rate = nan`)).toBe("providers.mock.fail_rate: inf and nan are not allowed, got nan");
+    expect(await failure(`[governance]\nbackoff_max_ms = -inf`)).toBe("governance.backoff_max_ms: inf and nan are not allowed, got -inf");
+    expect(await failure(`[x]\nlist = [1, 2, +inf]`)).toBe("x.list[2]: inf and nan are not allowed, got inf");
+  });
+});
+
+describe("an empty environment variable is unset, for every variable and every provider", () => {
+  const FILE_KEYS = `[providers.openai]\napi_key = "sk-openai-file"\n[providers.anthropic]\napi_key = "sk-ant-file"\n[providers.groq]\ntype = "openai"\nbase_url = "https://api.groq.com/openai/v1"\napi_key = "gsk-file"\n`;
+
+  test("an empty provider key variable leaves the file's key in force (OpenAI, Anthropic and named providers alike)", async () => {
+    const c = await load(FILE_KEYS, { OPENAI_API_KEY: "", ANTHROPIC_API_KEY: "", GROQ_API_KEY: "" });
+    expect(c.providers.openai?.api_key).toBe("sk-openai-file");
+    expect(c.providers.anthropic?.api_key).toBe("sk-ant-file");
+    expect(c.providers.groq?.api_key).toBe("gsk-file");
+    expect(c.inactive).toEqual({});
+  });
+
+  test("an empty key variable alone does not create a provider", async () => {
+    const c = await load("", { OPENAI_API_KEY: "", ANTHROPIC_API_KEY: "", AWS_REGION: "" });
+    expect(Object.keys(c.providers)).toEqual([]);
+  });
+
+  test("AWS: an empty AWS_REGION falls through to AWS_DEFAULT_REGION; an empty AWS_PROFILE is no profile", async () => {
+    const c = await load(`[providers.bedrock]\n`, { AWS_REGION: "", AWS_DEFAULT_REGION: "eu-west-1", AWS_PROFILE: "" });
+    expect(c.providers.bedrock?.region).toBe("eu-west-1");
+    expect(c.providers.bedrock && "profile" in c.providers.bedrock).toBe(false);
+  });
+
+  test("empty ALLOY_PORT, ALLOY_LOG_LEVEL, ALLOY_CONFIG and ALLOY_API_KEYS are the defaults or the file", async () => {
+    const file = writeConfig(`[server]\nport = 4321\napi_keys = ["from-file"]\n[providers.mock]\n`);
+    const c = await loadConfig({ config: file }, { ALLOY_PORT: "", ALLOY_LOG_LEVEL: "", ALLOY_API_KEYS: "" });
+    expect(c.server.port).toBe(4321);
+    expect(c.log.level).toBe("info");
+    expect(c.server.api_keys).toEqual(["from-file"]);
+    const cwd = process.cwd();
+    process.chdir(mkdtempSync(join(tmpdir(), "alloy-noconfig-")));
+    try {
+      const d = await loadConfig({}, { ALLOY_CONFIG: "" }); // the default config.toml, absent here: fine
+      expect(d.file).toBeNull();
+      expect(d.server.port).toBe(3000);
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+});
+
+describe("server.read_timeout_secs", () => {
+  test("takes fractions of a second (tests use them), and whole seconds as before", async () => {
+    expect((await load(`[server]\nread_timeout_secs = 0.2`)).server.read_timeout_secs).toBe(0.2);
+    expect((await load(`[server]\nread_timeout_secs = 30`)).server.read_timeout_secs).toBe(30);
+    expect((await load("")).server.read_timeout_secs).toBe(30);
+  });
+
+  test("must be above 0 and at most 254", async () => {
+    expect(await failure(`[server]\nread_timeout_secs = 0`)).toContain("server.read_timeout_secs: expected number to be greater than 0");
+    expect(await failure(`[server]\nread_timeout_secs = 255`)).toContain("server.read_timeout_secs: expected number to be less or equal to 254");
   });
 });
