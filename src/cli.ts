@@ -1,6 +1,7 @@
 // The CLI: flags → config → server. Wiring only.
 import { defineCommand, runMain } from "citty";
 import { ConfigError, loadConfig } from "./config/load.ts";
+import { providerModules } from "./providers/registry.ts";
 import { escapeControls } from "./observability/escape.ts";
 import { start, StartupError, VERSION } from "./server.ts";
 
@@ -22,7 +23,7 @@ const main = defineCommand({
         logLevel: args["log-level"],
         jsonLogs: args["json-logs"],
         metrics: args.metrics,
-      });
+      }, process.env, providerModules);
       running = await start(config);
     } catch (e) {
       // Every startup failure is one line and exit 2: ours already say what to fix; anything else is named by its

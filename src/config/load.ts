@@ -4,7 +4,7 @@ import { Type as T, type TSchema } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { readFile, readlink } from "node:fs/promises";
 import { parse as parseToml } from "smol-toml";
-import { providerModules } from "../providers/registry.ts";
+import type { ProviderModule } from "../providers/provider.ts";
 import { withDefaults } from "./defaults.ts";
 import {
   CommonProviderKeys,
@@ -128,18 +128,14 @@ function nonFinite(value: unknown, path: string): { path: string; value: string 
   return undefined;
 }
 
-/** Providers that exist from the environment alone, when the file does not name them. */
-const IMPLICIT: Array<[name: string, envVar: string]> = [
-  ["openai", "OPENAI_API_KEY"],
-  ["anthropic", "ANTHROPIC_API_KEY"],
-  ["bedrock", "AWS_REGION"],
-];
+export type ProviderModules = Record<string, ProviderModule>;
 
-function loadProviders(file: string, raw: Record<string, Record<string, unknown>>, env: Env) {
+function loadProviders(file: string, raw: Record<string, Record<string, unknown>>, env: Env, providerModules: ProviderModules) {
   const providers: Record<string, ProviderConfig> = {};
   const inactive: Record<string, string> = {};
   const entries = { ...raw };
-  for (const [name, envVar] of IMPLICIT) if (!entries[name] && env[envVar] && providerModules[name]) entries[name] = {};
+  // Providers that exist from the environment alone (OPENAI_API_KEY, …), when the file does not name them.
+  for (const m of Object.values(providerModules)) if (m.envKey && !entries[m.type] && env[m.envKey]) entries[m.type] = {};
   for (const [name, entry] of Object.entries(entries)) {
     if (!/^[A-Za-z0-9_.-]+$/.test(name)) throw new ConfigError(`${file}: providers.${name}: provider names may use letters, digits, '_', '-', '.'`);
     const type = (entry.type as string | undefined) ?? (own(providerModules, name) ? name : undefined);
@@ -218,7 +214,8 @@ function setVariables(env: Env): Env {
   return out;
 }
 
-export async function loadConfig(flags: Flags = {}, rawEnv: Env = process.env): Promise<Config> {
+/** `modules`: the provider types there are (src/providers/registry.ts); passed in so config knows no provider. */
+export async function loadConfig(flags: Flags, rawEnv: Env, modules: ProviderModules): Promise<Config> {
   const env = setVariables(rawEnv);
   const named = flags.config ?? env.ALLOY_CONFIG;
   const path = named ?? "config.toml";
@@ -232,7 +229,7 @@ export async function loadConfig(flags: Flags = {}, rawEnv: Env = process.env): 
   const mcp = check(file, "mcp", McpConfig, raw.mcp);
   const models = check(file, "models", ConfigFile.properties.models, raw.models ?? {});
   const rawProviders = check(file, "providers", ConfigFile.properties.providers, raw.providers ?? {});
-  const { providers, inactive } = loadProviders(file, rawProviders, env);
+  const { providers, inactive } = loadProviders(file, rawProviders, env, modules);
 
   const portSrc = flags.port ?? env.ALLOY_PORT;
   if (portSrc !== undefined) {

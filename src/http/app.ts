@@ -4,6 +4,8 @@ import { AlloyError } from "../errors.ts";
 import type { Gateway } from "../gateway/gateway.ts";
 import { observed, simpleRecord, type RequestObserver } from "../observability/access.ts";
 import type { GatewayMetrics } from "../observability/gateway-metrics.ts";
+import type { KeyRule } from "../governance/keylimits.ts";
+import { ROUTES, UNAUTHORIZED, UNMATCHED } from "../routes.ts";
 import { GatewayAuth, rawPath } from "./auth.ts";
 import { chatHandler } from "./chat.ts";
 import { countTokensHandler, messagesHandler } from "./messages.ts";
@@ -12,6 +14,13 @@ import { json } from "./json.ts";
 import type { McpManager } from "../mcp/servers.ts";
 import { mcpRoutes } from "./mcp-routes.ts";
 import { metricsRoute } from "./metrics-route.ts";
+
+/** Worked out once per request, before its handler runs. */
+export type RequestFacts = {
+  requestId: string;
+  caller: KeyRule | undefined;
+};
+type Ctx = { request: Request } & RequestFacts;
 
 export interface AppDeps {
   gateway: Gateway;
@@ -77,8 +86,7 @@ export function createApp(deps: AppDeps) {
   const models = JSON.stringify(modelData);
   // A key restricted to some models sees only those in /v1/models (computed once per key label).
   const modelsByKey = new Map<string, string>();
-  const modelsFor = (request: Request): string => {
-    const caller = auth.callerOf(request);
+  const modelsFor = (caller: KeyRule | undefined): string => {
     if (!caller?.models) return models;
     let body = modelsByKey.get(caller.label);
     if (body === undefined) {
@@ -88,44 +96,59 @@ export function createApp(deps: AppDeps) {
     return body;
   };
   const health = JSON.stringify({ status: "ok" });
+  const plain = (body: string | null, requestId: string) =>
+    new Response(body, { headers: body === null ? { "x-request-id": requestId } : { "content-type": JSON_TYPE, "x-request-id": requestId } });
 
-  // Before routing, for every route (plugins' too): gateway keys, and the metrics key for /metrics. Registered only
-  // when there is something to guard: an idle hook still costs every request its call.
+  // What every handler needs of a request, worked out once: its id, and the caller behind its key. The guard runs
+  // before routing (unknown paths need a key too, so they reveal nothing) and leaves both on Elysia's per-request
+  // context; `derive` gives them their types (and fills them when nothing is guarded). An idle onRequest hook would
+  // still cost every request its call, so it is registered only when there is something to guard.
   const app = new Elysia();
   if (auth.guarding)
-    app.onRequest(({ request }) => {
-      const id = requestIdOf(request);
-      const denied = auth.guard(request, id);
-      if (denied) deps.observer.end({ ...simpleRecord(id, request.method, "unauthorized", denied.status, 0), error: "auth" });
-      return denied;
+    app.onRequest((c) => {
+      const facts = c as unknown as RequestFacts;
+      const id = requestIdOf(c.request);
+      const r = auth.check(c.request, id);
+      if ("denied" in r) {
+        deps.observer.end({ ...simpleRecord(id, c.request.method, UNAUTHORIZED, r.denied.status, 0), error: "auth" });
+        return r.denied;
+      }
+      facts.requestId = id;
+      facts.caller = r.caller;
     });
   return app
-    .get("/health", observed(deps.observer, "/health", ({ request }) => new Response(health, { headers: { "content-type": JSON_TYPE, "x-request-id": requestIdOf(request) } })))
-    .get("/ready", observed(deps.observer, "/ready", ({ request }) => {
+    .derive({ as: "global" }, (c): RequestFacts => {
+      const facts = c as unknown as Partial<RequestFacts>;
+      return { requestId: facts.requestId ?? requestIdOf(c.request), caller: facts.caller };
+    })
+    .get(ROUTES.health, observed<Ctx>(deps.observer, ROUTES.health, ({ requestId }) => plain(health, requestId)))
+    .get(ROUTES.ready, observed<Ctx>(deps.observer, ROUTES.ready, ({ requestId }) => {
       const reasons: string[] = [];
       if (gateway.upstreams.size === 0) reasons.push("no provider is active");
       for (const check of deps.readiness ?? []) reasons.push(...check());
       const providers = [...gateway.upstreams.keys()];
       const servers = deps.mcp ? { mcp_servers: deps.mcp.status() } : {};
       return reasons.length
-        ? json({ status: "not_ready", providers, ...servers, reasons }, requestIdOf(request), 503)
-        : json({ status: "ready", providers, ...servers }, requestIdOf(request));
+        ? json({ status: "not_ready", providers, ...servers, reasons }, requestId, 503)
+        : json({ status: "ready", providers, ...servers }, requestId);
     }))
-    .get("/v1/models", observed(deps.observer, "/v1/models", ({ request }) => new Response(modelsFor(request), { headers: { "content-type": JSON_TYPE, "x-request-id": requestIdOf(request) } })))
-    .use(metricsRoute(deps.metrics, deps.observer, requestIdOf))
-    .post("/v1/chat/completions", ({ request, server }) => chat(request, server, requestIdOf(request)), { parse: "none" })
-    .post("/v1/messages", ({ request, server }) => messages(request, server, requestIdOf(request)), { parse: "none" })
-    .post("/v1/messages/count_tokens", ({ request, server }) => countTokens(request, server, requestIdOf(request)), { parse: "none" })
+    .get(ROUTES.models, observed<Ctx>(deps.observer, ROUTES.models, ({ requestId, caller }) => plain(modelsFor(caller), requestId)))
+    .use(metricsRoute(deps.metrics, deps.observer))
+    .post(ROUTES.chat, ({ request, server, requestId, caller }) => chat(request, server, requestId, caller), { parse: "none" })
+    .post(ROUTES.messages, ({ request, server, requestId, caller }) => messages(request, server, requestId, caller), { parse: "none" })
+    .post(ROUTES.countTokens, ({ request, server, requestId, caller }) => countTokens(request, server, requestId, caller), { parse: "none" })
     // Claude Code probes the base URL before it starts.
-    .head("/", ({ request }) => new Response(null, { headers: { "x-request-id": requestIdOf(request) } }))
-    .get("/v1/mcp/tools", observed(deps.observer, "/v1/mcp/tools", ({ request }) => mcp.list(requestIdOf(request))))
-    .post("/v1/mcp/tools/call", ({ request }) => mcp.call(request, requestIdOf(request)), { parse: "none" })
-    .onError(({ code, error, request }) => {
-      const id = requestIdOf(request);
+    .head("/", ({ requestId }) => plain(null, requestId))
+    .get(ROUTES.mcpTools, observed<Ctx>(deps.observer, ROUTES.mcpTools, ({ requestId }) => mcp.list(requestId)))
+    .post(ROUTES.mcpToolCall, ({ request, requestId }) => mcp.call(request, requestId), { parse: "none" })
+    .onError((c) => {
+      const { code, error, request } = c;
+      // The same id as the rest of this request's answer, when routing got as far as working it out.
+      const id = (c as unknown as Partial<RequestFacts>).requestId ?? requestIdOf(request);
       const res = failure(code, error, request, id);
       // Unknown paths are client input: their access record says "unmatched", not the path.
       // rawPath, not new URL(): with a Host header Bun cannot use, request.url is a bare path and new URL() throws.
-      const route = code === "NOT_FOUND" ? "unmatched" : rawPath(request.url);
+      const route = code === "NOT_FOUND" ? UNMATCHED : rawPath(request.url);
       const rec = simpleRecord(id, request.method, route, res.status, 0);
       if (error instanceof AlloyError) Object.assign(rec, { error: error.kind, errorMessage: error.message });
       deps.observer.end(rec);

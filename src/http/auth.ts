@@ -84,14 +84,13 @@ function unauthorized(message: string): AlloyError {
   return new AlloyError("auth", message);
 }
 
+const NOBODY = { caller: undefined };
 const AUTH_HEADERS = { "www-authenticate": 'Bearer realm="alloy"' };
 
 export class GatewayAuth {
   private readonly keys: StoredKey[] = [];
   private readonly metricsKey: Uint8Array | undefined;
   private readonly metricsNeedsGatewayKey: boolean;
-  /** Who sent each request, set by the guard and read by handlers (the Request object is the same throughout). */
-  private readonly callers = new WeakMap<Request, KeyRule>();
   readonly limits: KeyLimits;
 
   constructor(server: ServerConfig, opts: { now?: () => number } = {}) {
@@ -156,37 +155,29 @@ export class GatewayAuth {
   }
 
   /**
-   * Run before routing on every request: a 401 response when the request needs a key it lacks, else undefined.
-   * Everything except the probes needs a key (unknown paths included, so they reveal nothing); /metrics has its own.
+   * Run before routing on every request: the caller behind it, or the 401 to answer with when it needs a key it
+   * lacks. Everything except the probes needs a key (unknown paths included, so they reveal nothing); /metrics has
+   * its own.
    */
-  guard(request: Request, requestId: string): Response | undefined {
+  check(request: Request, requestId: string): { caller: KeyRule | undefined } | { denied: Response } {
     const url = request.url;
     const path = rawPath(url);
     // A '/' after the path (in the query, or from a Host header with '?' in it) makes the URL mean different things
     // to different parsers: such a request is never a probe, and has to pass every check that could apply.
     const ambiguous = url.indexOf("/", pathStart(url) + path.length) >= 0;
-    if (!ambiguous && OPEN_PATHS.has(path)) return undefined;
+    if (!ambiguous && OPEN_PATHS.has(path)) return NOBODY;
     try {
       const metrics = path === "/metrics" || path.startsWith("/metrics/") || (ambiguous && url.includes("/metrics"));
       if (metrics) this.checkMetrics(request);
-      if (!metrics || ambiguous) {
-        const rule = this.identify(request);
-        if (rule) this.callers.set(request, rule);
-      }
-      return undefined;
+      return !metrics || ambiguous ? { caller: this.identify(request) } : NOBODY;
     } catch (e) {
-      if (e instanceof AlloyError)
-        // Anthropic's clients read Anthropic's error shape on their routes; everyone else OpenAI's.
-        return path.startsWith("/v1/messages")
-          ? replyResponse(anthropicErrorReply(e, requestId), requestId, e, AUTH_HEADERS)
-          : errorResponse(e, requestId, AUTH_HEADERS);
-      throw e;
+      if (!(e instanceof AlloyError)) throw e;
+      // Anthropic's clients read Anthropic's error shape on their routes; everyone else OpenAI's.
+      const denied = path.startsWith("/v1/messages")
+        ? replyResponse(anthropicErrorReply(e, requestId), requestId, e, AUTH_HEADERS)
+        : errorResponse(e, requestId, AUTH_HEADERS);
+      return { denied };
     }
-  }
-
-  /** The key rule the guard found for this request (undefined when keys are off). */
-  callerOf(request: Request): KeyRule | undefined {
-    return this.callers.get(request);
   }
 
   /** Take a slot under the caller's rpm and concurrency limits or throw a 429 with Retry-After. */

@@ -52,7 +52,7 @@ export interface IngressSpec {
   run(x: Exchange, body: unknown): Promise<Response>;
 }
 
-export type IngressHandler = (request: Request, server: Server<unknown> | null, requestId: string) => Promise<Response>;
+export type IngressHandler = (request: Request, server: Server<unknown> | null, requestId: string, caller: KeyRule | undefined) => Promise<Response>;
 
 const JSON_TYPE = "application/json";
 
@@ -66,7 +66,7 @@ export function ingressHandler({ gateway, observer, auth }: IngressDeps, spec: I
   const readTimeoutMs = read_timeout_secs * 1000;
   const deadlineMs = timeout_secs * 1000;
 
-  return async function handle(request, server, requestId) {
+  return async function handle(request, server, requestId, caller) {
     const start = performance.now();
     const rec: AccessRecord = { requestId, method: "POST", route: spec.route, status: 200, attempts: 0, retries: 0, failovers: 0, stream: false, durationMs: 0 };
     const done = (status: number, err?: AlloyError) => {
@@ -84,7 +84,6 @@ export function ingressHandler({ gateway, observer, auth }: IngressDeps, spec: I
     const asked = Number(request.headers.get("x-alloy-timeout-secs"));
     const ctrl = new RequestControl(requestId, asked > 0 ? Math.min(deadlineMs, asked * 1000) : deadlineMs, rec, () => request.signal.aborted);
     watchdog.add(ctrl);
-    const caller = auth?.callerOf(request);
     if (caller) rec.key = caller.label;
     let release = () => {};
     const cleanup = () => {

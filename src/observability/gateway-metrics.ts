@@ -1,6 +1,7 @@
 // The gateway's metrics: what each request, upstream attempt and MCP tool call adds, and the gauges read from the
 // limiters at scrape time. Label values are bounded (see labels.ts); series are created once and cached.
 import type { Config } from "../config/schema.ts";
+import { MODEL_ROUTES, ROUTE_LABELS } from "../routes.ts";
 import type { AlloyError } from "../errors.ts";
 import type { DispatchObserver, Upstream } from "../gateway/dispatch.ts";
 import type { AccessRecord } from "./access.ts";
@@ -21,7 +22,6 @@ export interface GatewayMetrics {
   render(): string;
 }
 
-const CHAT_ROUTE = "/v1/chat/completions";
 
 /**
  * Series cached by up to three label values, one Map level per value: a lookup hashes the strings it is given and
@@ -56,15 +56,16 @@ export function createGatewayMetrics(opts: { config: Config; version: string }):
   const providerL = new BoundedLabel([...Object.keys(config.providers), ...Object.keys(config.inactive)]);
   const requestedL = new BoundedLabel(requestedModels(config));
   const upstreamL = new BoundedLabel(upstreamModels(config));
-  const routeL = new BoundedLabel(["/health", "/ready", "/metrics", "/v1/models", CHAT_ROUTE, "/v1/mcp/tools", "/v1/mcp/tools/call", "unmatched", "unauthorized"]);
+  const routeL = new BoundedLabel(ROUTE_LABELS);
   const mcpServerL = new BoundedLabel(Object.keys(config.mcp.servers));
   const toolL = new BoundedLabel([], 512);
 
   const http = reg.counter("alloy_http_requests_total", "HTTP requests served, by route and status.", ["route", "status"]);
-  const requests = reg.counter("alloy_requests_total", "Chat completion requests, by answering provider, requested model and status.", [
+  const requests = reg.counter("alloy_requests_total", "Model requests (every model route), by answering provider, requested model, status and route.", [
     "provider",
     "model",
     "status",
+    "route",
   ]);
   const duration = reg.histogram("alloy_request_duration_seconds", "Chat completion time from arrival to the last byte.", ["provider", "model"], DURATION_BUCKETS);
   const ttft = reg.histogram("alloy_time_to_first_token_seconds", "Streams: time from arrival to the first chunk sent.", ["provider", "model"], TTFT_BUCKETS);
@@ -100,7 +101,8 @@ export function createGatewayMetrics(opts: { config: Config; version: string }):
     ttft: ReturnType<typeof ttft.labels>;
     prompt: ReturnType<typeof tokens.labels>;
     completion: ReturnType<typeof tokens.labels>;
-    byStatus: Map<number, ReturnType<typeof requests.labels>>;
+    /** By route, then status. */
+    byStatus: Map<string, Map<number, ReturnType<typeof requests.labels>>>;
   }
   const chatSeries = new SeriesCache<ChatSeries>(4 * 2000);
   const seriesFor = (rec: AccessRecord): ChatSeries => {
@@ -141,12 +143,14 @@ export function createGatewayMetrics(opts: { config: Config; version: string }):
     request(rec) {
       const hc = httpSeries.get(rec.route, rec.status, undefined) ?? httpSeries.put(rec.route, rec.status, undefined, http.labels(routeL.of(rec.route), String(rec.status)));
       hc.inc();
-      if (rec.route !== CHAT_ROUTE) return;
+      if (!MODEL_ROUTES.has(rec.route)) return;
       const b = seriesFor(rec);
-      let rc = b.byStatus.get(rec.status);
+      let byStatus = b.byStatus.get(rec.route);
+      if (!byStatus) b.byStatus.set(rec.route, (byStatus = new Map()));
+      let rc = byStatus.get(rec.status);
       if (!rc) {
-        rc = requests.labels(rec.provider === undefined ? NONE : providerL.of(rec.provider), requestedL.of(rec.model), String(rec.status));
-        b.byStatus.set(rec.status, rc);
+        rc = requests.labels(rec.provider === undefined ? NONE : providerL.of(rec.provider), requestedL.of(rec.model), String(rec.status), rec.route);
+        byStatus.set(rec.status, rc);
       }
       rc.inc();
       b.duration.observe(rec.durationMs / 1000);

@@ -2,9 +2,8 @@
 import type { AccessRecord, RequestObserver } from "./access.ts";
 import type { GatewayMetrics } from "./gateway-metrics.ts";
 import type { Fields, Logger } from "./log.ts";
+import { QUIET_ROUTES } from "../routes.ts";
 
-/** Probes and scrapes come every few seconds; their lines would drown the traffic, so they log at debug only. */
-const QUIET_ROUTES = new Set(["/health", "/ready", "/metrics"]);
 
 const ms = (v: number) => Math.round(v * 100) / 100;
 

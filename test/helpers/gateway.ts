@@ -2,7 +2,7 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadConfig } from "../../src/config/load.ts";
+import { loadConfig } from "./config.ts";
 import { createLogger } from "../../src/observability/log.ts";
 import { start, type Running } from "../../src/server.ts";
 

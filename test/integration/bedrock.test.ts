@@ -3,7 +3,7 @@
 // the SDK's SignatureV4, over real sockets.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import OpenAI from "openai";
-import { loadConfig } from "../../src/config/load.ts";
+import { loadConfig } from "../helpers/config.ts";
 import { logsSettled, startGateway, writeConfig, type TestGateway } from "../helpers/gateway.ts";
 import {
   bedrockError,

@@ -2,7 +2,7 @@
 // the provider builds from them.
 import { DEFAULT_LIMITS } from "../../src/providers/upstream.ts";
 import { afterAll, describe, expect, test } from "bun:test";
-import { loadConfig } from "../../src/config/load.ts";
+import { loadConfig } from "../helpers/config.ts";
 import { anthropicModule, type AnthropicConfig } from "../../src/providers/anthropic.ts";
 import { writeConfig } from "../helpers/gateway.ts";
 import { startAnthropicMock } from "../mocks/anthropic-upstream.ts";

@@ -1,6 +1,6 @@
 // The gateway-key config: plain api_keys keep working, labelled keys are checked at startup, env keys win.
 import { describe, expect, test } from "bun:test";
-import { ConfigError, loadConfig } from "../../src/config/load.ts";
+import { ConfigError, loadConfig } from "../helpers/config.ts";
 import { writeConfig } from "../helpers/gateway.ts";
 
 const load = (toml: string, env: Record<string, string> = {}) => loadConfig({ config: writeConfig(toml) }, env);

@@ -8,6 +8,16 @@ import { GatewayAuth, isLoopback, openRelayWarning, presentedKeys, rawPath } fro
 const server = (extra: Record<string, unknown> = {}): ServerConfig => Value.Default(ServerConfig, { ...extra }) as ServerConfig;
 const req = (path: string, headers: Record<string, string> = {}) => new Request(`http://gw.test${path}`, { headers });
 
+/** The 401 a request gets from the guard, if any. */
+const denied = (a: GatewayAuth, r: Request, id: string) => {
+  const x = a.check(r, id);
+  return "denied" in x ? x.denied : undefined;
+};
+const callerOf = (a: GatewayAuth, r: Request) => {
+  const x = a.check(r, "r");
+  return "caller" in x ? x.caller : undefined;
+};
+
 describe("presentedKeys", () => {
   test("Bearer in any case, x-api-key, both, neither", () => {
     expect(presentedKeys(new Headers({ authorization: "Bearer abc" }))).toEqual(["abc"]);
@@ -60,29 +70,29 @@ describe("GatewayAuth", () => {
   });
 
   test("guard: probes open, everything else keyed, /metrics by its own key; the caller is remembered", () => {
-    expect(auth.guard(req("/health"), "r")).toBeUndefined();
-    expect(auth.guard(req("/ready"), "r")).toBeUndefined();
-    expect(auth.guard(req("/health/"), "r")?.status).toBe(401);
-    expect(auth.guard(req("//health"), "r")?.status).toBe(401);
-    expect(auth.guard(req("/v1/chat/completions"), "r")?.status).toBe(401);
-    expect(auth.guard(req("/anything"), "r")?.status).toBe(401);
-    expect(auth.guard(req("/metrics"), "r")?.status).toBe(401);
-    expect(auth.guard(req("/metrics", { authorization: "Bearer k1" }), "r")?.status).toBe(401);
-    expect(auth.guard(req("/metrics", { authorization: "Bearer m" }), "r")).toBeUndefined();
+    expect(denied(auth, req("/health"), "r")).toBeUndefined();
+    expect(denied(auth, req("/ready"), "r")).toBeUndefined();
+    expect(denied(auth, req("/health/"), "r")?.status).toBe(401);
+    expect(denied(auth, req("//health"), "r")?.status).toBe(401);
+    expect(denied(auth, req("/v1/chat/completions"), "r")?.status).toBe(401);
+    expect(denied(auth, req("/anything"), "r")?.status).toBe(401);
+    expect(denied(auth, req("/metrics"), "r")?.status).toBe(401);
+    expect(denied(auth, req("/metrics", { authorization: "Bearer k1" }), "r")?.status).toBe(401);
+    expect(denied(auth, req("/metrics", { authorization: "Bearer m" }), "r")).toBeUndefined();
     // A '/' after the path could make another parser see another route: never a probe, and every check applies.
-    expect(auth.guard(req("/health?/v1/models"), "r")?.status).toBe(401);
-    expect(auth.guard(req("/ready?x=/y"), "r")?.status).toBe(401);
-    expect(auth.guard(req("/health?x=1"), "r")).toBeUndefined();
-    expect(auth.guard(req("/v1/x?/metrics", { authorization: "Bearer k1" }), "r")?.status).toBe(401);
-    expect(auth.guard(req("/v1/x?/metrics", { authorization: "Bearer m" }), "r")?.status).toBe(401);
+    expect(denied(auth, req("/health?/v1/models"), "r")?.status).toBe(401);
+    expect(denied(auth, req("/ready?x=/y"), "r")?.status).toBe(401);
+    expect(denied(auth, req("/health?x=1"), "r")).toBeUndefined();
+    expect(denied(auth, req("/v1/x?/metrics", { authorization: "Bearer k1" }), "r")?.status).toBe(401);
+    expect(denied(auth, req("/v1/x?/metrics", { authorization: "Bearer m" }), "r")?.status).toBe(401);
     const r = req("/v1/models", { authorization: "Bearer team-key" });
-    expect(auth.guard(r, "r")).toBeUndefined();
-    expect(auth.callerOf(r)?.label).toBe("team");
-    expect(auth.callerOf(req("/v1/models"))).toBeUndefined();
+    expect(denied(auth, r, "r")).toBeUndefined();
+    expect(callerOf(auth, r)?.label).toBe("team");
+    expect(callerOf(auth, req("/health"))).toBeUndefined();
   });
 
   test("a 401 carries the request id and never the presented key", async () => {
-    const res = auth.guard(req("/v1/models", { authorization: "Bearer secret-guess" }), "req-9")!;
+    const res = denied(auth, req("/v1/models", { authorization: "Bearer secret-guess" }), "req-9")!;
     expect(res.headers.get("x-request-id")).toBe("req-9");
     const body = await res.text();
     expect(body).not.toContain("secret-guess");
@@ -110,11 +120,11 @@ describe("GatewayAuth", () => {
     const off = new GatewayAuth(server());
     expect(off.enabled).toBe(false);
     expect(off.guarding).toBe(false);
-    expect(off.guard(req("/v1/models"), "r")).toBeUndefined();
+    expect(denied(off, req("/v1/models"), "r")).toBeUndefined();
     const metricsOnly = new GatewayAuth(server({ metrics_api_key: "m" }));
     expect(metricsOnly.guarding).toBe(true);
-    expect(metricsOnly.guard(req("/v1/models"), "r")).toBeUndefined();
-    expect(metricsOnly.guard(req("/metrics"), "r")?.status).toBe(401);
+    expect(denied(metricsOnly, req("/v1/models"), "r")).toBeUndefined();
+    expect(denied(metricsOnly, req("/metrics"), "r")?.status).toBe(401);
   });
 });
 

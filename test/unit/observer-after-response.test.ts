@@ -1,7 +1,7 @@
 // Access records are handled after the response has gone out (afterResponse), yet a metrics scrape and a shutdown
 // still see every finished request.
 import { describe, expect, test } from "bun:test";
-import { loadConfig } from "../../src/config/load.ts";
+import { loadConfig } from "../helpers/config.ts";
 import { createGateway } from "../../src/gateway/gateway.ts";
 import { createApp } from "../../src/http/app.ts";
 import type { AccessRecord, RequestObserver } from "../../src/observability/access.ts";

@@ -1,6 +1,6 @@
 import { familiesOf, providerModules } from "../../src/providers/registry.ts";
 import { describe, expect, test } from "bun:test";
-import { loadConfig } from "../../src/config/load.ts";
+import { loadConfig } from "../helpers/config.ts";
 import { Router } from "../../src/gateway/route.ts";
 import { writeConfig } from "../helpers/gateway.ts";
 
