@@ -5,7 +5,13 @@ import type { Config } from "./config/schema.ts";
 import type { DispatchObserver } from "./gateway/dispatch.ts";
 import { createGateway, type Gateway } from "./gateway/gateway.ts";
 import { createApp } from "./http/app.ts";
-import { openRelayWarning } from "./http/auth.ts";
+import { configKeyRules, openRelayWarning } from "./http/auth.ts";
+import { Accounting } from "./governance/accounting.ts";
+import { Budgets } from "./governance/budgets.ts";
+import { KeyLimits } from "./governance/keylimits.ts";
+import { Pricing } from "./pricing/pricing.ts";
+import type { VirtualKeys } from "./keys/virtual.ts";
+import type { Store } from "./store/store.ts";
 import type { McpManager } from "./mcp/servers.ts";
 import { createGatewayMetrics, type GatewayMetrics } from "./observability/gateway-metrics.ts";
 import { createLogger, type Logger } from "./observability/log.ts";
@@ -77,6 +83,7 @@ export interface Running {
   log: Logger;
   /** Present when MCP servers are configured. */
   mcp: McpManager | undefined;
+  store: Store;
   stop(graceful?: boolean): Promise<void>;
 }
 
@@ -100,7 +107,34 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
     ? new (await import("./mcp/servers.ts")).McpManager(config.mcp, { log, clientVersion: VERSION, onToolCall: metrics?.mcpToolCall })
     : undefined;
   const observer = afterResponse(createRequestObserver(log, metrics));
-  const app = createApp({ gateway, observer, metrics, mcp, readiness: mcp ? [() => mcp.readiness()] : [] });
+  // The store (loaded on demand like the other optional modules): virtual keys, spend, stored responses.
+  let store: Store;
+  let virtualKeys: VirtualKeys;
+  const budgets = new Budgets();
+  try {
+    const { openStore } = await import("./store/store.ts");
+    store = await openStore(config.store.url, {
+      retentionDays: config.store.responses_retention_days,
+      onError: (e) => log.warn(e.message),
+    });
+  } catch (e) {
+    await Promise.allSettled([gateway.close(), mcp?.close()]);
+    throw new StartupError((e instanceof Error ? e.message : String(e)).split("\n")[0]!);
+  }
+  try {
+    const keys = await import("./keys/virtual.ts");
+    virtualKeys = new keys.VirtualKeys(store, budgets, Date.now, (e) => log.warn(`virtual keys: refresh from the store failed: ${e instanceof Error ? e.message : String(e)}`));
+    await virtualKeys.load();
+    await keys.seedConfigBudgets(store, budgets, configKeyRules(config.server));
+  } catch (e) {
+    await Promise.allSettled([gateway.close(), mcp?.close(), store.close()]);
+    throw new StartupError(`store ${store.name}: cannot read keys and spend: ${(e instanceof Error ? e.message : String(e)).split("\n")[0]}`);
+  }
+  const pricing = new Pricing(config.pricing, config.providers, (provider, model) =>
+    log.warn(`no price for ${provider}/${model}: its requests cost 0 (add [pricing."${provider}/${model}"])`, { provider, upstreamModel: model }),
+  );
+  const accounting = new Accounting(pricing, new KeyLimits(), budgets, store.spend);
+  const app = createApp({ gateway, observer, metrics, mcp, readiness: mcp ? [() => mcp.readiness()] : [], accounting, store, virtualKeys });
   try {
     app.listen({
       port: config.server.port,
@@ -115,7 +149,8 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
       idleTimeout: Math.ceil(config.server.read_timeout_secs) + 1,
     });
   } catch (e) {
-    await Promise.allSettled([gateway.close(), mcp?.close()]);
+    virtualKeys.stop();
+    await Promise.allSettled([gateway.close(), mcp?.close(), store.close()]);
     throw new StartupError(await listenFailure(e, config.server.host, config.server.port));
   }
   const server = app.server!;
@@ -133,6 +168,8 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
     aliases: Object.keys(config.models),
     mcpServers: Object.keys(config.mcp.servers),
     metrics: config.metrics,
+    store: store.name,
+    admin: config.server.admin_key !== undefined,
   });
   for (const [name, why] of Object.entries(config.inactive)) log.warn(`provider ${name} skipped: ${why}`, { provider: name });
   if (active.length === 0) log.warn("no provider is active: every chat request will fail until one is configured");
@@ -146,6 +183,7 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
     gateway,
     log,
     mcp,
+    store,
     stop(graceful = true) {
       stopping ??= (async () => {
         const grace = config.server.shutdown_grace_secs * 1000;
@@ -165,7 +203,10 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
           await server.stop(true);
         } else await drained;
         await Promise.allSettled([gateway.close(), mcp?.close()]);
+        // Access records are billed before they reach the observer; the store's last flush writes their spend.
         observer.flush();
+        virtualKeys.stop();
+        await store.close();
         log.flush();
       })();
       return stopping;

@@ -12,6 +12,7 @@ import {
   GovernanceConfig,
   McpConfig,
   ServerConfig,
+  StoreConfig,
   type Config,
   type ProviderConfig,
 } from "./schema.ts";
@@ -167,6 +168,7 @@ function checkGatewayKeys(file: string, s: Config["server"]) {
     if (seen.has(k.key)) throw new ConfigError(`${file}: server.keys.${label}.key: this key is already configured elsewhere`);
     seen.add(k.key);
   }
+  if (s.admin_key && seen.has(s.admin_key)) throw new ConfigError(`${file}: server.admin_key: the admin key must differ from every gateway key`);
   if (s.metrics_require_key && !seen.size && !s.metrics_api_key)
     throw new ConfigError(`${file}: server.metrics_require_key: needs server.api_keys, server.keys or server.metrics_api_key`);
 }
@@ -227,6 +229,12 @@ export async function loadConfig(flags: Flags, rawEnv: Env, modules: ProviderMod
   const server = check(file, "server", ServerConfig, raw.server);
   const governance = check(file, "governance", GovernanceConfig, raw.governance);
   const mcp = check(file, "mcp", McpConfig, raw.mcp);
+  const store = check(file, "store", StoreConfig, raw.store);
+  const pricing = check(file, "pricing", ConfigFile.properties.pricing, raw.pricing ?? {});
+  for (const name of Object.keys(pricing)) {
+    const slash = name.indexOf("/");
+    if (slash <= 0 || slash === name.length - 1) throw new ConfigError(`${file}: pricing.${name}: expected "provider/model", got ${JSON.stringify(name)}`);
+  }
   const models = check(file, "models", ConfigFile.properties.models, raw.models ?? {});
   const rawProviders = check(file, "providers", ConfigFile.properties.providers, raw.providers ?? {});
   const { providers, inactive } = loadProviders(file, rawProviders, env, modules);
@@ -241,6 +249,8 @@ export async function loadConfig(flags: Flags, rawEnv: Env, modules: ProviderMod
   const level = flags.logLevel ?? env.ALLOY_LOG_LEVEL ?? "info";
   if (!LOG_LEVELS.includes(level))
     throw new ConfigError(`${flags.logLevel !== undefined ? "--log-level" : "ALLOY_LOG_LEVEL"}: expected one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(level)}`);
+  if (env.ALLOY_ADMIN_KEY) server.admin_key = env.ALLOY_ADMIN_KEY;
+  if (env.ALLOY_STORE_URL) store.url = env.ALLOY_STORE_URL;
   if (env.ALLOY_API_KEYS) server.api_keys = env.ALLOY_API_KEYS.split(",").map((k) => k.trim()).filter(Boolean);
 
   const config: Config = {
@@ -251,6 +261,8 @@ export async function loadConfig(flags: Flags, rawEnv: Env, modules: ProviderMod
     governance,
     models,
     mcp,
+    store,
+    pricing,
     log: { level, json: flags.jsonLogs ?? false },
     metrics: flags.metrics ?? true,
   };

@@ -4,15 +4,21 @@ import { Type as T, type Static } from "@sinclair/typebox";
 const Closed = { additionalProperties: false } as const;
 const PosInt = (d: number) => T.Integer({ minimum: 1, default: d });
 const StrList = T.Array(T.String());
+const BudgetPeriodName = T.Union([T.Literal("daily"), T.Literal("weekly"), T.Literal("monthly"), T.Literal("total")]);
 
 /** `[server.keys.<label>]`: one gateway key and what it may do. */
 export const GatewayKey = T.Object(
   {
     key: T.String({ minLength: 1 }),
     rpm: T.Optional(T.Integer({ minimum: 1, maximum: 100_000 })),
+    /** Prompt + completion tokens in any sliding 60 s window. */
+    tpm: T.Optional(T.Integer({ minimum: 1 })),
     max_concurrent: T.Optional(T.Integer({ minimum: 1 })),
     /** Aliases or `provider/model` ids this key may use (a trailing `*` matches a prefix); absent means all. */
     models: T.Optional(StrList),
+    /** USD this key may spend per budget_period (default "total": never resets). */
+    budget_usd: T.Optional(T.Number({ minimum: 0 })),
+    budget_period: T.Optional(BudgetPeriodName),
   },
   Closed,
 );
@@ -36,6 +42,29 @@ export const ServerConfig = T.Object(
     metrics_api_key: T.Optional(T.String({ minLength: 1 })),
     /** When true, GET /metrics needs a gateway key (or metrics_api_key). */
     metrics_require_key: T.Boolean({ default: false }),
+    /** Enables the admin API (/admin/*) for whoever presents it; also ALLOY_ADMIN_KEY. */
+    admin_key: T.Optional(T.String({ minLength: 1 })),
+  },
+  Closed,
+);
+
+/** `[store]`: where stored responses, virtual keys and spend live. */
+export const StoreConfig = T.Object(
+  {
+    /** `sqlite://alloy.db` (relative to the working directory), `sqlite:///abs/path.db` or `postgres://…`. */
+    url: T.String({ minLength: 1, default: "sqlite://alloy.db" }),
+    responses_retention_days: T.Number({ exclusiveMinimum: 0, default: 30 }),
+  },
+  { ...Closed, default: {} },
+);
+
+/** `[pricing."provider/model"]`: USD per million tokens; overrides or extends the built-in price table. */
+export const PriceConfig = T.Object(
+  {
+    input: T.Number({ minimum: 0 }),
+    output: T.Number({ minimum: 0, default: 0 }),
+    cache_read: T.Optional(T.Number({ minimum: 0 })),
+    cache_write: T.Optional(T.Number({ minimum: 0 })),
   },
   Closed,
 );
@@ -110,6 +139,8 @@ export const ConfigFile = T.Object(
     governance: T.Optional(GovernanceConfig),
     models: T.Optional(T.Record(T.String(), ModelAlias)),
     mcp: T.Optional(McpConfig),
+    store: T.Optional(StoreConfig),
+    pricing: T.Optional(T.Record(T.String(), PriceConfig)),
   },
   Closed,
 );
@@ -121,6 +152,8 @@ export type ModelAlias = Static<typeof ModelAlias>;
 export type AliasTarget = Static<typeof AliasTarget>;
 export type McpServerConfig = Static<typeof McpServerConfig>;
 export type McpConfig = Static<typeof McpConfig>;
+export type StoreConfig = Static<typeof StoreConfig>;
+export type PriceConfig = Static<typeof PriceConfig>;
 
 /** The validated, defaulted configuration the gateway runs with. */
 export interface Config {
@@ -132,6 +165,9 @@ export interface Config {
   governance: GovernanceConfig;
   models: Record<string, ModelAlias>;
   mcp: McpConfig;
+  store: StoreConfig;
+  /** `[pricing."provider/model"]` as written (see src/pricing/). */
+  pricing: Record<string, PriceConfig>;
   log: { level: string; json: boolean };
   metrics: boolean;
 }

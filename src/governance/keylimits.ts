@@ -1,18 +1,50 @@
-// Per gateway key policy: requests per minute, concurrent requests and the models a key may use. Keys are known here
-// only by their label; the secret never enters this module. No HTTP: the caller turns a refusal into a response.
+// Per gateway key policy: requests and tokens per minute, concurrent requests and the models a key may use. Keys are
+// known here only by their id and label; the secret never enters this module. No HTTP: the caller turns a refusal
+// into a response. The counters sit behind `KeyCounters` so a shared (Redis) implementation can replace these
+// in-process ones for many replicas.
+import type { BudgetPeriod } from "../store/schema.ts";
 
 export interface KeyRule {
-  /** The key's name from config: safe for logs and metrics. */
+  /** The key's name: safe for logs and errors. */
   label: string;
+  /** Unique and stable: a virtual key's id; config keys use their label. Counters and spend go by it. */
+  id?: string;
   rpm?: number;
+  /** Prompt + completion tokens in any sliding 60 s window (counted when a request ends, from its usage). */
+  tpm?: number;
   maxConcurrent?: number;
   /** Aliases or `provider/model` ids (a trailing `*` matches a prefix); absent means every model. */
   models?: string[];
+  /** USD per budget period (absent period: "total", never resets). */
+  budgetUsd?: number;
+  budgetPeriod?: BudgetPeriod;
+  /** Epoch ms after which the key is refused. */
+  expiresAt?: number;
+  /** The admin key (only the admin API accepts it). */
+  admin?: boolean;
 }
+
+export const keyId = (rule: KeyRule): string => rule.id ?? rule.label;
 
 export type Admission =
   | { ok: true; release: () => void }
-  | { ok: false; limit: "rpm" | "concurrency"; retryAfterMs: number };
+  | { ok: false; limit: "rpm" | "tpm" | "concurrency"; retryAfterMs: number };
+
+/** What is left of a key's rpm and tpm now (for the x-ratelimit-* headers); undefined where there is no limit. */
+export interface Remaining {
+  requests: number | undefined;
+  tokens: number | undefined;
+}
+
+/** The per-key counters: in-process here, shared across replicas in a later implementation. */
+export interface KeyCounters {
+  /** Admit one request or say which limit refuses it; refused requests consume nothing. */
+  admit(rule: KeyRule): Admission;
+  /** Tokens a finished request used, for tpm. */
+  addTokens(rule: KeyRule, tokens: number): void;
+  remaining(rule: KeyRule): Remaining;
+  inFlight(id: string): number;
+}
 
 const MINUTE = 60_000;
 /** A concurrency slot frees when some request ends, which we cannot predict: ask the client to come back soon. */
@@ -23,26 +55,63 @@ interface KeyState {
   times: Float64Array | undefined;
   next: number;
   active: number;
+  /** Token use of the last minute: (time, tokens) in arrival order from `head`, their sum in `used`. */
+  tokenTimes: number[];
+  tokenCounts: number[];
+  head: number;
+  used: number;
 }
 
-export class KeyLimits {
+export class KeyLimits implements KeyCounters {
   private readonly state = new Map<string, KeyState>();
 
   constructor(private readonly now: () => number = Date.now) {}
 
+  private stateOf(rule: KeyRule): KeyState {
+    const id = keyId(rule);
+    let s = this.state.get(id);
+    // A changed rpm (admin PATCH) gets a fresh ring of the new size; the tokens and the slots in use carry over.
+    if (!s || (s.times?.length ?? 0) !== (rule.rpm ?? 0)) {
+      const times = rule.rpm ? new Float64Array(rule.rpm).fill(-Infinity) : undefined;
+      s = s ? { ...s, times, next: 0 } : { times, next: 0, active: 0, tokenTimes: [], tokenCounts: [], head: 0, used: 0 };
+      this.state.set(id, s);
+    }
+    return s;
+  }
+
+  /** Drop token entries older than a minute. */
+  private expire(s: KeyState, now: number): void {
+    while (s.head < s.tokenTimes.length && now - s.tokenTimes[s.head]! >= MINUTE) {
+      s.used -= s.tokenCounts[s.head]!;
+      s.head++;
+    }
+    if (s.head > 64 && s.head * 2 > s.tokenTimes.length) {
+      s.tokenTimes = s.tokenTimes.slice(s.head);
+      s.tokenCounts = s.tokenCounts.slice(s.head);
+      s.head = 0;
+    }
+  }
+
   /**
    * Admit one request for this key or say which limit refuses it. A sliding window of exactly `rpm` requests in any
-   * 60 s, so a burst cannot double up across a minute boundary. Refused requests consume nothing.
+   * 60 s, so a burst cannot double up across a minute boundary; tpm refuses once the last minute's tokens reach it
+   * (a request's tokens are known only when it ends, so requests in flight may take a key past it).
    */
   admit(rule: KeyRule): Admission {
-    let s = this.state.get(rule.label);
-    if (!s) {
-      s = { times: rule.rpm ? new Float64Array(rule.rpm).fill(-Infinity) : undefined, next: 0, active: 0 };
-      this.state.set(rule.label, s);
-    }
+    const s = this.stateOf(rule);
     if (rule.maxConcurrent !== undefined && s.active >= rule.maxConcurrent)
       return { ok: false, limit: "concurrency", retryAfterMs: CONCURRENCY_RETRY_MS };
     const now = this.now();
+    if (rule.tpm !== undefined) {
+      this.expire(s, now);
+      if (s.used >= rule.tpm) {
+        // Until enough of the oldest entries leave the window to bring use below the limit.
+        let left = s.used;
+        let i = s.head;
+        while (i < s.tokenTimes.length - 1 && left - s.tokenCounts[i]! >= rule.tpm) left -= s.tokenCounts[i++]!;
+        return { ok: false, limit: "tpm", retryAfterMs: Math.max(1, s.tokenTimes[i]! + MINUTE - now) };
+      }
+    }
     if (s.times) {
       const oldest = s.times[s.next]!;
       if (now - oldest < MINUTE) return { ok: false, limit: "rpm", retryAfterMs: oldest + MINUTE - now };
@@ -62,9 +131,33 @@ export class KeyLimits {
     };
   }
 
+  addTokens(rule: KeyRule, tokens: number): void {
+    if (rule.tpm === undefined || !(tokens > 0)) return;
+    const s = this.stateOf(rule);
+    s.tokenTimes.push(this.now());
+    s.tokenCounts.push(tokens);
+    s.used += tokens;
+  }
+
+  remaining(rule: KeyRule): Remaining {
+    const s = this.stateOf(rule);
+    const now = this.now();
+    let requests: number | undefined;
+    if (s.times) {
+      requests = 0;
+      for (const t of s.times) if (now - t >= MINUTE) requests++;
+    }
+    let tokens: number | undefined;
+    if (rule.tpm !== undefined) {
+      this.expire(s, now);
+      tokens = Math.max(0, rule.tpm - s.used);
+    }
+    return { requests, tokens };
+  }
+
   /** Requests of this key in flight now (for tests and metrics). */
-  inFlight(label: string): number {
-    return this.state.get(label)?.active ?? 0;
+  inFlight(id: string): number {
+    return this.state.get(id)?.active ?? 0;
   }
 }
 

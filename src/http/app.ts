@@ -14,6 +14,10 @@ import { json } from "./json.ts";
 import type { McpManager } from "../mcp/servers.ts";
 import { mcpRoutes } from "./mcp-routes.ts";
 import { metricsRoute } from "./metrics-route.ts";
+import type { Accounting } from "../governance/accounting.ts";
+import type { VirtualKeys } from "../keys/virtual.ts";
+import type { Store } from "../store/store.ts";
+import { adminRoutes } from "./admin.ts";
 
 /** Worked out once per request, before its handler runs. */
 export type RequestFacts = {
@@ -32,6 +36,11 @@ export interface AppDeps {
   /** Extra readiness conditions (MCP servers): each returns a reason when not ready. */
   readiness?: Array<() => string[]>;
   startedAt?: number;
+  /** Cost, tpm, budgets and spend (with the counters the guard's key limits use). */
+  accounting?: Accounting;
+  /** The store and its virtual keys: callers of their own, and the admin API when server.admin_key is set. */
+  store?: Store;
+  virtualKeys?: VirtualKeys;
 }
 
 const JSON_TYPE = "application/json";
@@ -70,7 +79,11 @@ function failure(code: unknown, error: unknown, request: Request, id: string): R
 
 export function createApp(deps: AppDeps) {
   const { gateway } = deps;
-  const auth = new GatewayAuth(gateway.config.server);
+  const auth = new GatewayAuth(gateway.config.server, {
+    virtual: deps.virtualKeys,
+    limits: deps.accounting?.limits,
+    budgets: deps.accounting?.budgets,
+  });
   const chat = chatHandler({ ...deps, auth });
   const messages = messagesHandler({ ...deps, auth });
   const countTokens = countTokensHandler({ ...deps, auth });
@@ -81,6 +94,11 @@ export function createApp(deps: AppDeps) {
     readTimeoutMs: gateway.config.server.read_timeout_secs * 1000,
     observer: deps.observer,
   });
+  const readTimeoutMs = gateway.config.server.read_timeout_secs * 1000;
+  const admin =
+    auth.admin && deps.store && deps.virtualKeys
+      ? adminRoutes({ store: deps.store, keys: deps.virtualKeys, observer: deps.observer, maxBodySize: gateway.config.server.max_body_size, readTimeoutMs })
+      : undefined;
   const created = Math.floor((deps.startedAt ?? Date.now()) / 1000);
   const modelData = modelList(gateway, created);
   const models = JSON.stringify(modelData);
@@ -139,6 +157,18 @@ export function createApp(deps: AppDeps) {
     .post(ROUTES.countTokens, ({ request, server, requestId, caller }) => countTokens(request, server, requestId, caller), { parse: "none" })
     // Claude Code probes the base URL before it starts.
     .head("/", ({ requestId }) => plain(null, requestId))
+    // The admin API exists only with an admin key (the guard has checked it); otherwise /admin/* is an unknown path.
+    .use((a) =>
+      admin
+        ? a
+            .post(`${ROUTES.admin}/keys`, ({ request, requestId }) => admin.create(requestId, "POST", request), { parse: "none" })
+            .get(`${ROUTES.admin}/keys`, ({ requestId }) => admin.list(requestId, "GET"))
+            .get(`${ROUTES.admin}/keys/:id`, ({ params, requestId }) => admin.get(requestId, "GET", params.id))
+            .patch(`${ROUTES.admin}/keys/:id`, ({ params, request, requestId }) => admin.update(requestId, "PATCH", params.id, request), { parse: "none" })
+            .delete(`${ROUTES.admin}/keys/:id`, ({ params, requestId }) => admin.remove(requestId, "DELETE", params.id))
+            .get(`${ROUTES.admin}/spend`, ({ request, requestId }) => admin.spend(requestId, "GET", request))
+        : a,
+    )
     .get(ROUTES.mcpTools, observed<Ctx>(deps.observer, ROUTES.mcpTools, ({ requestId }) => mcp.list(requestId)))
     .post(ROUTES.mcpToolCall, ({ request, requestId }) => mcp.call(request, requestId), { parse: "none" })
     .onError((c) => {

@@ -4,7 +4,9 @@ import type { ServerConfig } from "../config/schema.ts";
 import { errorReply as anthropicErrorReply } from "../dialects/anthropic/errors.ts";
 import { replyResponse } from "./ingress.ts";
 import { AlloyError } from "../errors.ts";
-import { KeyLimits, modelAllowed, type KeyRule } from "../governance/keylimits.ts";
+import { Budgets, type BudgetLedger } from "../governance/budgets.ts";
+import { KeyLimits, modelAllowed, type KeyCounters, type KeyRule } from "../governance/keylimits.ts";
+import type { KeyLookup } from "../keys/virtual.ts";
 import { errorResponse } from "./errors.ts";
 
 /** A configured key: its policy and the SHA-256 of its value (the value itself is not kept). */
@@ -76,53 +78,91 @@ export function openRelayWarning(server: ServerConfig): string | undefined {
   return `no gateway keys configured (server.api_keys, server.keys or ALLOY_API_KEYS) while listening on ${server.host}: anyone who can reach this port can spend your provider keys`;
 }
 
+/** The rules of the configured keys, as the guard knows them (for seeding their budgets). */
+export function configKeyRules(server: ServerConfig): KeyRule[] {
+  const rules: KeyRule[] = (server.api_keys ?? []).map((_, i) => ({ label: `api_keys[${i}]` }));
+  for (const [label, k] of Object.entries(server.keys ?? {})) {
+    const rule: KeyRule = { label, rpm: k.rpm, tpm: k.tpm, maxConcurrent: k.max_concurrent, models: k.models };
+    if (k.budget_usd !== undefined) rule.budgetUsd = k.budget_usd;
+    if (k.budget_period !== undefined) rule.budgetPeriod = k.budget_period;
+    rules.push(rule);
+  }
+  return rules;
+}
+
 export function hasGatewayKeys(server: ServerConfig): boolean {
   return (server.api_keys?.length ?? 0) > 0 || Object.keys(server.keys ?? {}).length > 0;
 }
+
+const NOTHING = () => {};
+const periodName = (rule: KeyRule) => ({ daily: "for today", weekly: "for this week", monthly: "for this month", total: "in total" })[rule.budgetPeriod ?? "total"];
 
 function unauthorized(message: string): AlloyError {
   return new AlloyError("auth", message);
 }
 
 const NOBODY = { caller: undefined };
+const ADMIN: KeyRule = { label: "admin", admin: true };
 const AUTH_HEADERS = { "www-authenticate": 'Bearer realm="alloy"' };
+
+export interface AuthOptions {
+  now?: () => number;
+  /** Virtual keys (the store's), looked up by digest in memory. */
+  virtual?: KeyLookup;
+  limits?: KeyCounters;
+  budgets?: BudgetLedger;
+}
 
 export class GatewayAuth {
   private readonly keys: StoredKey[] = [];
   private readonly metricsKey: Uint8Array | undefined;
+  private readonly adminKey: Uint8Array | undefined;
   private readonly metricsNeedsGatewayKey: boolean;
-  readonly limits: KeyLimits;
+  private readonly virtual: KeyLookup | undefined;
+  readonly limits: KeyCounters;
+  readonly budgets: BudgetLedger;
 
-  constructor(server: ServerConfig, opts: { now?: () => number } = {}) {
-    (server.api_keys ?? []).forEach((key, i) => this.keys.push({ rule: { label: `api_keys[${i}]` }, digest: sha256(key) }));
-    for (const [label, k] of Object.entries(server.keys ?? {}))
-      this.keys.push({
-        rule: { label, rpm: k.rpm, maxConcurrent: k.max_concurrent, models: k.models },
-        digest: sha256(k.key),
-      });
+  constructor(server: ServerConfig, opts: AuthOptions = {}) {
+    const secrets = [...(server.api_keys ?? []), ...Object.values(server.keys ?? {}).map((k) => k.key)];
+    configKeyRules(server).forEach((rule, i) => this.keys.push({ rule, digest: sha256(secrets[i]!) }));
     this.metricsKey = server.metrics_api_key ? sha256(server.metrics_api_key) : undefined;
+    this.adminKey = server.admin_key ? sha256(server.admin_key) : undefined;
     this.metricsNeedsGatewayKey = server.metrics_require_key === true;
-    this.limits = new KeyLimits(opts.now);
+    this.virtual = opts.virtual;
+    this.limits = opts.limits ?? new KeyLimits(opts.now);
+    this.budgets = opts.budgets ?? new Budgets(opts.now);
   }
 
+  /** Whether /v1/* needs a key: as soon as any exists, configured or virtual (checked per request: keys come and go). */
   get enabled(): boolean {
-    return this.keys.length > 0;
+    return this.keys.length > 0 || (this.virtual?.size ?? 0) > 0;
   }
 
-  /** Whether any request may need a key at all (gateway keys or a protected /metrics). */
-  get guarding(): boolean {
-    return this.enabled || this.metricsKey !== undefined || this.metricsNeedsGatewayKey;
+  /** Whether the admin API is on. */
+  get admin(): boolean {
+    return this.adminKey !== undefined;
   }
 
   /**
-   * The configured key matching one of the presented values. Every configured key is compared every time, so the
-   * time taken says nothing about which key (or how much of one) matched; digests make the lengths equal.
+   * Whether any request may need a key at all (gateway keys, the admin API, a protected /metrics). Decided once at
+   * startup: the guard hook is not installed otherwise. Virtual keys exist only with a store that had some at startup
+   * or an admin key to create them.
    */
-  private match(presented: string[]): KeyRule | undefined {
-    let found: KeyRule | undefined;
+  get guarding(): boolean {
+    return this.enabled || this.admin || this.metricsKey !== undefined || this.metricsNeedsGatewayKey;
+  }
+
+  /**
+   * The configured or virtual key matching one of the presented values. Every configured key is compared every time,
+   * so the time taken says nothing about which key (or how much of one) matched; digests make the lengths equal.
+   * Virtual keys are found by their digest in a Map: the lookup's timing depends on the digest, never on the secret.
+   */
+  private match(presented: string[]): KeyRule | "expired" | undefined {
+    let found: KeyRule | "expired" | undefined;
     for (const value of presented) {
       const d = sha256(value);
       for (const k of this.keys) if (digestsEqual(d, k.digest) && !found) found = k.rule;
+      if (!found && this.virtual && this.virtual.size > 0) found = this.virtual.find(Buffer.from(d).toString("hex"));
     }
     return found;
   }
@@ -140,8 +180,20 @@ export class GatewayAuth {
     if (presented.length === 0)
       throw unauthorized("Missing API key: send it as 'Authorization: Bearer <key>' or in the 'x-api-key' header");
     const rule = this.match(presented);
+    if (rule === "expired") throw unauthorized("This API key has expired");
     if (!rule) throw unauthorized("Invalid API key");
     return rule;
+  }
+
+  /** /admin/*: the admin key and nothing else. */
+  private checkAdmin(request: Request): KeyRule {
+    const presented = presentedKeys(request.headers);
+    if (presented.length === 0)
+      throw unauthorized("Missing admin key: send it as 'Authorization: Bearer <key>' or in the 'x-api-key' header");
+    let ok = false;
+    for (const value of presented) if (digestsEqual(sha256(value), this.adminKey!)) ok = true;
+    if (!ok) throw unauthorized("Invalid admin key");
+    return ADMIN;
   }
 
   private checkMetrics(request: Request): void {
@@ -150,7 +202,8 @@ export class GatewayAuth {
     if (presented.length === 0)
       throw unauthorized("Missing API key: /metrics needs 'Authorization: Bearer <key>'");
     if (this.matchesMetricsKey(presented)) return;
-    if (this.metricsNeedsGatewayKey && this.match(presented)) return;
+    const m = this.metricsNeedsGatewayKey ? this.match(presented) : undefined;
+    if (m && m !== "expired") return;
     throw unauthorized("Invalid API key");
   }
 
@@ -167,6 +220,11 @@ export class GatewayAuth {
     const ambiguous = url.indexOf("/", pathStart(url) + path.length) >= 0;
     if (!ambiguous && OPEN_PATHS.has(path)) return NOBODY;
     try {
+      // Without an admin key /admin/* is an unknown path like any other (a key first, when keys are on; then 404).
+      if (this.adminKey && (path === "/admin" || path.startsWith("/admin/") || (ambiguous && url.includes("/admin")))) {
+        const admin = this.checkAdmin(request);
+        return ambiguous ? { caller: this.identify(request) ?? admin } : { caller: admin };
+      }
       const metrics = path === "/metrics" || path.startsWith("/metrics/") || (ambiguous && url.includes("/metrics"));
       if (metrics) this.checkMetrics(request);
       return !metrics || ambiguous ? { caller: this.identify(request) } : NOBODY;
@@ -180,13 +238,43 @@ export class GatewayAuth {
     }
   }
 
-  /** Take a slot under the caller's rpm and concurrency limits or throw a 429 with Retry-After. */
+  /**
+   * Take a slot under the caller's budget, rpm, tpm and concurrency limits, or throw: 429 insufficient_quota past the
+   * budget (not to be retried), 429 rate_limit_exceeded with Retry-After past a rate.
+   */
   admit(caller: KeyRule | undefined): () => void {
-    if (!caller || (caller.rpm === undefined && caller.maxConcurrent === undefined)) return () => {};
+    if (!caller) return NOTHING;
+    if (caller.admin) throw new AlloyError("auth", "The admin key is for /admin/* only");
+    if (!this.budgets.allows(caller))
+      throw new AlloyError("rate_limit", `The API key '${caller.label}' has used up its budget of $${caller.budgetUsd} ${periodName(caller)}`, {
+        type: "insufficient_quota",
+        code: "insufficient_quota",
+      });
+    if (caller.rpm === undefined && caller.maxConcurrent === undefined && caller.tpm === undefined) return NOTHING;
     const a = this.limits.admit(caller);
     if (a.ok) return a.release;
-    const what = a.limit === "rpm" ? `${caller.rpm} requests per minute` : `${caller.maxConcurrent} concurrent requests`;
+    const what =
+      a.limit === "rpm" ? `${caller.rpm} requests per minute` : a.limit === "tpm" ? `${caller.tpm} tokens per minute` : `${caller.maxConcurrent} concurrent requests`;
     throw new AlloyError("rate_limit", `Rate limit reached for key '${caller.label}': ${what}`, { retryAfterMs: a.retryAfterMs });
+  }
+
+  /**
+   * OpenAI's x-ratelimit-* headers for a key with rpm or tpm (what remains after this request; `tokens` are this
+   * request's own when already known), or undefined.
+   */
+  rateHeaders(caller: KeyRule | undefined, tokens = 0): Record<string, string> | undefined {
+    if (!caller || (caller.rpm === undefined && caller.tpm === undefined)) return undefined;
+    const r = this.limits.remaining(caller);
+    const h: Record<string, string> = {};
+    if (caller.rpm !== undefined) {
+      h["x-ratelimit-limit-requests"] = String(caller.rpm);
+      h["x-ratelimit-remaining-requests"] = String(r.requests ?? 0);
+    }
+    if (caller.tpm !== undefined) {
+      h["x-ratelimit-limit-tokens"] = String(caller.tpm);
+      h["x-ratelimit-remaining-tokens"] = String(Math.max(0, (r.tokens ?? 0) - tokens));
+    }
+    return h;
   }
 
   /** A 403 unless the caller may use this model (`resolved` is the `provider/model` a bare name routes to). */

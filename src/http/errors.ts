@@ -7,6 +7,8 @@ export function errorHeaders(err: AlloyError, requestId: string, extra?: Record<
   const h: Record<string, string> = { ...JSON_HEADERS, "x-request-id": requestId, ...extra };
   if (err.retryAfterMs !== undefined && (err.status === 429 || err.status === 503 || err.status === 504))
     h["retry-after"] = String(Math.max(1, Math.ceil(err.retryAfterMs / 1000)));
+  // Out of budget: waiting will not help (OpenAI's SDKs read this and do not retry).
+  if (err.code === "insufficient_quota") h["x-should-retry"] = "false";
   return h;
 }
 

@@ -10,7 +10,8 @@ import type { Opened, OpenStream } from "../gateway/dispatch.ts";
 import type { Route } from "../gateway/route.ts";
 import type { AccessRecord, RequestObserver } from "../observability/access.ts";
 import type { McpManager } from "../mcp/servers.ts";
-import type { KeyRule } from "../governance/keylimits.ts";
+import { keyId, type KeyRule } from "../governance/keylimits.ts";
+import type { Accounting } from "../governance/accounting.ts";
 import type { GatewayAuth } from "./auth.ts";
 import { readJsonBody } from "./body.ts";
 import { errorHeaders } from "./errors.ts";
@@ -23,6 +24,8 @@ export interface IngressDeps {
   auth?: GatewayAuth;
   /** MCP tools for requests that name them. */
   mcp?: McpManager;
+  /** Cost, tpm, budgets and spend of every answered request. */
+  accounting?: Accounting;
 }
 
 /** One request in flight on a model route, as its `run` sees it. */
@@ -56,11 +59,14 @@ export type IngressHandler = (request: Request, server: Server<unknown> | null, 
 
 const JSON_TYPE = "application/json";
 
+/** Dollars as a plain decimal (never 1e-7), to 10 places. */
+export const formatUsd = (usd: number): string => (usd > 0 ? usd.toFixed(10).replace(/\.?0+$/, "") : "0");
+
 export function replyResponse(reply: ErrorReply, requestId: string, err: AlloyError, extra?: Record<string, string>): Response {
   return new Response(JSON.stringify(reply.body), { status: reply.status, headers: { ...errorHeaders(err, requestId, extra), ...reply.headers } });
 }
 
-export function ingressHandler({ gateway, observer, auth }: IngressDeps, spec: IngressSpec): IngressHandler {
+export function ingressHandler({ gateway, observer, auth, accounting }: IngressDeps, spec: IngressSpec): IngressHandler {
   const { watchdog } = gateway;
   const { max_body_size: maxBody, timeout_secs, read_timeout_secs } = gateway.config.server;
   const readTimeoutMs = read_timeout_secs * 1000;
@@ -77,6 +83,7 @@ export function ingressHandler({ gateway, observer, auth }: IngressDeps, spec: I
         rec.errorMessage = err.message;
         if (err.kind === "internal") rec.errorStack = err.cause instanceof Error ? err.cause.stack : String(err.cause);
       }
+      accounting?.finish(caller, rec);
       observer.end(rec);
     };
     // Deadline and client disconnect, watched by the gateway's watchdog (no timer or listener per request). A client
@@ -84,7 +91,7 @@ export function ingressHandler({ gateway, observer, auth }: IngressDeps, spec: I
     const asked = Number(request.headers.get("x-alloy-timeout-secs"));
     const ctrl = new RequestControl(requestId, asked > 0 ? Math.min(deadlineMs, asked * 1000) : deadlineMs, rec, () => request.signal.aborted);
     watchdog.add(ctrl);
-    if (caller) rec.key = caller.label;
+    if (caller) rec.key = keyId(caller);
     let release = () => {};
     const cleanup = () => {
       watchdog.delete(ctrl);
@@ -108,7 +115,11 @@ export function ingressHandler({ gateway, observer, auth }: IngressDeps, spec: I
       },
       json(body, extra) {
         rec.ttfbMs = performance.now() - start;
-        return new Response(body, { headers: { "content-type": JSON_TYPE, ...headers(extra) } });
+        const h: Record<string, string> = { "content-type": JSON_TYPE, ...headers(extra) };
+        // The bill is known before the answer goes: its cost, and the key's limits with this request's tokens taken.
+        if (accounting && rec.usage && rec.provider) h["x-alloy-cost-usd"] = formatUsd(accounting.price(rec));
+        const limited = auth?.rateHeaders(caller, rec.usage ? rec.usage.prompt_tokens + rec.usage.completion_tokens : 0);
+        return new Response(body, { headers: limited ? Object.assign(h, limited) : h });
       },
       sse(open, encoder, state, extra) {
         return x.sseItems(open, piecesEncoder(encoder), state, observePiece, extra);
@@ -128,7 +139,7 @@ export function ingressHandler({ gateway, observer, auth }: IngressDeps, spec: I
             done(end.cancelled ? 499 : 200, end.error);
           },
         });
-        return new Response(stream, { headers: { ...SSE_HEADERS, ...headers(extra) } });
+        return new Response(stream, { headers: { ...SSE_HEADERS, ...headers(extra), ...auth?.rateHeaders(caller) } });
       },
     };
 
@@ -150,7 +161,7 @@ export function ingressHandler({ gateway, observer, auth }: IngressDeps, spec: I
       done(reply.status, err);
       // A body refused part-way (too large, too slow) is not drained: the connection closes with the answer.
       const extra = err.status === 408 || err.status === 413 ? { connection: "close" } : undefined;
-      return replyResponse(reply, requestId, err, extra);
+      return replyResponse(reply, requestId, err, caller ? { ...extra, ...auth?.rateHeaders(caller) } : extra);
     }
   };
 }

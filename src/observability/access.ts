@@ -19,6 +19,10 @@ export interface AccessRecord {
   ttfbMs?: number;
   durationMs: number;
   usage?: Usage;
+  /** USD the answer cost (src/pricing/), when it came from a provider. */
+  costUsd?: number;
+  /** The answering model has no price (it cost 0). */
+  unpriced?: boolean;
   /** The gateway key's label (never the key), when keys are configured. */
   key?: string;
   /** The error kind when the request failed (rate_limit, timeout, bad_request, …). */

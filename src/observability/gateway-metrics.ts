@@ -59,6 +59,7 @@ export function createGatewayMetrics(opts: { config: Config; version: string }):
   const routeL = new BoundedLabel(ROUTE_LABELS);
   const mcpServerL = new BoundedLabel(Object.keys(config.mcp.servers));
   const toolL = new BoundedLabel([], 512);
+  const keyL = new BoundedLabel([...(config.server.api_keys ?? []).map((_, i) => `api_keys[${i}]`), ...Object.keys(config.server.keys ?? {}), "anonymous"], 1000);
 
   const http = reg.counter("alloy_http_requests_total", "HTTP requests served, by route and status.", ["route", "status"]);
   const requests = reg.counter("alloy_requests_total", "Model requests (every model route), by answering provider, requested model, status and route.", [
@@ -76,6 +77,11 @@ export function createGatewayMetrics(opts: { config: Config; version: string }):
     ["provider", "model", "outcome"],
     DURATION_BUCKETS,
   );
+  const cost = reg.counter("alloy_cost_usd_total", "USD spent on answered requests (src/pricing/), by provider, upstream model and key.", ["provider", "model", "key"]);
+  const unpriced = reg.counter("alloy_unpriced_requests_total", "Answered requests whose model has no price (they cost 0), by provider and upstream model.", [
+    "provider",
+    "model",
+  ]);
   const retries = reg.counter("alloy_retries_total", "Retries of an upstream call after a retryable failure.", ["provider"]);
   const failovers = reg.counter("alloy_failovers_total", "Failovers from one provider to the next.", ["from", "to"]);
   reg.gauge("alloy_upstream_in_flight", "Upstream requests holding a concurrency slot.", ["provider"], () =>
@@ -103,6 +109,9 @@ export function createGatewayMetrics(opts: { config: Config; version: string }):
     completion: ReturnType<typeof tokens.labels>;
     /** By route, then status. */
     byStatus: Map<string, Map<number, ReturnType<typeof requests.labels>>>;
+    /** By key. */
+    cost: Map<string | undefined, ReturnType<typeof cost.labels>>;
+    unpriced?: ReturnType<typeof unpriced.labels>;
   }
   const chatSeries = new SeriesCache<ChatSeries>(4 * 2000);
   const seriesFor = (rec: AccessRecord): ChatSeries => {
@@ -117,6 +126,7 @@ export function createGatewayMetrics(opts: { config: Config; version: string }):
       prompt: tokens.labels(provider, m, "prompt"),
       completion: tokens.labels(provider, m, "completion"),
       byStatus: new Map(),
+      cost: new Map(),
     });
   };
   const httpSeries = new SeriesCache<ReturnType<typeof http.labels>>(2000);
@@ -159,6 +169,16 @@ export function createGatewayMetrics(opts: { config: Config; version: string }):
       if (u) {
         if (u.prompt_tokens) b.prompt.inc(u.prompt_tokens);
         if (u.completion_tokens) b.completion.inc(u.completion_tokens);
+      }
+      if (rec.costUsd !== undefined) {
+        const provider = rec.provider === undefined ? NONE : providerL.of(rec.provider);
+        const m = upstreamL.of(rec.upstreamModel);
+        if (rec.costUsd > 0) {
+          let byKey = b.cost.get(rec.key);
+          if (!byKey) b.cost.set(rec.key, (byKey = cost.labels(provider, m, keyL.of(rec.key ?? "anonymous"))));
+          byKey.inc(rec.costUsd);
+        }
+        if (rec.unpriced) (b.unpriced ??= unpriced.labels(provider, m)).inc();
       }
     },
     mcpToolCall(server, tool, ms, isError) {

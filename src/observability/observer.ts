@@ -28,6 +28,7 @@ export function accessFields(rec: AccessRecord): Fields {
     f.completionTokens = rec.usage.completion_tokens;
     f.totalTokens = rec.usage.total_tokens;
   }
+  if (rec.costUsd !== undefined) f.costUsd = rec.costUsd;
   if (rec.key) f.key = rec.key;
   if (rec.finishReason) f.finishReason = rec.finishReason;
   if (rec.error) {

@@ -9,6 +9,11 @@ import { start, type Running } from "../../src/server.ts";
 export const ROOT = join(import.meta.dir, "..", "..");
 export const BINARY = join(ROOT, "alloy");
 
+/** A store on a fresh temporary SQLite file: tests never write alloy.db into the repo. */
+export function tempStoreUrl(): string {
+  return `sqlite://${join(mkdtempSync(join(tmpdir(), "alloy-store-")), "alloy.db")}`;
+}
+
 export function writeConfig(toml: string): string {
   const dir = mkdtempSync(join(tmpdir(), "alloy-test-"));
   const file = join(dir, "config.toml");
@@ -29,7 +34,7 @@ export interface TestGateway extends Running {
 /** Run the gateway in this process on a free port with the given TOML; logs are captured as JSON lines. */
 export async function startGateway(toml: string, env: Record<string, string | undefined> = {}): Promise<TestGateway> {
   const file = writeConfig(toml);
-  const config = await loadConfig({ config: file, port: 0 }, env);
+  const config = await loadConfig({ config: file, port: 0 }, { ALLOY_STORE_URL: /^\[store\]/m.test(toml) ? undefined : tempStoreUrl(), ...env });
   config.server.host = "127.0.0.1";
   const logs: string[] = [];
   const log = createLogger({ level: "debug", json: true, write: (l) => logs.push(l) });
@@ -49,7 +54,7 @@ export interface BinaryGateway {
 export async function spawnBinary(args: string[], opts: { env?: Record<string, string>; cwd?: string } = {}): Promise<BinaryGateway> {
   const proc = Bun.spawn([BINARY, "--port", "0", "--json-logs", ...args], {
     cwd: opts.cwd ?? ROOT,
-    env: opts.env ?? {},
+    env: { ALLOY_STORE_URL: tempStoreUrl(), ...opts.env },
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",

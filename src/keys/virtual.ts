@@ -1,0 +1,145 @@
+// Virtual keys on the request path: every active key from the store, by the SHA-256 of its secret, in memory. Loaded
+// at startup, updated at once by this process's admin writes and every second from the store's changes (so a key
+// written elsewhere arrives too); no request reads the store. Budgets are seeded here from the store's spend.
+import type { BudgetLedger } from "../governance/budgets.ts";
+import type { KeyRule } from "../governance/keylimits.ts";
+import { periodStart, type BudgetPeriod, type KeyRecord, type SpendTotals, type Store } from "../store/store.ts";
+
+/** The secret's digest as the store keeps it: SHA-256, lowercase hex. */
+export function keyDigest(secret: string): string {
+  return new Bun.CryptoHasher("sha256").update(secret).digest("hex");
+}
+
+/** A new secret: `sk-alloy-` and 32 random bytes, base64url. */
+export function newSecret(): string {
+  return `sk-alloy-${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url")}`;
+}
+
+export function ruleOf(r: KeyRecord): KeyRule {
+  const rule: KeyRule = { id: r.id, label: r.label };
+  if (r.models) rule.models = r.models;
+  if (r.rpm !== null) rule.rpm = r.rpm;
+  if (r.tpm !== null) rule.tpm = r.tpm;
+  if (r.maxConcurrent !== null) rule.maxConcurrent = r.maxConcurrent;
+  if (r.budgetUsd !== null) rule.budgetUsd = r.budgetUsd;
+  if (r.budgetPeriod !== null) rule.budgetPeriod = r.budgetPeriod;
+  if (r.expiresAt !== null) rule.expiresAt = r.expiresAt;
+  return rule;
+}
+
+/** What the guard asks of the virtual keys. */
+export interface KeyLookup {
+  readonly size: number;
+  /** The active key with this digest (hex), or why there is none: unknown, revoked (gone from here) or expired. */
+  find(digestHex: string): KeyRule | "expired" | undefined;
+}
+
+const POLL_MS = 1000;
+/** Times are each writer's clock: look back a little further than the last poll. */
+const POLL_OVERLAP_MS = 5000;
+
+export class VirtualKeys implements KeyLookup {
+  private readonly byDigest = new Map<string, KeyRule>();
+  private readonly digestOf = new Map<string, string>();
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private lastPoll = 0;
+  private polling = false;
+
+  constructor(
+    private readonly store: Store,
+    private readonly budgets: BudgetLedger,
+    private readonly now: () => number = Date.now,
+    private readonly onError: (e: unknown) => void = () => {},
+  ) {}
+
+  get size(): number {
+    return this.byDigest.size;
+  }
+
+  find(digestHex: string): KeyRule | "expired" | undefined {
+    const rule = this.byDigest.get(digestHex);
+    if (rule?.expiresAt !== undefined && this.now() >= rule.expiresAt) return "expired";
+    return rule;
+  }
+
+  /** Every active key, and their budgets' spend, from the store; then the poll for changes starts. */
+  async load(): Promise<void> {
+    this.lastPoll = this.now();
+    for (const r of await this.store.keys.list()) await this.put(r);
+    this.timer = setInterval(() => void this.poll(), POLL_MS);
+    this.timer.unref?.();
+  }
+
+  /**
+   * Take a key as the store has it now (created, changed or revoked). A key whose budget period is new here (or
+   * changed) gets its spend for the current period from the store.
+   */
+  async put(r: KeyRecord): Promise<void> {
+    const old = this.digestOf.get(r.id);
+    const before = old === undefined ? undefined : this.byDigest.get(old);
+    if (old !== undefined) this.byDigest.delete(old);
+    if (r.revokedAt !== null) {
+      this.digestOf.delete(r.id);
+      return;
+    }
+    const rule = ruleOf(r);
+    if (rule.budgetUsd !== undefined && (before?.budgetUsd === undefined || before.budgetPeriod !== rule.budgetPeriod)) await this.seed(rule);
+    this.byDigest.set(r.digest, rule);
+    this.digestOf.set(r.id, r.digest);
+  }
+
+  /** A key just created: nothing spent yet, no store read. */
+  added(r: KeyRecord): void {
+    this.byDigest.set(r.digest, ruleOf(r));
+    this.digestOf.set(r.id, r.digest);
+  }
+
+  /** A key's spend and usage in the period that `at` falls in, from the store (unwritten amounts included). */
+  usage(id: string, period: BudgetPeriod, at = this.now()): Promise<SpendTotals> {
+    return this.store.spend.forKey(id, periodStart(period, at));
+  }
+
+  /** A key just revoked: refused from the next request on. */
+  removed(id: string): void {
+    const d = this.digestOf.get(id);
+    if (d !== undefined) this.byDigest.delete(d);
+    this.digestOf.delete(id);
+  }
+
+  private async seed(rule: KeyRule): Promise<void> {
+    const period = rule.budgetPeriod ?? "total";
+    const at = this.now();
+    const t = await this.store.spend.forKey(rule.id!, periodStart(period, at));
+    this.budgets.seed(rule.id!, period, t.spendUsd, at);
+  }
+
+  private async poll(): Promise<void> {
+    if (this.polling) return;
+    this.polling = true;
+    const since = this.lastPoll - POLL_OVERLAP_MS;
+    const at = this.now();
+    try {
+      for (const r of await this.store.keys.changedSince(since)) await this.put(r);
+      this.lastPoll = at;
+    } catch (e) {
+      this.onError(e);
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}
+
+/** Config keys with a budget get their current period's spend from the store at startup. */
+export async function seedConfigBudgets(store: Store, budgets: BudgetLedger, rules: KeyRule[], now = Date.now()): Promise<void> {
+  for (const rule of rules) {
+    if (rule.budgetUsd === undefined) continue;
+    const period = rule.budgetPeriod ?? "total";
+    const t = await store.spend.forKey(rule.id ?? rule.label, periodStart(period, now));
+    budgets.seed(rule.id ?? rule.label, period, t.spendUsd, now);
+  }
+}
