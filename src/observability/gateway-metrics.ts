@@ -55,7 +55,8 @@ export function createGatewayMetrics(opts: { config: Config; version: string }):
   const reg = new Registry();
   const providerL = new BoundedLabel([...Object.keys(config.providers), ...Object.keys(config.inactive)]);
   const requestedL = new BoundedLabel(requestedModels(config));
-  const upstreamL = new BoundedLabel(upstreamModels(config));
+  // Models with a configured price are known by name too: their cost is what the metric is for.
+  const upstreamL = new BoundedLabel([...upstreamModels(config), ...Object.keys(config.pricing).map((k) => k.slice(k.indexOf("/") + 1))]);
   const routeL = new BoundedLabel(ROUTE_LABELS);
   const mcpServerL = new BoundedLabel(Object.keys(config.mcp.servers));
   const toolL = new BoundedLabel([], 512);

@@ -44,6 +44,7 @@ const OPENAI: Record<string, Price> = {
   "o3-mini": p(1.1, 4.4, 0.55),
   "o4-mini": p(1.1, 4.4, 0.275),
   o1: p(15, 60, 7.5),
+  "o1-mini": p(1.1, 4.4, 0.55),
   "text-embedding-3-small": p(0.02, 0),
   "text-embedding-3-large": p(0.13, 0),
   "text-embedding-ada-002": p(0.1, 0),

@@ -5,7 +5,8 @@ import type { Usage } from "../openai/schema.ts";
 import { own } from "../util/own.ts";
 import { PRICES, type Price } from "./prices.ts";
 
-const PER_TOKEN = 1e-6;
+/** Prices are per million tokens; dividing (not multiplying by 1e-6) keeps whole-dollar sums exact. */
+const PER_MILLION = 1e6;
 const REGION_PREFIX = /^(?:us|eu|apac|us-gov|global|jp|au)\./;
 
 /** The entry of `table` for this model: exact, else the longest key the model starts with (dated snapshots). */
@@ -29,7 +30,7 @@ export function costOf(price: Price, u: Usage): number {
   const plain = Math.max(0, (u.prompt_tokens ?? 0) - read - write);
   const cost =
     plain * price.input + read * (price.cacheRead ?? price.input) + write * (price.cacheWrite ?? price.input) + Math.max(0, u.completion_tokens ?? 0) * price.output;
-  return cost * PER_TOKEN;
+  return cost / PER_MILLION;
 }
 
 export class Pricing {
