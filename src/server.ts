@@ -173,7 +173,7 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
   });
   for (const [name, why] of Object.entries(config.inactive)) log.warn(`provider ${name} skipped: ${why}`, { provider: name });
   if (active.length === 0) log.warn("no provider is active: every chat request will fail until one is configured");
-  const relay = openRelayWarning(config.server);
+  const relay = virtualKeys.size > 0 ? undefined : openRelayWarning(config.server);
   if (relay) log.warn(relay);
 
   let stopping: Promise<void> | undefined;

@@ -32,7 +32,8 @@ export class Accounting {
 
   /** Bill a request that has ended (once; the ingress calls it just before the record goes to the observer). */
   finish(caller: KeyRule | undefined, rec: AccessRecord): void {
-    if (!rec.provider || rec.status >= 400) return;
+    // A failure costs nothing, unless its usage is known (a stream cut after the upstream reported it): that was spent.
+    if (!rec.provider || (rec.status >= 400 && !rec.usage)) return;
     const usd = rec.usage ? this.price(rec) : (rec.costUsd = 0);
     const input = rec.usage?.prompt_tokens ?? 0;
     const output = rec.usage?.completion_tokens ?? 0;

@@ -144,8 +144,18 @@ export class KeyLimits implements KeyCounters {
     const now = this.now();
     let requests: number | undefined;
     if (s.times) {
-      requests = 0;
-      for (const t of s.times) if (now - t >= MINUTE) requests++;
+      // The ring is in arrival order from `next`: binary search for the first time still inside the window; the
+      // entries before it are free slots.
+      const times = s.times;
+      const n = times.length;
+      let lo = 0;
+      let hi = n;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (now - times[(s.next + mid) % n]! >= MINUTE) lo = mid + 1;
+        else hi = mid;
+      }
+      requests = lo;
     }
     let tokens: number | undefined;
     if (rule.tpm !== undefined) {

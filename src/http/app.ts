@@ -102,14 +102,15 @@ export function createApp(deps: AppDeps) {
   const created = Math.floor((deps.startedAt ?? Date.now()) / 1000);
   const modelData = modelList(gateway, created);
   const models = JSON.stringify(modelData);
-  // A key restricted to some models sees only those in /v1/models (computed once per key label).
-  const modelsByKey = new Map<string, string>();
+  // A key restricted to some models sees only those in /v1/models (computed once per models list: a changed virtual
+  // key gets a new list, and labels of virtual keys need not be unique).
+  const modelsByKey = new WeakMap<string[], string>();
   const modelsFor = (caller: KeyRule | undefined): string => {
     if (!caller?.models) return models;
-    let body = modelsByKey.get(caller.label);
+    let body = modelsByKey.get(caller.models);
     if (body === undefined) {
       body = JSON.stringify({ ...modelData, data: modelData.data.filter((m) => auth.listsModel(caller, m.id)) });
-      modelsByKey.set(caller.label, body);
+      modelsByKey.set(caller.models, body);
     }
     return body;
   };

@@ -7,7 +7,7 @@ import { periodStart, type BudgetPeriod, type KeyRecord, type SpendTotals, type 
 
 /** The secret's digest as the store keeps it: SHA-256, lowercase hex. */
 export function keyDigest(secret: string): string {
-  return new Bun.CryptoHasher("sha256").update(secret).digest("hex");
+  return Bun.SHA256.hash(secret, "hex");
 }
 
 /** A new secret: `sk-alloy-` and 32 random bytes, base64url. */

@@ -108,3 +108,22 @@ describe("budgets", () => {
     expect(b.allows({ label: "free" })).toBe(true);
   });
 });
+
+describe("remaining requests", () => {
+  test("what is left of rpm in the sliding window", () => {
+    const c = clock();
+    const limits = new KeyLimits(c.now);
+    const rule = { label: "r", rpm: 5 };
+    expect(limits.remaining(rule).requests).toBe(5);
+    for (let i = 0; i < 3; i++) {
+      const a = limits.admit(rule);
+      if (a.ok) a.release();
+      c.t += 10_000;
+    }
+    expect(limits.remaining(rule).requests).toBe(2);
+    c.t += 31_000; // the first left the window (t0 + 60 s < now)
+    expect(limits.remaining(rule).requests).toBe(3);
+    c.t += 60_000;
+    expect(limits.remaining(rule).requests).toBe(5);
+  });
+});
