@@ -9,12 +9,13 @@ export interface CountSpec {
   /** Bodies are taken in turn, one per request, so a mixed workload hits every path. */
   bodies?: string[];
   requests: number;
+  headers?: Record<string, string>;
 }
 
 const headers = { "content-type": "application/json" };
 
-async function one(url: string, body: string): Promise<boolean> {
-  const res = await fetch(url, { method: "POST", headers, body });
+async function one(url: string, body: string, extra?: Record<string, string>): Promise<boolean> {
+  const res = await fetch(url, { method: "POST", headers: extra ? { ...headers, ...extra } : headers, body });
   await res.arrayBuffer();
   return res.ok;
 }
@@ -30,7 +31,7 @@ export async function bunLoad(spec: LoadSpec): Promise<LoadResult> {
     while (performance.now() < end) {
       const t = performance.now();
       try {
-        if (!(await one(spec.url, spec.body))) non2xx++;
+        if (!(await one(spec.url, spec.body, spec.headers))) non2xx++;
         latenciesMs.push(performance.now() - t);
       } catch {
         errors++;
@@ -50,7 +51,7 @@ export async function sendCount(spec: CountSpec): Promise<{ failed: number }> {
     while (next < spec.requests) {
       const body = bodies[next++ % bodies.length]!;
       try {
-        if (!(await one(spec.url, body))) failed++;
+        if (!(await one(spec.url, body, spec.headers))) failed++;
       } catch {
         failed++;
       }

@@ -34,12 +34,20 @@ export interface MemResult {
   bare?: { idle: Mem; end?: Mem };
 }
 
+export interface KeyRun {
+  rps64: number;
+  p50at1: number;
+  failures: number;
+}
+
 export interface BenchResult {
   /** ISO time of the run. */
   when: string;
   meta: { tool: string; mode: string; machine: string; bun: string; streamChunks: number };
   targets: TargetResult[];
   mem?: MemResult;
+  /** The virtual-key check on the hot path: the same Alloy → OpenAI JSON request without a key and with one. */
+  keys?: { without: KeyRun; with: KeyRun };
   size?: { alloy: number; empty: number };
   notes: string[];
 }
@@ -199,6 +207,21 @@ export function renderMarkdown(r: BenchResult): string {
             fmtX((t.ttfcP50 - direct.ttfcP50) / bareTtfc),
             fmtX(t.chunksPerSec / bare.chunksPerSec),
           ]),
+      ),
+      "",
+    );
+  }
+
+  if (r.keys) {
+    const { without: a, with: b } = r.keys;
+    out.push("## Virtual keys (Alloy → OpenAI, JSON)", "");
+    out.push(
+      table(
+        ["target", "req/s @64", "p50 @1", "failed", "req/s ratio"],
+        [
+          ["no key (keys off)", fmtInt(a.rps64), fmtMs(a.p50at1), fmtInt(a.failures), ""],
+          ["virtual key (tpm + budget, store on SQLite)", fmtInt(b.rps64), fmtMs(b.p50at1), fmtInt(b.failures), fmtX(b.rps64 / a.rps64)],
+        ],
       ),
       "",
     );

@@ -101,7 +101,13 @@ async function main() {
   log("compiling an empty program for the binary size baseline");
   const size = { alloy: statSync(BINARY).size, empty: emptyCompileSize() };
 
-  const childEnv = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", BUN_CONFIG_MAX_HTTP_REQUESTS: "4096" };
+  const childEnv = {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    HOME: process.env.HOME ?? "/tmp",
+    BUN_CONFIG_MAX_HTTP_REQUESTS: "4096",
+    // Alloy's store (virtual keys, spend) on a temporary file, never alloy.db in the repo.
+    ALLOY_STORE_URL: `sqlite://${join(tempDir("alloy-bench-store-"), "alloy.db")}`,
+  };
   const upstream = await spawnHelper(["bun", join(import.meta.dir, "upstream.ts")], childEnv);
   const upstreamUrl = `http://127.0.0.1:${upstream.port}`;
   const bare = await spawnHelper(["bun", join(import.meta.dir, "bare-proxy.ts")], { ...childEnv, UPSTREAM_URL: upstreamUrl });
@@ -214,6 +220,11 @@ async function main() {
     alloy2.proc.kill("SIGTERM");
   }
 
+  // The virtual-key check on the hot path: the same request to a second Alloy where a virtual key (with tpm and a
+  // budget, so every per-request step runs) is required, alternated with the keyless Alloy above.
+  let keys: BenchResult["keys"];
+  if (openaiTarget) keys = await guard("virtual keys", () => keyBench(openaiTarget, cfgFile, childEnv, tool, alloyPort));
+
   const alive = alloy.proc.exitCode === null;
   const mem: MemResult | undefined =
     first && last
@@ -273,6 +284,7 @@ async function main() {
     },
     targets: results,
     mem,
+    ...(keys ? { keys } : {}),
     size,
     notes,
   };
@@ -286,6 +298,42 @@ async function main() {
   log(`written to ${file} and bench/results/latest.md`);
   // A failed target is a finding, not a broken harness: the exit code says whether the harness itself worked.
   return checks(result);
+}
+
+async function keyBench(t: Target, cfgFile: string, env: Record<string, string>, tool: LoadTool, alloyPort: number): Promise<NonNullable<BenchResult["keys"]>> {
+  const port = freePort();
+  const adminKey = `bench-admin-${crypto.randomUUID()}`;
+  const keyed = await spawnServer([BINARY, "--config", cfgFile, "--port", String(port), "--log-level", "warn"], {
+    ...env,
+    ALLOY_ADMIN_KEY: adminKey,
+    ALLOY_STORE_URL: `sqlite://${join(tempDir("alloy-bench-keys-"), "alloy.db")}`,
+  }, port);
+  const res = await fetch(`http://127.0.0.1:${port}/admin/keys`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${adminKey}`, "content-type": "application/json" },
+    body: JSON.stringify({ label: "bench", tpm: 1_000_000_000, budget_usd: 1_000_000_000, budget_period: "monthly" }),
+  });
+  if (res.status !== 201) throw new Error(`POST /admin/keys answered ${res.status}: ${await res.text()}`);
+  const headers = { authorization: `Bearer ${((await res.json()) as { key: string }).key}` };
+  const keyedUrl = t.url.replace(`:${alloyPort}/`, `:${port}/`);
+  const runs = {
+    without: { url: t.url, headers: undefined as Record<string, string> | undefined, r64: [] as LoadResult[], r1: [] as LoadResult[] },
+    with: { url: keyedUrl, headers: headers as Record<string, string> | undefined, r64: [] as LoadResult[], r1: [] as LoadResult[] },
+  };
+  log("virtual keys: the same request without a key and with one");
+  for (let round = 0; round < PLAN.rounds; round++) {
+    const order = rotate([runs.without, runs.with], round);
+    for (const r of order) await sendCount({ url: r.url, body: t.json, connections: 64, requests: PLAN.warmRequests, headers: r.headers });
+    for (const r of order) r.r64.push(await tool.run({ url: r.url, body: t.json, connections: 64, seconds: PLAN.c64Secs, headers: r.headers }));
+    for (const r of order) r.r1.push(await tool.run({ url: r.url, body: t.json, connections: 1, seconds: PLAN.c1Secs, headers: r.headers }));
+  }
+  keyed.proc.kill("SIGTERM");
+  const sum = (r: (typeof runs)["with"]) => ({
+    rps64: median(r.r64.map((x) => x.rps)),
+    p50at1: median(r.r1.map((x) => x.p50Ms)),
+    failures: [...r.r64, ...r.r1].reduce((a, x) => a + x.errors + x.non2xx, 0),
+  });
+  return { without: sum(runs.without), with: sum(runs.with) };
 }
 
 main()

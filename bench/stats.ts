@@ -6,6 +6,8 @@ export interface LoadSpec {
   body: string;
   connections: number;
   seconds: number;
+  /** Extra request headers (a gateway key). */
+  headers?: Record<string, string>;
 }
 
 export interface LoadResult {

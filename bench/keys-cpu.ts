@@ -1,0 +1,84 @@
+#!/usr/bin/env bun
+// The virtual-key check on the hot path: the same Alloy → OpenAI JSON request to an Alloy without keys and to one
+// where a virtual key (rpm, tpm and a budget, so every per-request step runs: digest lookup, budget check, rpm ring,
+// tpm window, x-ratelimit-* headers, billing) is required. CPU per call (utime + stime from /proc, which moves little
+// on a shared box) and req/s, alternated per round; `bun run bench` has the same comparison as a throughput row.
+//   bun bench/keys-cpu.ts [--requests 4000] [--rounds 3] [--connections 16]
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { cpuMicros } from "./bedrock-cpu.ts";
+import { sendCount } from "./bun-load.ts";
+import { freePort, installCleanup, spawnHelper, spawnServer, stopAll, tempDir } from "./procs.ts";
+import { median } from "./stats.ts";
+import { ALLOY_MODELS, alloyConfig, chatBody, registeredProviderTypes } from "./targets.ts";
+
+const ROOT = join(import.meta.dir, "..");
+const readCpu = (pid: number) => cpuMicros(readFileSync(`/proc/${pid}/stat`, "utf8"));
+
+async function main() {
+  const { values } = parseArgs({
+    args: Bun.argv.slice(2),
+    options: { requests: { type: "string", default: "4000" }, rounds: { type: "string", default: "3" }, connections: { type: "string", default: "16" } },
+  });
+  const requests = Number(values.requests);
+  const rounds = Number(values.rounds);
+  const connections = Number(values.connections);
+  installCleanup();
+  const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", BUN_CONFIG_MAX_HTTP_REQUESTS: "4096" };
+  const upstream = await spawnHelper(["bun", join(import.meta.dir, "upstream.ts")], env);
+  const { toml } = alloyConfig(readFileSync(join(import.meta.dir, "config.toml"), "utf8"), `http://127.0.0.1:${upstream.port}`, registeredProviderTypes(ROOT));
+  const cfg = join(tempDir("alloy-keys-"), "config.toml");
+  writeFileSync(cfg, toml);
+  const start = async (extra: Record<string, string>) => {
+    const port = freePort();
+    const store = `sqlite://${join(tempDir("alloy-keys-store-"), "alloy.db")}`;
+    const s = await spawnServer(["bun", join(ROOT, "src/main.ts"), "--config", cfg, "--port", String(port), "--log-level", "warn"], { ...env, ALLOY_STORE_URL: store, ...extra }, port);
+    return { ...s, url: `http://127.0.0.1:${port}/v1/chat/completions`, base: `http://127.0.0.1:${port}` };
+  };
+  const admin = `bench-admin-${crypto.randomUUID()}`;
+  const plain = await start({});
+  const keyed = await start({ ALLOY_ADMIN_KEY: admin });
+  const res = await fetch(`${keyed.base}/admin/keys`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
+    body: JSON.stringify({ label: "bench", rpm: 100_000, tpm: 1_000_000_000, budget_usd: 1_000_000_000, budget_period: "monthly" }),
+  });
+  if (res.status !== 201) throw new Error(`POST /admin/keys: ${res.status} ${await res.text()}`);
+  const key = ((await res.json()) as { key: string }).key;
+
+  const body = chatBody(ALLOY_MODELS.openai.model, false);
+  const runs = [
+    { label: "no key", s: plain, headers: undefined as Record<string, string> | undefined, cpu: [] as number[], rps: [] as number[] },
+    { label: "virtual key", s: keyed, headers: { authorization: `Bearer ${key}` } as Record<string, string> | undefined, cpu: [] as number[], rps: [] as number[] },
+  ];
+  for (const r of runs) {
+    const w = await sendCount({ url: r.s.url, body, connections, requests: 1000, headers: r.headers });
+    if (w.failed) throw new Error(`${r.label}: ${w.failed} warm-up requests failed: ${r.s.output().slice(-300)}`);
+  }
+  for (let round = 0; round < rounds; round++)
+    for (const r of round % 2 ? [...runs].reverse() : runs) {
+      const before = readCpu(r.s.proc.pid);
+      const t = performance.now();
+      const x = await sendCount({ url: r.s.url, body, connections, requests, headers: r.headers });
+      const secs = (performance.now() - t) / 1000;
+      if (x.failed) throw new Error(`${r.label}: ${x.failed} requests failed`);
+      r.cpu.push((readCpu(r.s.proc.pid) - before) / requests);
+      r.rps.push(requests / secs);
+      process.stderr.write(`round ${round + 1} ${r.label}: ${r.cpu.at(-1)!.toFixed(0)} µs/call, ${r.rps.at(-1)!.toFixed(0)} req/s\n`);
+    }
+  await stopAll();
+  const [a, b] = runs as [(typeof runs)[0], (typeof runs)[0]];
+  console.log(`Virtual-key check, Alloy → OpenAI JSON (median of ${rounds} × ${requests} requests @${connections}, Bun load generator)`);
+  console.log("| target | CPU µs/call | req/s | ratio (req/s) |");
+  console.log("| --- | ---: | ---: | ---: |");
+  console.log(`| no key | ${median(a.cpu).toFixed(0)} | ${median(a.rps).toFixed(0)} | |`);
+  console.log(`| virtual key (rpm, tpm, budget) | ${median(b.cpu).toFixed(0)} | ${median(b.rps).toFixed(0)} | ${(median(b.rps) / median(a.rps)).toFixed(2)}x |`);
+}
+
+if (import.meta.main)
+  main().catch(async (e) => {
+    console.error(`keys-cpu: failed: ${(e as Error).stack ?? e}`);
+    await stopAll(1000);
+    process.exit(1);
+  });
