@@ -413,7 +413,7 @@ export function startBedrockMock(opts: {
         } catch {
           return refuse(400, "ValidationException", "input.invokeModel.body: the body is not base64 JSON");
         }
-        if (/^[a-z]{2,}(?:-[a-z]+)?\.|inference-profile/.test(modelId)) return refuse(400, "ValidationException", "The provided model doesn't support counting tokens.");
+        if (/^[a-z]{2,}(?:-[a-z]+)?\.anthropic\.|inference-profile/.test(modelId)) return refuse(400, "ValidationException", "The provided model doesn't support counting tokens.");
       }
       const converse = op === "converse" || op === "converse-stream";
       const claudeBody = CLAUDE_ID.test(modelId) ? (op === "count-tokens" ? countBody : op.startsWith("invoke") ? body : undefined) : undefined;
