@@ -1,7 +1,8 @@
 // POST /v1/messages and /v1/messages/count_tokens: the Anthropic Messages dialect. Each attempt picks its path by
 // the target it lands on: natively to providers that speak Messages (the body as the client sent it, model replaced,
 // the answer and events back unchanged), translated through the unified request everywhere else. Failover may move
-// a request from one path to the other; governance is the same for both.
+// a request from one path to the other; governance is the same for both. Native targets (Anthropic, Claude on
+// Bedrock) get the body without unsigned thinking blocks; an alias's mcp_servers run the tool loop on translated ones.
 import type { AlloyError } from "../errors.ts";
 import { estimateTokens } from "../dialects/anthropic/count.ts";
 import { toChatRequest, validateCountTokens, validateMessages } from "../dialects/anthropic/decode.ts";
