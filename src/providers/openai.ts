@@ -1,6 +1,7 @@
 // OpenAI and every OpenAI-compatible upstream (Groq, vLLM, Ollama, Azure-style proxies): the request passes through
 // with only the model replaced, streams are parsed frame by frame and handed on as chunk objects.
 import { Type as T } from "@sinclair/typebox";
+import { streamFailure } from "./kit.ts";
 import { AlloyError } from "../errors.ts";
 import type { ChatChunk, ChatRequest, ChatResponse } from "../openai/schema.ts";
 import type { ProviderConfig } from "../config/schema.ts";
@@ -89,8 +90,7 @@ export class OpenAIProvider implements Provider {
         yield kind === "fixed" ? { chunk: json as ChatChunk } : { chunk: json as ChatChunk, raw: frame.data };
       }
     } catch (e) {
-      if (o.signal.aborted) throw o.signal.reason;
-      throw e;
+      throw streamFailure(e, o.signal);
     }
     if (!finished) throw new AlloyError("server", `${this.name} stream ended before a finish_reason (the answer was cut short)`);
   }
