@@ -41,6 +41,11 @@ export interface NativeMessagesOptions extends CallOptions {
  * translation. The body is the client's (model replaced); the answer and every event come back unchanged.
  */
 export interface NativeMessages {
+  /**
+   * Whether this model id (at the provider) speaks Messages natively; absent means every model does. Bedrock: only
+   * Claude ids (`anthropic.…`, `us.anthropic.…`, ARNs of Claude profiles) — its other models take Converse.
+   */
+  supports?(model: string): boolean;
   messages(body: Record<string, unknown>, o: NativeMessagesOptions): Promise<Reply<unknown>>;
   /** The upstream's events as they come; the stream must end with message_stop or it throws. */
   messagesStream(body: Record<string, unknown>, o: NativeMessagesOptions): AsyncIterable<SseFrame>;
