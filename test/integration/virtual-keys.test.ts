@@ -6,6 +6,7 @@ import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { readFileSync } from "node:fs";
 import { logsSettled, startGateway, tempStoreUrl, type TestGateway } from "../helpers/gateway.ts";
+import { startOpenAIMock } from "../mocks/openai-upstream.ts";
 
 const ADMIN = "admin-secret-0123456789";
 const CONFIG_KEY = "config-key-0123456789";
@@ -369,5 +370,45 @@ describe("restart", () => {
     expect((await chat(revoked.key)).status).toBe(401);
     // The config key's daily budget was spent before the restart too.
     expect((await chat(CONFIG_KEY)).status).toBe(429);
+  });
+});
+
+describe("an OpenAI-compatible upstream", () => {
+  test("relayed streams (info level) and JSON answers are billed from the upstream's usage, built-in prices apply", async () => {
+    const up = startOpenAIMock();
+    const g = await startGateway(
+      `
+[server]
+admin_key = "${ADMIN}"
+[server.keys.relay]
+key = "${CONFIG_KEY}"
+tpm = 100
+[providers.openai]
+api_key = "sk-up"
+base_url = "${up.url}"
+[pricing."openai/priced"]
+input = 1000000
+output = 1000000
+`,
+      {},
+      { logLevel: "info" },
+    );
+    try {
+      const client = new OpenAI({ baseURL: `${g.url}/v1`, apiKey: CONFIG_KEY, maxRetries: 0 });
+      // The mock's stream reports 12 prompt + 3 completion tokens (when the gateway asks for usage, which it does).
+      const stream = await client.chat.completions.create({ model: "openai/priced", messages: [{ role: "user", content: "hi" }], stream: true });
+      for await (const _ of stream);
+      // JSON: 12 + 5 at gpt-4o's built-in price ($2.50 / $10 per million).
+      const { response } = await client.chat.completions.create({ model: "openai/gpt-4o", messages: [{ role: "user", content: "hi" }] }).withResponse();
+      expect(response.headers.get("x-alloy-cost-usd")).toBe(String((12 * 2.5 + 5 * 10) / 1e6));
+      // tpm saw both: 100 - 15 - 17.
+      expect(response.headers.get("x-ratelimit-remaining-tokens")).toBe("68");
+      await logsSettled();
+      const costs = g.logs.map((l) => JSON.parse(l)).filter((l) => l.msg === "request" && l.route === "/v1/chat/completions").map((l) => l.costUsd);
+      expect(costs).toEqual([15, (12 * 2.5 + 5 * 10) / 1e6]);
+    } finally {
+      await g.stop(false);
+      up.stop();
+    }
   });
 });
