@@ -7,6 +7,7 @@ import OpenAI from "openai";
 import { readFileSync } from "node:fs";
 import { logsSettled, startGateway, tempStoreUrl, type TestGateway } from "../helpers/gateway.ts";
 import { startOpenAIMock } from "../mocks/openai-upstream.ts";
+import { StartupError } from "../../src/server.ts";
 
 const ADMIN = "admin-secret-0123456789";
 const CONFIG_KEY = "config-key-0123456789";
@@ -409,6 +410,17 @@ output = 1000000
     } finally {
       await g.stop(false);
       up.stop();
+    }
+  });
+});
+
+describe("startup", () => {
+  test("a store that cannot be opened is a one-line StartupError", async () => {
+    for (const url of ["sqlite:///nonexistent-dir-alloy/x/y.db", "mysql://db/alloy"]) {
+      const err = await startGateway(`[store]\nurl = "${url}"\n[providers.mock]\n`).catch((e) => e);
+      expect(err).toBeInstanceOf(StartupError);
+      expect(err.message.split("\n")).toHaveLength(1);
+      expect(err.message).toStartWith("store ");
     }
   });
 });
