@@ -80,7 +80,7 @@ export function collectSecrets(config: Config, env: Record<string, string | unde
   const walk = (obj: unknown, secret: boolean, depth: number) => {
     if (!obj || typeof obj !== "object" || depth > 5) return;
     for (const [k, v] of Object.entries(obj)) {
-      const s = secret || k === "key" || isSecretName(k);
+      const s = secret || k === "key" || k === "admin_key" || isSecretName(k);
       if (typeof v === "string") {
         if (s) exact.push(...bearerParts(v));
       } else walk(v, s, depth + 1);
@@ -88,6 +88,16 @@ export function collectSecrets(config: Config, env: Record<string, string | unde
   };
   walk(config.server, false, 0);
   walk(config.providers, false, 0);
+  // A PostgreSQL store URL's password (logs show the URL without it, but an error message might quote it).
+  const storePass = /^[a-z][a-z0-9+.-]*:\/\/[^:/?#@]*:([^@/?#]+)@/i.exec(config.store?.url ?? "")?.[1];
+  if (storePass) {
+    exact.push(storePass);
+    try {
+      exact.push(decodeURIComponent(storePass));
+    } catch {
+      // not percent-encoded after all
+    }
+  }
   const heuristic: string[] = [];
   for (const s of Object.values(config.mcp.servers)) {
     // Remote MCP headers are credentials more often than not; stdio env values only when their name says so.

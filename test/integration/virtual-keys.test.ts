@@ -101,6 +101,7 @@ describe("admin API", () => {
     expect((await chat(key)).status).toBe(200);
     await logsSettled();
     expect(gw.logs.join("\n")).not.toContain(key);
+    expect(gw.logs.join("\n")).not.toContain(ADMIN);
     // Unix seconds for expires_at
     const u = await createKey({ label: "unix", expires_at: 4_000_000_000 });
     expect(u.expires_at).toBe(new Date(4_000_000_000_000).toISOString());

@@ -155,3 +155,14 @@ test("collectSecrets finds labelled gateway keys and the metrics key", () => {
   expect(s.exact).not.toContain("0.0.0.0");
   expect(s.exact).not.toContain("team_a");
 });
+
+test("collectSecrets finds the admin key and a store URL's password", () => {
+  const config = {
+    server: { host: "0.0.0.0", admin_key: "admin-key-7" },
+    providers: {},
+    mcp: { servers: {} },
+    store: { url: "postgres://alloy:p%40ss-word@db:5432/alloy" },
+  } as unknown as Config;
+  const s = collectSecrets(config, {});
+  expect(s.exact).toEqual(expect.arrayContaining(["admin-key-7", "p%40ss-word", "p@ss-word"]));
+});
