@@ -14,6 +14,7 @@ import { median } from "./stats.ts";
 import { ALLOY_MODELS, alloyConfig, chatBody, registeredProviderTypes } from "./targets.ts";
 
 const ROOT = join(import.meta.dir, "..");
+const rotate = <T>(xs: T[], n: number) => xs.map((_, i) => xs[(i + n) % xs.length]!);
 const readCpu = (pid: number) => cpuMicros(readFileSync(`/proc/${pid}/stat`, "utf8"));
 
 async function main() {
@@ -38,6 +39,8 @@ async function main() {
   };
   const admin = `bench-admin-${crypto.randomUUID()}`;
   const plain = await start({});
+  const configKey = `bench-config-key-${crypto.randomUUID()}`;
+  const configured = await start({ ALLOY_API_KEYS: configKey });
   const keyed = await start({ ALLOY_ADMIN_KEY: admin });
   const res = await fetch(`${keyed.base}/admin/keys`, {
     method: "POST",
@@ -50,6 +53,7 @@ async function main() {
   const body = chatBody(ALLOY_MODELS.openai.model, false);
   const runs = [
     { label: "no key", s: plain, headers: undefined as Record<string, string> | undefined, cpu: [] as number[], rps: [] as number[] },
+    { label: "config key", s: configured, headers: { authorization: `Bearer ${configKey}` } as Record<string, string> | undefined, cpu: [] as number[], rps: [] as number[] },
     { label: "virtual key", s: keyed, headers: { authorization: `Bearer ${key}` } as Record<string, string> | undefined, cpu: [] as number[], rps: [] as number[] },
   ];
   for (const r of runs) {
@@ -57,7 +61,7 @@ async function main() {
     if (w.failed) throw new Error(`${r.label}: ${w.failed} warm-up requests failed: ${r.s.output().slice(-300)}`);
   }
   for (let round = 0; round < rounds; round++)
-    for (const r of round % 2 ? [...runs].reverse() : runs) {
+    for (const r of rotate(runs, round)) {
       const before = readCpu(r.s.proc.pid);
       const t = performance.now();
       const x = await sendCount({ url: r.s.url, body, connections, requests, headers: r.headers });
@@ -68,11 +72,12 @@ async function main() {
       process.stderr.write(`round ${round + 1} ${r.label}: ${r.cpu.at(-1)!.toFixed(0)} µs/call, ${r.rps.at(-1)!.toFixed(0)} req/s\n`);
     }
   await stopAll();
-  const [a, b] = runs as [(typeof runs)[0], (typeof runs)[0]];
+  const [a, c, b] = runs as [(typeof runs)[0], (typeof runs)[0], (typeof runs)[0]];
   console.log(`Virtual-key check, Alloy → OpenAI JSON (median of ${rounds} × ${requests} requests @${connections}, Bun load generator)`);
   console.log("| target | CPU µs/call | req/s | ratio (req/s) |");
   console.log("| --- | ---: | ---: | ---: |");
   console.log(`| no key | ${median(a.cpu).toFixed(0)} | ${median(a.rps).toFixed(0)} | |`);
+  console.log(`| config key (no limits) | ${median(c.cpu).toFixed(0)} | ${median(c.rps).toFixed(0)} | ${(median(c.rps) / median(a.rps)).toFixed(2)}x |`);
   console.log(`| virtual key (rpm, tpm, budget) | ${median(b.cpu).toFixed(0)} | ${median(b.rps).toFixed(0)} | ${(median(b.rps) / median(a.rps)).toFixed(2)}x |`);
 }
 
