@@ -99,7 +99,6 @@ export function adminRoutes({ store, keys, observer, maxBodySize, readTimeoutMs,
     const t = await keys.usage(r.id, r.budgetPeriod ?? "total", now());
     return {
       id: r.id,
-      object: "key",
       label: r.label,
       models: r.models,
       rpm: r.rpm,

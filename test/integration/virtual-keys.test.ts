@@ -86,7 +86,7 @@ describe("admin API", () => {
     expect(k.key).toMatch(/^sk-alloy-[A-Za-z0-9_-]{40,}$/);
     const { key, ...rest } = k;
     expect(Object.keys(rest).sort()).toEqual(
-      ["id", "object", "label", "models", "rpm", "tpm", "max_concurrent", "budget_usd", "budget_period", "expires_at", "metadata", "created_at", "spend_usd", "usage"].sort(),
+      ["id", "label", "models", "rpm", "tpm", "max_concurrent", "budget_usd", "budget_period", "expires_at", "metadata", "created_at", "spend_usd", "usage"].sort(),
     );
     expect(rest).toMatchObject({ label: "alice", models: ["mock/*"], rpm: 50, tpm: null, max_concurrent: null, budget_usd: null, budget_period: null, expires_at: "2099-01-01T00:00:00.000Z", metadata: { team: "a" }, spend_usd: 0, usage: { requests: 0, input_tokens: 0, output_tokens: 0 } });
     expect(rest.id).toMatch(/^key_/);
