@@ -8,6 +8,7 @@ import type { KeyRule } from "../governance/keylimits.ts";
 import { ROUTES, UNAUTHORIZED, UNMATCHED } from "../routes.ts";
 import { GatewayAuth, rawPath } from "./auth.ts";
 import { chatHandler } from "./chat.ts";
+import { embeddingsHandler } from "./embeddings.ts";
 import { countTokensHandler, messagesHandler } from "./messages.ts";
 import { errorResponse } from "./errors.ts";
 import { json } from "./json.ts";
@@ -74,6 +75,7 @@ export function createApp(deps: AppDeps) {
   const chat = chatHandler({ ...deps, auth });
   const messages = messagesHandler({ ...deps, auth });
   const countTokens = countTokensHandler({ ...deps, auth });
+  const embeddings = embeddingsHandler({ ...deps, auth });
   const mcp = mcpRoutes({
     mcp: deps.mcp,
     config: gateway.config.mcp,
@@ -137,6 +139,7 @@ export function createApp(deps: AppDeps) {
     .post(ROUTES.chat, ({ request, server, requestId, caller }) => chat(request, server, requestId, caller), { parse: "none" })
     .post(ROUTES.messages, ({ request, server, requestId, caller }) => messages(request, server, requestId, caller), { parse: "none" })
     .post(ROUTES.countTokens, ({ request, server, requestId, caller }) => countTokens(request, server, requestId, caller), { parse: "none" })
+    .post(ROUTES.embeddings, ({ request, server, requestId, caller }) => embeddings(request, server, requestId, caller), { parse: "none" })
     // Claude Code probes the base URL before it starts.
     .head("/", ({ requestId }) => plain(null, requestId))
     .get(ROUTES.mcpTools, observed<Ctx>(deps.observer, ROUTES.mcpTools, ({ requestId }) => mcp.list(requestId)))

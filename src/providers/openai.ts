@@ -4,6 +4,7 @@ import { Type as T } from "@sinclair/typebox";
 import { AlloyError } from "../errors.ts";
 import type { ChatChunk, ChatRequest, ChatResponse } from "../openai/schema.ts";
 import type { ProviderConfig } from "../config/schema.ts";
+import type { EmbeddingsRequest, EmbeddingsResponse } from "../dialects/embeddings/schema.ts";
 import type { CallOptions, Piece, Provider, ProviderModule, Reply } from "./provider.ts";
 import { sseFrames } from "./sse.ts";
 import { DEFAULT_LIMITS, errorFromResponse, parseOpenAIError, post, readText, type UpstreamLimits } from "./upstream.ts";
@@ -15,6 +16,7 @@ export interface OpenAIConfig extends ProviderConfig {
 
 export class OpenAIProvider implements Provider {
   private readonly url: string;
+  private readonly embeddingsUrl: string;
   private readonly headers: Record<string, string>;
   private readonly sse: { provider: string; maxEventSize: number };
 
@@ -23,7 +25,9 @@ export class OpenAIProvider implements Provider {
     cfg: OpenAIConfig,
     private readonly limits: UpstreamLimits = DEFAULT_LIMITS,
   ) {
-    this.url = `${cfg.base_url!.replace(/\/+$/, "")}/chat/completions`;
+    const base = cfg.base_url!.replace(/\/+$/, "");
+    this.url = `${base}/chat/completions`;
+    this.embeddingsUrl = `${base}/embeddings`;
     // Built once: the only per-request header is the request id.
     this.headers = { "content-type": "application/json", accept: "application/json", ...(cfg.headers ?? {}) };
     if (cfg.api_key) this.headers.authorization = `Bearer ${cfg.api_key}`;
@@ -58,6 +62,23 @@ export class OpenAIProvider implements Provider {
     if (!isChatResponse(json)) throw new AlloyError("server", `${this.name} returned an unexpected body`);
     // The upstream's own bytes are the answer: the encoder sends them instead of serialising the object again.
     return { value: json, raw: text };
+  }
+
+  /** Passthrough: the client's request with only the model replaced; the answer's bytes go back as they came. */
+  async embeddings(req: EmbeddingsRequest, _inputs: unknown, o: CallOptions): Promise<Reply<EmbeddingsResponse>> {
+    const body = JSON.stringify({ ...req, model: o.model });
+    const res = await post(this.name, this.embeddingsUrl, { ...this.headers, "x-request-id": o.requestId }, body, o.signal);
+    if (!res.ok) throw await errorFromResponse(res, this.name, parseOpenAIError);
+    const text = await readText(res, this.limits.maxResponseSize, this.name, o.signal);
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new AlloyError("server", `${this.name} returned a body that is not JSON`);
+    }
+    // Checked, not cast: the route reads usage, and a client deserves a list, not whatever came.
+    if (!Array.isArray((json as { data?: unknown } | null)?.data)) throw new AlloyError("server", `${this.name} returned an unexpected embeddings body`);
+    return { value: json as EmbeddingsResponse, raw: text };
   }
 
   async *chatStream(req: ChatRequest, o: CallOptions): AsyncGenerator<Piece> {
