@@ -7,7 +7,7 @@ export interface TargetResult {
   /** Served by Alloy (gets a row in the ratio table). */
   alloy: boolean;
   skipped?: string;
-  /** Measured against this target's latency instead of direct's (another route), and not streamed. */
+  /** Measured against this target's latency instead of direct's (another route; itself for that route's own direct run), and not streamed. */
   baseline?: string;
   /** Medians over rounds. */
   rps64: number;
@@ -136,6 +136,7 @@ function table(head: string[], rows: string[][]): string {
 
 /** What a target's added latency is measured against: its own baseline (another route's direct run), else direct. */
 function baselineOf(r: BenchResult, t: TargetResult, direct: TargetResult | undefined): TargetResult | undefined {
+  if (t.baseline === t.key) return undefined; // it is the baseline
   if (t.baseline !== undefined) return byKey(r, t.baseline);
   return t.key !== "direct" ? direct : undefined;
 }

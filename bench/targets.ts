@@ -38,7 +38,7 @@ export interface Target {
   json: string;
   /** The streamed request; undefined for routes that do not stream (embeddings). */
   stream?: string;
-  /** The target whose latency this one's "added" columns are measured against (default: direct). */
+  /** The target whose latency this one's "added" columns are measured against (default: direct; itself when it is one). */
   baseline?: string;
   /** Set when the target cannot run (provider type not registered, probe failed). */
   skipped?: string;
@@ -101,7 +101,7 @@ export function buildTargets(ports: { upstream: number; bare: number; alloy: num
     viaAlloy("openai", "Alloy → OpenAI"),
     viaAlloy("anthropic", "Alloy → Anthropic"),
     viaAlloy("bedrock", "Alloy → Bedrock"),
-    { key: "direct-embeddings", label: "/v1/embeddings direct to upstream", url: embeddings(ports.upstream), json: embeddingsBody("text-embedding-bench"), alloy: false },
+    { key: "direct-embeddings", label: "/v1/embeddings direct to upstream", url: embeddings(ports.upstream), json: embeddingsBody("text-embedding-bench"), baseline: "direct-embeddings", alloy: false },
     {
       key: "alloy-embeddings",
       label: "/v1/embeddings Alloy → OpenAI",
