@@ -2,6 +2,7 @@
 // inference profile), plus InvokeModel/InvokeModelWithResponseStream for native bodies (Claude's Messages API on
 // Bedrock). The translation lives in bedrock/ as pure functions; bedrock/transport.ts signs and sends each call.
 import { Type as T } from "@sinclair/typebox";
+import { localChatId, unixNow } from "./kit.ts";
 import type { ConverseResponse, ConverseStreamOutput } from "@aws-sdk/client-bedrock-runtime";
 import { AlloyError, asAlloyError } from "../errors.ts";
 import type { ChatChunk, ChatRequest, ChatResponse } from "../openai/schema.ts";
@@ -39,8 +40,8 @@ export interface InvokeResult {
   requestId: string | undefined;
 }
 
-const chatId = (awsRequestId?: string | null) => `chatcmpl-${awsRequestId ?? crypto.randomUUID()}`;
-const now = () => Math.floor(Date.now() / 1000);
+const chatId = (awsRequestId?: string | null) => (awsRequestId ? `chatcmpl-${awsRequestId}` : localChatId());
+const now = unixNow;
 const utf8 = new TextDecoder();
 
 export class BedrockProvider implements Provider {

@@ -3,6 +3,7 @@
 import type { TSchema } from "@sinclair/typebox";
 import type { ChatChunk, ChatRequest, ChatResponse } from "../openai/schema.ts";
 import type { EmbeddingsRequest, EmbeddingsResponse, Inputs } from "../dialects/embeddings/schema.ts";
+import type { RelayEvent } from "./openai/scan.ts";
 import type { SseFrame } from "./sse.ts";
 import type { UpstreamLimits } from "./upstream.ts";
 
@@ -47,8 +48,18 @@ export interface NativeMessages {
   countTokens?(body: Record<string, unknown>, o: NativeMessagesOptions): Promise<Reply<unknown>>;
 }
 
+/**
+ * Optional capability: the upstream streams OpenAI chunks itself, so a Chat Completions stream that goes out
+ * unchanged can be relayed event by event, scanned instead of parsed (see providers/openai/scan.ts).
+ */
+export interface ChatRelay {
+  relayChatStream(req: ChatRequest, o: CallOptions): AsyncIterable<RelayEvent>;
+}
+
 export interface Provider {
   readonly name: string;
+  /** Present when the upstream's chat stream can be relayed as it is. */
+  readonly chatRelay?: ChatRelay;
   /** Present when the upstream speaks the Anthropic Messages API natively. */
   readonly nativeMessages?: NativeMessages;
   chat(req: ChatRequest, o: CallOptions): Promise<Reply<ChatResponse>>;
