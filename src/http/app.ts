@@ -9,6 +9,9 @@ import { ROUTES, UNAUTHORIZED, UNMATCHED } from "../routes.ts";
 import { GatewayAuth, rawPath } from "./auth.ts";
 import { chatHandler } from "./chat.ts";
 import { countTokensHandler, messagesHandler } from "./messages.ts";
+import { responsesHandler, storedRoutes } from "./responses.ts";
+import type { Store } from "../store/store.ts";
+import type { Logger } from "../observability/log.ts";
 import { errorResponse } from "./errors.ts";
 import { json } from "./json.ts";
 import type { McpManager } from "../mcp/servers.ts";
@@ -32,6 +35,9 @@ export interface AppDeps {
   /** Extra readiness conditions (MCP servers): each returns a reason when not ready. */
   readiness?: Array<() => string[]>;
   startedAt?: number;
+  /** Alloy's store: stored responses for /v1/responses. */
+  store?: Store;
+  log?: Logger;
 }
 
 const JSON_TYPE = "application/json";
@@ -74,6 +80,8 @@ export function createApp(deps: AppDeps) {
   const chat = chatHandler({ ...deps, auth });
   const messages = messagesHandler({ ...deps, auth });
   const countTokens = countTokensHandler({ ...deps, auth });
+  const responses = responsesHandler({ ...deps, auth });
+  const stored = storedRoutes(deps);
   const mcp = mcpRoutes({
     mcp: deps.mcp,
     config: gateway.config.mcp,
@@ -137,6 +145,11 @@ export function createApp(deps: AppDeps) {
     .post(ROUTES.chat, ({ request, server, requestId, caller }) => chat(request, server, requestId, caller), { parse: "none" })
     .post(ROUTES.messages, ({ request, server, requestId, caller }) => messages(request, server, requestId, caller), { parse: "none" })
     .post(ROUTES.countTokens, ({ request, server, requestId, caller }) => countTokens(request, server, requestId, caller), { parse: "none" })
+    .post(ROUTES.responses, ({ request, server, requestId, caller }) => responses(request, server, requestId, caller), { parse: "none" })
+    .get(ROUTES.responses, ({ request, requestId }) => stored.probe(request, requestId))
+    .get(`${ROUTES.responses}/:id`, ({ request, requestId, params }) => stored.retrieve(request, requestId, params.id))
+    .delete(`${ROUTES.responses}/:id`, ({ request, requestId, params }) => stored.remove(request, requestId, params.id), { parse: "none" })
+    .get(`${ROUTES.responses}/:id/input_items`, ({ request, requestId, params }) => stored.inputItems(request, requestId, params.id))
     // Claude Code probes the base URL before it starts.
     .head("/", ({ requestId }) => plain(null, requestId))
     .get(ROUTES.mcpTools, observed<Ctx>(deps.observer, ROUTES.mcpTools, ({ requestId }) => mcp.list(requestId)))

@@ -37,23 +37,35 @@ export class MockProvider implements Provider {
     private readonly random: () => number = Math.random,
   ) {}
 
-  /** What the mock answers: a tool call when tool_choice names one (or is "required"), else the reply text. */
-  answer(req: ChatRequest): Answer {
+  /**
+   * What the mock answers: a tool call when tool_choice names one (or is "required"), or when the model id is
+   * `tool:NAME` and a tool named NAME (or `<namespace>__NAME`) is offered, with the last user message as its
+   * arguments when that is a JSON object (else `{}`); after a tool result, or otherwise, the reply text.
+   */
+  answer(req: ChatRequest, model = ""): Answer {
     let prompt = 0;
     for (const m of req.messages) prompt += countTokens(contentText(m.content));
     const last = req.messages[req.messages.length - 1]!;
     const tools = (req.tools ?? []).filter((t) => t.type === "function");
     const choice = req.tool_choice;
+    const asked = model.startsWith("tool:") ? model.slice(5) : undefined;
+    const byModel = asked
+      ? tools.find((t) => t.type === "function" && (t.function.name === asked || t.function.name.endsWith(`__${asked}`)))
+      : undefined;
     const toolName =
       last.role === "tool"
         ? undefined
         : typeof choice === "object"
           ? choice.function.name
-          : choice === "required" && tools[0]?.type === "function"
-            ? tools[0].function.name
-            : undefined;
+          : byModel?.type === "function"
+            ? byModel.function.name
+            : choice === "required" && tools[0]?.type === "function"
+              ? tools[0].function.name
+              : undefined;
     if (toolName) {
-      const call: ToolCall = { id: `call_${nextId().replace(/-/g, "")}`, type: "function", function: { name: toolName, arguments: "{}" } };
+      const lastUser = [...req.messages].reverse().find((m) => m.role === "user");
+      const args = byModel && lastUser ? jsonObjectText(contentText(lastUser.content)) : "{}";
+      const call: ToolCall = { id: `call_${nextId().replace(/-/g, "")}`, type: "function", function: { name: toolName, arguments: args } };
       return { content: null, toolCalls: [call], usage: usage(prompt, 1) };
     }
     let content: string;
@@ -74,7 +86,7 @@ export class MockProvider implements Provider {
 
   async chat(req: ChatRequest, o: CallOptions): Promise<Reply<ChatResponse>> {
     await this.begin(o);
-    const a = this.answer(req);
+    const a = this.answer(req, o.model);
     const value: ChatResponse = {
       id: `chatcmpl-${nextId()}`,
       object: "chat.completion",
@@ -95,7 +107,7 @@ export class MockProvider implements Provider {
 
   async *chatStream(req: ChatRequest, o: CallOptions): AsyncGenerator<Piece> {
     await this.begin(o);
-    const a = this.answer(req);
+    const a = this.answer(req, o.model);
     const base = { id: `chatcmpl-${nextId()}`, object: "chat.completion.chunk" as const, created: Math.floor(Date.now() / 1000), model: o.model };
     const chunk = (delta: ChatChunk["choices"][0]["delta"], finish: ChatChunk["choices"][0]["finish_reason"] = null): Piece => ({
       chunk: { ...base, choices: [{ index: 0, delta, finish_reason: finish }] },
@@ -116,6 +128,17 @@ export class MockProvider implements Provider {
     yield chunk({}, a.toolCalls ? "tool_calls" : "stop");
     yield { chunk: { ...base, choices: [], usage: a.usage } };
   }
+}
+
+/** The text when it is a JSON object, else `{}`. */
+function jsonObjectText(text: string): string {
+  try {
+    const v = JSON.parse(text);
+    if (v && typeof v === "object" && !Array.isArray(v)) return JSON.stringify(v);
+  } catch {
+    // not JSON: no arguments
+  }
+  return "{}";
 }
 
 function usage(prompt: number, completion: number): Usage {
