@@ -7,9 +7,9 @@ import type { GatewayMetrics } from "../observability/gateway-metrics.ts";
 import type { KeyRule } from "../governance/keylimits.ts";
 import { ROUTES, UNAUTHORIZED, UNMATCHED } from "../routes.ts";
 import { GatewayAuth, rawPath } from "./auth.ts";
-import { chatHandler } from "./chat.ts";
-import { countTokensHandler, messagesHandler } from "./messages.ts";
-import { responsesHandler, storedRoutes } from "./responses.ts";
+import { ingressRoutes } from "./ingress-routes.ts";
+import type { IngressDeps } from "./ingress.ts";
+import { storedRoutes } from "./responses.ts";
 import type { Store } from "../store/store.ts";
 import type { Logger } from "../observability/log.ts";
 import { errorResponse } from "./errors.ts";
@@ -74,13 +74,22 @@ function failure(code: unknown, error: unknown, request: Request, id: string): R
   return errorResponse(new AlloyError("server", "Internal gateway error", { status: 500, type: "server_error", code: "internal_error" }), id);
 }
 
+/** The model routes of ingress-routes.ts, each handed the request's facts the app's derive worked out. */
+function modelRoutes(deps: IngressDeps) {
+  const app = new Elysia();
+  for (const r of ingressRoutes) {
+    const handle = r.handler(deps);
+    app.post(r.path, (c) => {
+      const { requestId, caller } = c as unknown as RequestFacts;
+      return handle(c.request, c.server, requestId, caller);
+    }, { parse: "none" });
+  }
+  return app;
+}
+
 export function createApp(deps: AppDeps) {
   const { gateway } = deps;
   const auth = new GatewayAuth(gateway.config.server);
-  const chat = chatHandler({ ...deps, auth });
-  const messages = messagesHandler({ ...deps, auth });
-  const countTokens = countTokensHandler({ ...deps, auth });
-  const responses = responsesHandler({ ...deps, auth });
   const stored = storedRoutes(deps);
   const mcp = mcpRoutes({
     mcp: deps.mcp,
@@ -142,10 +151,8 @@ export function createApp(deps: AppDeps) {
     }))
     .get(ROUTES.models, observed<Ctx>(deps.observer, ROUTES.models, ({ requestId, caller }) => plain(modelsFor(caller), requestId)))
     .use(metricsRoute(deps.metrics, deps.observer))
-    .post(ROUTES.chat, ({ request, server, requestId, caller }) => chat(request, server, requestId, caller), { parse: "none" })
-    .post(ROUTES.messages, ({ request, server, requestId, caller }) => messages(request, server, requestId, caller), { parse: "none" })
-    .post(ROUTES.countTokens, ({ request, server, requestId, caller }) => countTokens(request, server, requestId, caller), { parse: "none" })
-    .post(ROUTES.responses, ({ request, server, requestId, caller }) => responses(request, server, requestId, caller), { parse: "none" })
+    .use(modelRoutes({ ...deps, auth }))
+    // Stored responses (the POST is a model route above); GET /v1/responses is Codex's WebSocket probe.
     .get(ROUTES.responses, ({ request, requestId }) => stored.probe(request, requestId))
     .get(`${ROUTES.responses}/:id`, ({ request, requestId, params }) => stored.retrieve(request, requestId, params.id))
     .delete(`${ROUTES.responses}/:id`, ({ request, requestId, params }) => stored.remove(request, requestId, params.id), { parse: "none" })

@@ -14,7 +14,6 @@ import { failureCode, finalResponse, initStream, responsesStream, type Responses
 import { opened, type Opened, type OpenStream } from "../gateway/dispatch.ts";
 import { mcpChat, mcpStream, planForRequest } from "../mcp/governed-loop.ts";
 import { simpleRecord } from "../observability/access.ts";
-import type { Logger } from "../observability/log.ts";
 import type { ChatResponse, Usage } from "../openai/schema.ts";
 import type { Reply } from "../providers/provider.ts";
 import type { SseFrame } from "../providers/sse.ts";
@@ -24,12 +23,6 @@ import { errorResponse } from "./errors.ts";
 import { ingressHandler, type Exchange, type IngressDeps } from "./ingress.ts";
 import { json } from "./json.ts";
 import type { StreamEnd } from "./sse.ts";
-
-export interface ResponsesDeps extends IngressDeps {
-  /** Alloy's store; without one nothing is kept and previous_response_id is unknown. */
-  store?: Store;
-  log?: Logger;
-}
 
 type Outcome =
   | { native: true; reply: Reply<unknown> }
@@ -76,7 +69,8 @@ function nativeBody(raw: Record<string, unknown>, prior: readonly ResponseItem[]
   return { ...raw, input: [...kept, ...input], previous_response_id: undefined };
 }
 
-export function responsesHandler(deps: ResponsesDeps) {
+/** Without a store (deps.store) nothing is kept and every previous_response_id is unknown. */
+export function responsesHandler(deps: IngressDeps) {
   const { gateway, observer, mcp, store, log } = deps;
   const mcpDeps = { mcp, config: gateway.config.mcp, dispatcher: gateway.dispatcher };
 
