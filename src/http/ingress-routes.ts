@@ -5,10 +5,12 @@ import { chatHandler } from "./chat.ts";
 import { embeddingsHandler } from "./embeddings.ts";
 import type { IngressDeps, IngressHandler } from "./ingress.ts";
 import { countTokensHandler, messagesHandler } from "./messages.ts";
+import { responsesHandler } from "./responses.ts";
 
 export const ingressRoutes: Array<{ path: string; handler: (deps: IngressDeps) => IngressHandler }> = [
   { path: ROUTES.chat, handler: chatHandler },
   { path: ROUTES.messages, handler: messagesHandler },
   { path: ROUTES.countTokens, handler: countTokensHandler },
   { path: ROUTES.embeddings, handler: embeddingsHandler },
+  { path: ROUTES.responses, handler: responsesHandler },
 ];
