@@ -5,7 +5,8 @@ import type { Config } from "./config/schema.ts";
 import type { DispatchObserver } from "./gateway/dispatch.ts";
 import { createGateway, type Gateway } from "./gateway/gateway.ts";
 import { createApp } from "./http/app.ts";
-import { openRelayWarning } from "./http/auth.ts";
+import { GatewayAuth, openRelayWarning } from "./http/auth.ts";
+import type { McpGateway } from "./mcp/gateway.ts";
 import type { McpManager } from "./mcp/servers.ts";
 import { createGatewayMetrics, type GatewayMetrics } from "./observability/gateway-metrics.ts";
 import { createLogger, type Logger } from "./observability/log.ts";
@@ -77,6 +78,8 @@ export interface Running {
   log: Logger;
   /** Present when MCP servers are configured. */
   mcp: McpManager | undefined;
+  /** /mcp's sessions; present when MCP servers are configured. */
+  mcpGateway: McpGateway | undefined;
   stop(graceful?: boolean): Promise<void>;
 }
 
@@ -99,8 +102,20 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
   const mcp = Object.keys(config.mcp.servers).length
     ? new (await import("./mcp/servers.ts")).McpManager(config.mcp, { log, clientVersion: VERSION, onToolCall: metrics?.mcpToolCall })
     : undefined;
+  const auth = new GatewayAuth(config.server);
+  // /mcp's tool calls count in the same per-key limits as every other request.
+  const mcpGateway = mcp
+    ? new (await import("./mcp/gateway.ts")).McpGateway({
+        mcp,
+        config: config.mcp,
+        log,
+        admit: (caller) => auth.admit(caller),
+        version: VERSION,
+        maxBodySize: config.server.max_body_size,
+      })
+    : undefined;
   const observer = afterResponse(createRequestObserver(log, metrics));
-  const app = createApp({ gateway, observer, metrics, mcp, readiness: mcp ? [() => mcp.readiness()] : [] });
+  const app = createApp({ gateway, observer, metrics, mcp, mcpGateway, auth, readiness: mcp ? [() => mcp.readiness()] : [] });
   try {
     app.listen({
       port: config.server.port,
@@ -115,7 +130,7 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
       idleTimeout: Math.ceil(config.server.read_timeout_secs) + 1,
     });
   } catch (e) {
-    await Promise.allSettled([gateway.close(), mcp?.close()]);
+    await Promise.allSettled([gateway.close(), mcpGateway?.close(), mcp?.close()]);
     throw new StartupError(await listenFailure(e, config.server.host, config.server.port));
   }
   const server = app.server!;
@@ -146,9 +161,12 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
     gateway,
     log,
     mcp,
+    mcpGateway,
     stop(graceful = true) {
       stopping ??= (async () => {
         const grace = config.server.shutdown_grace_secs * 1000;
+        // /mcp event streams never end by themselves: end them so draining waits only for calls in flight.
+        mcpGateway?.closeStreams();
         const drained = server.stop(!graceful);
         if (graceful && grace > 0) {
           let t: Timer | undefined;
@@ -164,7 +182,7 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
           }
           await server.stop(true);
         } else await drained;
-        await Promise.allSettled([gateway.close(), mcp?.close()]);
+        await Promise.allSettled([gateway.close(), mcpGateway?.close(), mcp?.close()]);
         observer.flush();
         log.flush();
       })();
