@@ -180,8 +180,9 @@ export class McpGateway {
     };
     let res: Response;
     try {
-      const closed = s.ended.then(() => rpcError(404, RPC_SESSION_NOT_FOUND, "Session closed"));
-      res = await Promise.race([s.transport.handleRequest(request, body === undefined ? undefined : { parsedBody: body }), closed]);
+      const handled = s.transport.handleRequest(request, body === undefined ? undefined : { parsedBody: body });
+      // A JSON answer the transport will never give once its session is gone (closed while a call was in flight).
+      res = request.method === "POST" ? await Promise.race([handled, s.ended.then(() => rpcError(404, RPC_SESSION_NOT_FOUND, "Session closed"))]) : await handled;
     } catch (e) {
       finish();
       throw e;
@@ -347,10 +348,19 @@ export class McpGateway {
   }
 }
 
-/** The same response, calling `done` once its body has been read to the end or cancelled. */
+const OPENED = new TextEncoder().encode(": alloy\n\n");
+
+/**
+ * The same event stream, calling `done` once it has been read to the end or cancelled. It opens with a comment:
+ * Bun sends a streamed response's headers with its first bytes, and the SDK's stream writes nothing until there is
+ * something to say (or its 15 s keep-alive), so a client would otherwise wait that long to learn the stream is open.
+ */
 function tracked(res: Response, done: () => void): Response {
   const reader = res.body!.getReader();
   const body = new ReadableStream<Uint8Array>({
+    start(c) {
+      c.enqueue(OPENED);
+    },
     async pull(c) {
       try {
         const r = await reader.read();
