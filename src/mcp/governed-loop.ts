@@ -15,7 +15,7 @@ import { planMcpTools, type McpPlan, type ToolAccess } from "./tools.ts";
 const NO_SERVERS = { has: () => false, known: () => false, tools: () => [], readiness: () => [] };
 
 /** The MCP plan for a request, or undefined when it uses no MCP tools (then it is dispatched as usual). */
-export function planForRequest(req: ChatRequest, route: Route, mcp: McpManager | undefined, caller?: KeyRule): McpPlan | undefined {
+export function planForRequest(req: ChatRequest, route: Route, mcp: McpManager | undefined, caller: KeyRule | undefined): McpPlan | undefined {
   const usesMcp = route.mcpServers?.length || req.tools?.some((t) => t.type === "mcp");
   return usesMcp ? planMcpTools(req, route.mcpServers, mcp ?? NO_SERVERS, keyAccess(caller)) : undefined;
 }
@@ -69,7 +69,7 @@ export function mcpStream(plan: McpPlan, deps: McpRunDeps, route: Route, ctx: Di
 }
 
 /** The same open stream with each item mapped (the loop works on chunks, the encoders on pieces). */
-function mapOpened<A, B>(s: Opened<A>, f: (a: A) => B): Opened<B> {
+export function mapOpened<A, B>(s: Opened<A>, f: (a: A) => B): Opened<B> {
   const { rest } = s;
   return {
     first: f(s.first),

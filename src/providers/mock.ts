@@ -2,9 +2,10 @@
 // tools on request (tool_choice, or a `[mock:tool NAME {args}]` directive in the prompt) and fails on purpose. It goes through the same routing, governance and observability as any
 // provider, so operators can try the gateway (and load-test it) with no network and no keys.
 import { Type as T } from "@sinclair/typebox";
+import { chunkOf, unixNow, usageChunk, type Delta } from "./kit.ts";
 import { AlloyError } from "../errors.ts";
 import { sleep } from "../governance/backoff.ts";
-import { contentText, type ChatChunk, type ChatRequest, type ChatResponse, type ToolCall, type Usage } from "../openai/schema.ts";
+import { contentText, type ChatRequest, type ChatResponse, type FinishReason, type ToolCall, type Usage } from "../openai/schema.ts";
 import type { ProviderConfig } from "../config/schema.ts";
 import type { CallOptions, Piece, Provider, ProviderModule, Reply } from "./provider.ts";
 
@@ -128,7 +129,7 @@ export class MockProvider implements Provider {
     const value: ChatResponse = {
       id: `chatcmpl-${nextId()}`,
       object: "chat.completion",
-      created: Math.floor(Date.now() / 1000),
+      created: unixNow(),
       model: o.model,
       choices: [
         {
@@ -146,10 +147,8 @@ export class MockProvider implements Provider {
   async *chatStream(req: ChatRequest, o: CallOptions): AsyncGenerator<Piece> {
     await this.begin(o);
     const a = this.answer(req);
-    const base = { id: `chatcmpl-${nextId()}`, object: "chat.completion.chunk" as const, created: Math.floor(Date.now() / 1000), model: o.model };
-    const chunk = (delta: ChatChunk["choices"][0]["delta"], finish: ChatChunk["choices"][0]["finish_reason"] = null): Piece => ({
-      chunk: { ...base, choices: [{ index: 0, delta, finish_reason: finish }] },
-    });
+    const head = { id: `chatcmpl-${nextId()}`, created: unixNow(), model: o.model };
+    const chunk = (delta: Delta, finish: FinishReason | null = null): Piece => ({ chunk: chunkOf(head, delta, finish) });
     yield chunk({ role: "assistant", content: "" });
     const pause = this.cfg.tokens_per_sec ? 1000 / this.cfg.tokens_per_sec : 0;
     if (a.toolCalls) {
@@ -164,7 +163,7 @@ export class MockProvider implements Provider {
       }
     }
     yield chunk({}, a.toolCalls ? "tool_calls" : "stop");
-    yield { chunk: { ...base, choices: [], usage: a.usage } };
+    yield { chunk: usageChunk(head, a.usage) };
   }
 }
 
