@@ -8,6 +8,9 @@ import { sleep } from "../governance/backoff.ts";
 import { contentText, type ChatRequest, type ChatResponse, type FinishReason, type ToolCall, type Usage } from "../openai/schema.ts";
 import type { ProviderConfig } from "../config/schema.ts";
 import type { CallOptions, Piece, Provider, ProviderModule, Reply } from "./provider.ts";
+import { embeddingsList } from "../dialects/embeddings/encode.ts";
+import type { EmbeddingsRequest, EmbeddingsResponse, Inputs } from "../dialects/embeddings/schema.ts";
+import { MOCK_DIMENSIONS, MOCK_MAX_VALUES, mockVector, tokensKey } from "./mock/embeddings.ts";
 
 export interface MockConfig extends ProviderConfig {
   reply?: string;
@@ -142,6 +145,21 @@ export class MockProvider implements Provider {
       usage: a.usage,
     };
     return { value };
+  }
+
+  /** Deterministic unit vectors derived from each input; usage counts tokens by the mock's rule (token arrays: their length). */
+  async embeddings(req: EmbeddingsRequest, inputs: Inputs, o: CallOptions): Promise<Reply<EmbeddingsResponse>> {
+    const dims = req.dimensions ?? MOCK_DIMENSIONS;
+    const n = inputs.kind === "text" ? inputs.texts.length : inputs.tokens.length;
+    if (n * dims > MOCK_MAX_VALUES)
+      throw new AlloyError("bad_request", `${this.name}: ${n} inputs × ${dims} dimensions is more than the mock answers at once (${MOCK_MAX_VALUES} values)`, { param: "dimensions" });
+    await this.begin(o);
+    let tokens = 0;
+    const vectors =
+      inputs.kind === "text"
+        ? inputs.texts.map((t) => ((tokens += countTokens(t)), mockVector(t, dims)))
+        : inputs.tokens.map((t) => ((tokens += t.length), mockVector(tokensKey(t), dims)));
+    return { value: embeddingsList(vectors, o.model, tokens) };
   }
 
   async *chatStream(req: ChatRequest, o: CallOptions): AsyncGenerator<Piece> {

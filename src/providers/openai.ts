@@ -5,6 +5,7 @@ import { streamFailure } from "./kit.ts";
 import { AlloyError } from "../errors.ts";
 import type { ChatChunk, ChatRequest, ChatResponse, Usage } from "../openai/schema.ts";
 import type { ProviderConfig } from "../config/schema.ts";
+import type { EmbeddingsRequest, EmbeddingsResponse } from "../dialects/embeddings/schema.ts";
 import type { CallOptions, ChatRelay, Piece, Provider, ProviderModule, Reply } from "./provider.ts";
 import { scanChunk, type RelayEvent } from "./openai/scan.ts";
 import { sseFrames } from "./sse.ts";
@@ -18,6 +19,7 @@ export interface OpenAIConfig extends ProviderConfig {
 export class OpenAIProvider implements Provider, ChatRelay {
   readonly chatRelay: ChatRelay = this;
   private readonly url: string;
+  private readonly embeddingsUrl: string;
   private readonly headers: Record<string, string>;
   private readonly sse: { provider: string; maxEventSize: number };
 
@@ -26,7 +28,9 @@ export class OpenAIProvider implements Provider, ChatRelay {
     cfg: OpenAIConfig,
     private readonly limits: UpstreamLimits = DEFAULT_LIMITS,
   ) {
-    this.url = `${cfg.base_url!.replace(/\/+$/, "")}/chat/completions`;
+    const base = cfg.base_url!.replace(/\/+$/, "");
+    this.url = `${base}/chat/completions`;
+    this.embeddingsUrl = `${base}/embeddings`;
     // Built once: the only per-request header is the request id.
     this.headers = { "content-type": "application/json", accept: "application/json", ...(cfg.headers ?? {}) };
     if (cfg.api_key) this.headers.authorization = `Bearer ${cfg.api_key}`;
@@ -61,6 +65,23 @@ export class OpenAIProvider implements Provider, ChatRelay {
     if (!isChatResponse(json)) throw new AlloyError("server", `${this.name} returned an unexpected body`);
     // The upstream's own bytes are the answer: the encoder sends them instead of serialising the object again.
     return { value: json, raw: text };
+  }
+
+  /** Passthrough: the client's request with only the model replaced; the answer's bytes go back as they came. */
+  async embeddings(req: EmbeddingsRequest, _inputs: unknown, o: CallOptions): Promise<Reply<EmbeddingsResponse>> {
+    const body = JSON.stringify({ ...req, model: o.model });
+    const res = await post(this.name, this.embeddingsUrl, { ...this.headers, "x-request-id": o.requestId }, body, o.signal);
+    if (!res.ok) throw await errorFromResponse(res, this.name, parseOpenAIError);
+    const text = await readText(res, this.limits.maxResponseSize, this.name, o.signal);
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new AlloyError("server", `${this.name} returned a body that is not JSON`);
+    }
+    // Checked, not cast: the route reads usage, and a client deserves a list, not whatever came.
+    if (!Array.isArray((json as { data?: unknown } | null)?.data)) throw new AlloyError("server", `${this.name} returned an unexpected embeddings body`);
+    return { value: json as EmbeddingsResponse, raw: text };
   }
 
   /**
