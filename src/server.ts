@@ -6,7 +6,8 @@ import type { Config } from "./config/schema.ts";
 import type { DispatchObserver } from "./gateway/dispatch.ts";
 import { createGateway, type Gateway } from "./gateway/gateway.ts";
 import { createApp } from "./http/app.ts";
-import { openRelayWarning } from "./http/auth.ts";
+import { GatewayAuth, openRelayWarning } from "./http/auth.ts";
+import type { McpGateway } from "./mcp/gateway.ts";
 import type { McpManager } from "./mcp/servers.ts";
 import { createGatewayMetrics, type GatewayMetrics } from "./observability/gateway-metrics.ts";
 import { createLogger, type Logger } from "./observability/log.ts";
@@ -75,6 +76,8 @@ export interface Running {
   /** Present when MCP servers are configured. */
   mcp: McpManager | undefined;
   store: Store;
+  /** /mcp's sessions; present when MCP servers are configured. */
+  mcpGateway: McpGateway | undefined;
   stop(graceful?: boolean): Promise<void>;
 }
 
@@ -97,15 +100,27 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
   const mcp = Object.keys(config.mcp.servers).length
     ? new (await import("./mcp/servers.ts")).McpManager(config.mcp, { log, clientVersion: VERSION, onToolCall: metrics?.mcpToolCall })
     : undefined;
+  const auth = new GatewayAuth(config.server);
+  // /mcp's tool calls count in the same per-key limits as every other request.
+  const mcpGateway = mcp
+    ? new (await import("./mcp/gateway.ts")).McpGateway({
+        mcp,
+        config: config.mcp,
+        log,
+        admit: (caller) => auth.admit(caller),
+        version: VERSION,
+        maxBodySize: config.server.max_body_size,
+      })
+    : undefined;
   const observer = afterResponse(createRequestObserver(log, metrics));
   let store: Store;
   try {
     store = await openConfiguredStore(config, log);
   } catch (e) {
-    await Promise.allSettled([gateway.close(), mcp?.close()]);
+    await Promise.allSettled([gateway.close(), mcpGateway?.close(), mcp?.close()]);
     throw e;
   }
-  const app = createApp({ gateway, observer, metrics, mcp, readiness: mcp ? [() => mcp.readiness()] : [], store, log });
+  const app = createApp({ gateway, observer, metrics, mcp, mcpGateway, auth, readiness: mcp ? [() => mcp.readiness()] : [], store, log });
   try {
     app.listen({
       port: config.server.port,
@@ -120,7 +135,7 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
       idleTimeout: Math.ceil(config.server.read_timeout_secs) + 1,
     });
   } catch (e) {
-    await Promise.allSettled([gateway.close(), mcp?.close(), store.close()]);
+    await Promise.allSettled([gateway.close(), mcpGateway?.close(), mcp?.close(), store.close()]);
     throw new StartupError(await listenFailure(e, config.server.host, config.server.port));
   }
   const server = app.server!;
@@ -153,9 +168,12 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
     log,
     mcp,
     store,
+    mcpGateway,
     stop(graceful = true) {
       stopping ??= (async () => {
         const grace = config.server.shutdown_grace_secs * 1000;
+        // /mcp event streams never end by themselves: end them so draining waits only for calls in flight.
+        mcpGateway?.closeStreams();
         const drained = server.stop(!graceful);
         if (graceful && grace > 0) {
           let t: Timer | undefined;
@@ -172,7 +190,7 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
           await server.stop(true);
         } else await drained;
         // The store last: responses answered during the drain are queued, and closing flushes them.
-        await Promise.allSettled([gateway.close(), mcp?.close()]);
+        await Promise.allSettled([gateway.close(), mcpGateway?.close(), mcp?.close()]);
         await store.close().catch((e) => log.error(`store close failed: ${e instanceof Error ? e.message : String(e)}`));
         observer.flush();
         log.flush();

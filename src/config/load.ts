@@ -194,6 +194,9 @@ function crossCheck(file: string, c: Config) {
     for (const s of m.mcp_servers ?? [])
       if (!(s in c.mcp.servers)) throw new ConfigError(`${file}: models.${alias}.mcp_servers: unknown MCP server ${JSON.stringify(s)}`);
   }
+  for (const [label, k] of Object.entries(c.server.keys ?? {}))
+    for (const s of k.mcp_servers ?? [])
+      if (!(s in c.mcp.servers)) throw new ConfigError(`${file}: server.keys.${label}.mcp_servers: unknown MCP server ${JSON.stringify(s)}`);
   c.governance.fallback_order.forEach((p, i) => {
     if (!known(p)) throw new ConfigError(`${file}: governance.fallback_order[${i}]: unknown provider ${JSON.stringify(p)}`);
   });

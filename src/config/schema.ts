@@ -13,6 +13,10 @@ export const GatewayKey = T.Object(
     max_concurrent: T.Optional(T.Integer({ minimum: 1 })),
     /** Aliases or `provider/model` ids this key may use (a trailing `*` matches a prefix); absent means all. */
     models: T.Optional(StrList),
+    /** MCP servers whose tools, prompts and resources this key may see and use (/mcp, /v1/mcp/tools*, chat); absent means all. */
+    mcp_servers: T.Optional(StrList),
+    /** MCP tools this key may see and call, as `GET /v1/mcp/tools` names them (`<server>__<tool>`, a trailing `*` matches a prefix). */
+    mcp_tools: T.Optional(StrList),
   },
   Closed,
 );
@@ -97,6 +101,10 @@ export const McpConfig = T.Object(
   {
     max_iterations: T.Integer({ minimum: 1, maximum: 100, default: 10 }),
     tool_timeout_secs: T.Number({ exclusiveMinimum: 0, default: 60 }),
+    /** Sessions /mcp keeps at once; at the bound a new session displaces the least recently used idle one. */
+    gateway_max_sessions: T.Integer({ minimum: 1, maximum: 100_000, default: 1000 }),
+    /** Seconds a /mcp session may stay unused (no request, no open event stream) before it is closed; fractions allowed. */
+    gateway_session_idle_secs: T.Number({ exclusiveMinimum: 0, default: 1800 }),
     servers: T.Record(T.String(), McpServerConfig, { default: {} }),
   },
   Closed,

@@ -14,7 +14,9 @@ import type { Store } from "../store/store.ts";
 import type { Logger } from "../observability/log.ts";
 import { errorResponse } from "./errors.ts";
 import { json } from "./json.ts";
+import type { McpGateway } from "../mcp/gateway.ts";
 import type { McpManager } from "../mcp/servers.ts";
+import { mcpGatewayRoute } from "./mcp-gateway.ts";
 import { mcpRoutes } from "./mcp-routes.ts";
 import { metricsRoute } from "./metrics-route.ts";
 
@@ -32,6 +34,10 @@ export interface AppDeps {
   metrics?: GatewayMetrics;
   /** MCP servers: tools for chat requests, the /v1/mcp routes, their state in /ready. */
   mcp?: McpManager;
+  /** /mcp's sessions (present when MCP servers are configured). */
+  mcpGateway?: McpGateway;
+  /** The gateway keys; shared with whoever else admits requests under their limits (the /mcp gateway). */
+  auth?: GatewayAuth;
   /** Extra readiness conditions (MCP servers): each returns a reason when not ready. */
   readiness?: Array<() => string[]>;
   startedAt?: number;
@@ -89,11 +95,18 @@ function modelRoutes(deps: IngressDeps) {
 
 export function createApp(deps: AppDeps) {
   const { gateway } = deps;
-  const auth = new GatewayAuth(gateway.config.server);
+  const auth = deps.auth ?? new GatewayAuth(gateway.config.server);
   const stored = storedRoutes(deps);
   const mcp = mcpRoutes({
     mcp: deps.mcp,
     config: gateway.config.mcp,
+    maxBodySize: gateway.config.server.max_body_size,
+    readTimeoutMs: gateway.config.server.read_timeout_secs * 1000,
+    observer: deps.observer,
+    auth,
+  });
+  const mcpGateway = mcpGatewayRoute({
+    gateway: deps.mcpGateway,
     maxBodySize: gateway.config.server.max_body_size,
     readTimeoutMs: gateway.config.server.read_timeout_secs * 1000,
     observer: deps.observer,
@@ -159,8 +172,9 @@ export function createApp(deps: AppDeps) {
     .get(`${ROUTES.responses}/:id/input_items`, ({ request, requestId, params }) => stored.inputItems(request, requestId, params.id))
     // Claude Code probes the base URL before it starts.
     .head("/", ({ requestId }) => plain(null, requestId))
-    .get(ROUTES.mcpTools, observed<Ctx>(deps.observer, ROUTES.mcpTools, ({ requestId }) => mcp.list(requestId)))
-    .post(ROUTES.mcpToolCall, ({ request, requestId }) => mcp.call(request, requestId), { parse: "none" })
+    .get(ROUTES.mcpTools, observed<Ctx>(deps.observer, ROUTES.mcpTools, ({ requestId, caller }) => mcp.list(requestId, caller)))
+    .post(ROUTES.mcpToolCall, ({ request, requestId, caller }) => mcp.call(request, requestId, caller), { parse: "none" })
+    .all(ROUTES.mcp, ({ request, requestId, caller }) => mcpGateway(request, requestId, caller), { parse: "none" })
     .onError((c) => {
       const { code, error, request } = c;
       // The same id as the rest of this request's answer, when routing got as far as working it out.

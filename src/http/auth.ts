@@ -97,7 +97,7 @@ export class GatewayAuth {
     (server.api_keys ?? []).forEach((key, i) => this.keys.push({ rule: { label: `api_keys[${i}]` }, digest: sha256(key) }));
     for (const [label, k] of Object.entries(server.keys ?? {}))
       this.keys.push({
-        rule: { label, rpm: k.rpm, maxConcurrent: k.max_concurrent, models: k.models },
+        rule: { label, rpm: k.rpm, maxConcurrent: k.max_concurrent, models: k.models, mcpServers: k.mcp_servers, mcpTools: k.mcp_tools },
         digest: sha256(k.key),
       });
     this.metricsKey = server.metrics_api_key ? sha256(server.metrics_api_key) : undefined;

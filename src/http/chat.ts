@@ -22,7 +22,7 @@ export function chatHandler(deps: IngressDeps) {
       x.rec.model = req.model;
       observer.text?.(x.requestId, "prompt", req.messages);
       const route = x.route(req.model);
-      const plan = planForRequest(req, route, mcp);
+      const plan = planForRequest(req, route, mcp, x.caller);
 
       if (req.stream !== true) {
         const reply = plan ? { value: await mcpChat(plan, mcpDeps, route, x.ctrl) } : await gateway.dispatcher.chat(req, route, x.ctrl);

@@ -85,7 +85,7 @@ export function messagesHandler(deps: IngressDeps) {
         return stream ? { native: true, open: await opened(n.messagesStream(b, o), t, keep) } : { native: true, reply: await n.messages(b, o) };
       };
 
-      const plan = route.mcpServers?.length ? planForRequest(chatRequest(), route, mcp) : undefined;
+      const plan = route.mcpServers?.length ? planForRequest(chatRequest(), route, mcp, x.caller) : undefined;
       const out = plan
         ? await toolLoop(plan, stream, x, route, native)
         : await gateway.dispatcher.run<Outcome>(route, x.ctrl, async (t, keep) => {

@@ -108,7 +108,7 @@ export function responsesHandler(deps: IngressDeps) {
       const raw = body as Record<string, unknown>;
 
       // MCP tools: Alloy runs the loop, over the unified request on every target (native ones included).
-      const plan = planForRequest(t.chat, route, mcp);
+      const plan = planForRequest(t.chat, route, mcp, x.caller);
       let dropped = t.dropped.length > 0;
       let out: Outcome;
       if (plan) {

@@ -9,14 +9,21 @@ import type { Piece } from "../providers/provider.ts";
 import { runToolLoop, streamToolLoop, type LoopFns } from "./loop.ts";
 import { resultText } from "./result.ts";
 import type { McpManager } from "./servers.ts";
-import { planMcpTools, type McpPlan } from "./tools.ts";
+import { mcpServerAllowed, mcpToolAllowed, type KeyRule } from "../governance/keylimits.ts";
+import { planMcpTools, type McpPlan, type ToolAccess } from "./tools.ts";
 
 const NO_SERVERS = { has: () => false, known: () => false, tools: () => [], readiness: () => [] };
 
 /** The MCP plan for a request, or undefined when it uses no MCP tools (then it is dispatched as usual). */
-export function planForRequest(req: ChatRequest, route: Route, mcp: McpManager | undefined): McpPlan | undefined {
+export function planForRequest(req: ChatRequest, route: Route, mcp: McpManager | undefined, caller: KeyRule | undefined): McpPlan | undefined {
   const usesMcp = route.mcpServers?.length || req.tools?.some((t) => t.type === "mcp");
-  return usesMcp ? planMcpTools(req, route.mcpServers, mcp ?? NO_SERVERS) : undefined;
+  return usesMcp ? planMcpTools(req, route.mcpServers, mcp ?? NO_SERVERS, keyAccess(caller)) : undefined;
+}
+
+/** A key's MCP restrictions as planning sees them; undefined when it has none. */
+export function keyAccess(caller: KeyRule | undefined): ToolAccess | undefined {
+  if (!caller?.mcpServers && !caller?.mcpTools) return undefined;
+  return { server: (s) => mcpServerAllowed(caller, s), tool: (t) => mcpToolAllowed(caller, t) };
 }
 
 export interface McpRunDeps {
