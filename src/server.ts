@@ -11,6 +11,7 @@ import type { McpManager } from "./mcp/servers.ts";
 import { createGatewayMetrics, type GatewayMetrics } from "./observability/gateway-metrics.ts";
 import { createLogger, type Logger } from "./observability/log.ts";
 import { afterResponse, createRequestObserver } from "./observability/observer.ts";
+import { NO_TRACING, withServedSpans } from "./observability/tracing.ts";
 import { clientRedactor, collectSecrets, scrubClientMessage, upstreamHosts } from "./observability/redact.ts";
 import { AlloyError, setMessageScrubber } from "./errors.ts";
 
@@ -78,8 +79,13 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
   const mcp = Object.keys(config.mcp.servers).length
     ? new (await import("./mcp/servers.ts")).McpManager(config.mcp, { log, clientVersion: VERSION, onToolCall: metrics?.mcpToolCall })
     : undefined;
-  const observer = afterResponse(createRequestObserver(log, metrics));
-  const app = createApp({ gateway, observer, metrics, mcp, readiness: mcp ? [() => mcp.readiness()] : [] });
+  // The OpenTelemetry SDK is loaded only when tracing is configured: otherwise requests call NO_TRACING's nothing.
+  const tracing = config.tracing
+    ? (await import("./observability/otel.ts")).createOtelTracing(config.tracing, config, { onDropped: metrics?.spansDropped, version: VERSION })
+    : NO_TRACING;
+  const deferred = afterResponse(createRequestObserver(log, metrics));
+  const observer = tracing.enabled ? withServedSpans(deferred, tracing) : deferred;
+  const app = createApp({ gateway, observer, metrics, mcp, readiness: mcp ? [() => mcp.readiness()] : [], tracing });
   try {
     app.listen({
       port: config.server.port,
@@ -94,7 +100,7 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
       idleTimeout: Math.ceil(config.server.read_timeout_secs) + 1,
     });
   } catch (e) {
-    await Promise.allSettled([gateway.close(), mcp?.close()]);
+    await Promise.allSettled([gateway.close(), mcp?.close(), tracing.shutdown()]);
     throw new StartupError(await listenFailure(e, config.server.host, config.server.port));
   }
   const server = app.server!;
@@ -145,6 +151,8 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
         } else await drained;
         await Promise.allSettled([gateway.close(), mcp?.close()]);
         observer.flush();
+        // Spans still queued go to the collector now, within the export timeout.
+        await tracing.shutdown();
         log.flush();
       })();
       return stopping;

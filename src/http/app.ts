@@ -4,6 +4,7 @@ import { AlloyError } from "../errors.ts";
 import type { Gateway } from "../gateway/gateway.ts";
 import { observed, simpleRecord, type RequestObserver } from "../observability/access.ts";
 import type { GatewayMetrics } from "../observability/gateway-metrics.ts";
+import type { Tracing } from "../observability/tracing.ts";
 import type { KeyRule } from "../governance/keylimits.ts";
 import { ROUTES, UNAUTHORIZED, UNMATCHED } from "../routes.ts";
 import { GatewayAuth, rawPath } from "./auth.ts";
@@ -32,6 +33,8 @@ export interface AppDeps {
   /** Extra readiness conditions (MCP servers): each returns a reason when not ready. */
   readiness?: Array<() => string[]>;
   startedAt?: number;
+  /** Trace spans (observability/tracing.ts), when tracing is configured. */
+  tracing?: Tracing;
 }
 
 const JSON_TYPE = "application/json";
@@ -90,6 +93,7 @@ export function createApp(deps: AppDeps) {
     maxBodySize: gateway.config.server.max_body_size,
     readTimeoutMs: gateway.config.server.read_timeout_secs * 1000,
     observer: deps.observer,
+    tracing: deps.tracing,
   });
   const created = Math.floor((deps.startedAt ?? Date.now()) / 1000);
   const modelData = modelList(gateway, created);
@@ -120,7 +124,7 @@ export function createApp(deps: AppDeps) {
       const id = requestIdOf(c.request);
       const r = auth.check(c.request, id);
       if ("denied" in r) {
-        deps.observer.end({ ...simpleRecord(id, c.request.method, UNAUTHORIZED, r.denied.status, 0), error: "auth" });
+        deps.observer.end({ ...simpleRecord(id, c.request.method, UNAUTHORIZED, r.denied.status, 0), error: "auth" }, c.request);
         return r.denied;
       }
       facts.requestId = id;
@@ -159,7 +163,7 @@ export function createApp(deps: AppDeps) {
       const route = code === "NOT_FOUND" ? UNMATCHED : rawPath(request.url);
       const rec = simpleRecord(id, request.method, route, res.status, 0);
       if (error instanceof AlloyError) Object.assign(rec, { error: error.kind, errorMessage: error.message });
-      deps.observer.end(rec);
+      deps.observer.end(rec, request);
       return res;
     });
 }

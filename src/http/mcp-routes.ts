@@ -5,6 +5,8 @@ import type { McpConfig } from "../config/schema.ts";
 import { AlloyError, asAlloyError } from "../errors.ts";
 import type { McpManager } from "../mcp/servers.ts";
 import { simpleRecord, type RequestObserver } from "../observability/access.ts";
+import type { Tracing } from "../observability/tracing.ts";
+import { ROUTES } from "../routes.ts";
 import { readJsonBody } from "./body.ts";
 import { errorResponse } from "./errors.ts";
 import { json } from "./json.ts";
@@ -27,9 +29,11 @@ export interface McpRouteDeps {
   /** server.read_timeout_secs in ms: a trickled body is cut off here as on the chat route. */
   readTimeoutMs: number;
   observer: RequestObserver;
+  tracing?: Tracing;
 }
 
-export function mcpRoutes({ mcp, config, maxBodySize, readTimeoutMs, observer }: McpRouteDeps) {
+export function mcpRoutes({ mcp, config, maxBodySize, readTimeoutMs, observer, tracing }: McpRouteDeps) {
+  const traced = tracing?.enabled ? tracing : undefined;
   return {
     list(requestId: string): Response {
       const data = (mcp?.tools() ?? []).map((t) => ({ name: t.name, server: t.server, description: t.description ?? null, input_schema: t.inputSchema }));
@@ -38,6 +42,7 @@ export function mcpRoutes({ mcp, config, maxBodySize, readTimeoutMs, observer }:
 
     async call(request: Request, requestId: string): Promise<Response> {
       const start = performance.now();
+      const trace = traced?.request(request, ROUTES.mcpToolCall, requestId, start);
       let res: Response;
       let err: AlloyError | undefined;
       try {
@@ -53,6 +58,7 @@ export function mcpRoutes({ mcp, config, maxBodySize, readTimeoutMs, observer }:
           signal: request.signal,
           timeoutMs: config.tool_timeout_secs * 1000,
           requestId,
+          trace,
         });
         res = json(
           { content: result.content, isError: result.isError === true, ...(result.structuredContent ? { structuredContent: result.structuredContent } : {}) },
@@ -65,7 +71,8 @@ export function mcpRoutes({ mcp, config, maxBodySize, readTimeoutMs, observer }:
       }
       const rec = simpleRecord(requestId, "POST", "/v1/mcp/tools/call", res.status, performance.now() - start);
       if (err) Object.assign(rec, { error: err.kind, errorMessage: err.message });
-      observer.end(rec);
+      observer.end(rec, trace ? undefined : request);
+      trace?.end(rec);
       return res;
     },
   };

@@ -12,6 +12,7 @@ import type { McpConfig, McpServerConfig } from "../config/schema.ts";
 import { AlloyError, asAlloyError } from "../errors.ts";
 import { backoffDelay, type BackoffPolicy } from "../governance/backoff.ts";
 import type { Logger } from "../observability/log.ts";
+import type { RequestTrace } from "../observability/tracing.ts";
 import { namespacedToolName } from "./names.ts";
 
 export type ServerState = "connecting" | "connected" | "reconnecting" | "closed";
@@ -52,6 +53,8 @@ export interface CallOptions {
   signal?: AbortSignal;
   timeoutMs: number;
   requestId?: string;
+  /** The request's trace: the call gets an `execute_tool` span in it. */
+  trace?: RequestTrace;
 }
 
 const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 500, maxMs: 30_000 };
@@ -330,13 +333,16 @@ export class McpManager {
     if (o.signal?.aborted) onOuter();
     else o.signal?.addEventListener("abort", onOuter, { once: true });
     let isError = true;
+    const span = o.trace?.tool(info.server, info.tool, name, o.trace.capture ? args : undefined);
+    let failure: AlloyError | undefined;
+    let result: CallToolResult | undefined;
     try {
       const client = await conn.whenConnected(ac.signal).catch((reason) => {
         throw reason instanceof AlloyError && reason.kind === "timeout"
           ? new AlloyError("unavailable", `MCP server '${info.server}' is not connected${conn.error ? `: ${conn.error}` : ""}`)
           : reason;
       });
-      const result = (await client.callTool({ name: info.tool, arguments: args }, undefined, {
+      result = (await client.callTool({ name: info.tool, arguments: args }, undefined, {
         signal: ac.signal,
         // Our own timer owns the deadline; the SDK's default (60 s) must not cut a longer configured timeout.
         timeout: o.timeoutMs + 1000,
@@ -344,13 +350,14 @@ export class McpManager {
       isError = result.isError === true;
       return result;
     } catch (e) {
-      throw this.callError(e, name, conn, ac.signal);
+      throw (failure = this.callError(e, name, conn, ac.signal));
     } finally {
       clearTimeout(timer);
       o.signal?.removeEventListener("abort", onOuter);
       const ms = performance.now() - start;
       this.log.debug("mcp tool call", { mcpServer: info.server, tool: info.tool, durationMs: Math.round(ms * 100) / 100, isError, requestId: o.requestId });
       this.onToolCall?.(info.server, info.tool, ms, isError);
+      span?.end(failure, isError, span && o.trace?.capture ? result?.content : undefined);
     }
   }
 

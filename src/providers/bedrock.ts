@@ -59,7 +59,7 @@ export class BedrockProvider implements Provider {
 
   async chat(req: ChatRequest, o: CallOptions): Promise<Reply<ChatResponse>> {
     const { modelId, ...input } = toConverseRequest(req, o.model);
-    const res = await this.transport.send("converse", modelId!, JSON.stringify(input), { signal: o.signal });
+    const res = await this.transport.send("converse", modelId!, JSON.stringify(input), { signal: o.signal, unsigned: o.headers });
     let out: ConverseResponse;
     try {
       out = JSON.parse(utf8.decode(await this.transport.readAll(res, o.signal)));
@@ -73,7 +73,7 @@ export class BedrockProvider implements Provider {
 
   async *chatStream(req: ChatRequest, o: CallOptions): AsyncGenerator<Piece> {
     const { modelId, ...input } = toConverseRequest(req, o.model);
-    const res = await this.transport.send("converse-stream", modelId!, JSON.stringify(input), { signal: o.signal });
+    const res = await this.transport.send("converse-stream", modelId!, JSON.stringify(input), { signal: o.signal, unsigned: o.headers });
     const state = newStreamState({ provider: this.name, id: chatId(res.headers.get("x-amzn-requestid")), model: req.model, created: now() });
     try {
       for await (const ev of this.transport.events(res, o.signal)) {

@@ -42,7 +42,7 @@ export class OpenAIProvider implements Provider {
       body.stream = undefined;
       body.stream_options = undefined;
     }
-    return post(this.name, this.url, { ...this.headers, "x-request-id": o.requestId }, JSON.stringify(body), o.signal);
+    return post(this.name, this.url, { ...this.headers, "x-request-id": o.requestId, ...o.headers }, JSON.stringify(body), o.signal);
   }
 
   async chat(req: ChatRequest, o: CallOptions): Promise<Reply<ChatResponse>> {
