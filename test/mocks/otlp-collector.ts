@@ -103,15 +103,15 @@ export interface Collector {
   spans: CollectedSpan[];
   /** Export requests received, with their content type. */
   requests: Array<{ path: string; contentType: string | null }>;
-  /** Resolves once at least `n` spans have arrived. */
-  waitForSpans(n: number, timeoutMs?: number): Promise<CollectedSpan[]>;
+  /** Resolves with the spans `pick` chooses once `done` holds for them (checked on every export that arrives). */
+  waitFor(pick: (s: CollectedSpan) => boolean, done: (picked: CollectedSpan[]) => boolean, timeoutMs?: number): Promise<CollectedSpan[]>;
   stop(): void;
 }
 
 export function startCollector(): Collector {
   const spans: CollectedSpan[] = [];
   const requests: Collector["requests"] = [];
-  let waiters: Array<{ n: number; resolve: () => void }> = [];
+  let waiters: Array<() => boolean> = [];
   const server = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
@@ -120,11 +120,7 @@ export function startCollector(): Collector {
       requests.push({ path, contentType: req.headers.get("content-type") });
       if (path !== "/v1/traces") return new Response("not found", { status: 404 });
       spans.push(...decodeSpans(new Uint8Array(await req.arrayBuffer())));
-      waiters = waiters.filter((w) => {
-        if (spans.length < w.n) return true;
-        w.resolve();
-        return false;
-      });
+      waiters = waiters.filter((settled) => !settled());
       return new Response(new Uint8Array(0), { headers: { "content-type": "application/x-protobuf" } });
     },
   });
@@ -132,11 +128,20 @@ export function startCollector(): Collector {
     url: `http://127.0.0.1:${server.port}`,
     spans,
     requests,
-    waitForSpans(n, timeoutMs = 3000) {
-      if (spans.length >= n) return Promise.resolve(spans);
+    waitFor(pick, done, timeoutMs = 3000) {
       return new Promise((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`collector got ${spans.length} spans, expected ${n}`)), timeoutMs);
-        waiters.push({ n, resolve: () => (clearTimeout(t), resolve(spans)) });
+        const check = () => {
+          const picked = spans.filter(pick);
+          if (!done(picked)) return false;
+          clearTimeout(t);
+          resolve(picked);
+          return true;
+        };
+        const t = setTimeout(() => {
+          waiters = waiters.filter((w) => w !== check);
+          reject(new Error(`the collector did not get the spans expected: ${JSON.stringify(spans.filter(pick).map((s) => s.name))}`));
+        }, timeoutMs);
+        if (!check()) waiters.push(check);
       });
     },
     stop: () => server.stop(true),
