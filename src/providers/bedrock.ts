@@ -12,7 +12,14 @@ import { toConverseRequest } from "./bedrock/request.ts";
 import { fromConverseResponse } from "./bedrock/response.ts";
 import { finish, newStreamState, step } from "./bedrock/stream.ts";
 import { BedrockTransport, DEFAULT_MAX_RESPONSE_SIZE } from "./bedrock/transport.ts";
-import type { CallOptions, Piece, Provider, ProviderModule, Reply } from "./provider.ts";
+import { countModelId, countTokensRequest, isClaudeModel, toCountBody, toInvokeBody } from "./bedrock/messages.ts";
+import { streamError } from "./anthropic/errors.ts";
+import type { CallOptions, NativeMessages, NativeMessagesOptions, Piece, Provider, ProviderModule, Reply } from "./provider.ts";
+import type { SseFrame } from "./sse.ts";
+import { embeddingsList } from "../dialects/embeddings/encode.ts";
+import type { EmbeddingsRequest, EmbeddingsResponse, Inputs } from "../dialects/embeddings/schema.ts";
+import { embeddingFamily, planEmbeddings, readEmbedAnswer } from "./bedrock/embeddings.ts";
+import { mapLimited } from "../util/pool.ts";
 
 export type BedrockConfig = ProviderConfig & Partial<BedrockClientOptions>;
 
@@ -42,6 +49,15 @@ const utf8 = new TextDecoder();
 
 export class BedrockProvider implements Provider {
   private readonly transport: BedrockTransport;
+  /** Claude's Messages API through InvokeModel, for Claude model ids only (the rest take Converse). */
+  readonly nativeMessages: NativeMessages = {
+    supports: isClaudeModel,
+    messages: (body, o) => this.messages(body, o),
+    messagesStream: (body, o) => this.messagesStream(body, o),
+    countTokens: (body, o) => this.countTokens(body, o),
+  };
+  /** Embedding calls one request may have in flight (a Titan list fans out one text per call). */
+  private readonly fanOut: number;
 
   constructor(
     readonly name: string,
@@ -49,6 +65,7 @@ export class BedrockProvider implements Provider {
     opts: BedrockProviderOptions = {},
   ) {
     this.transport = new BedrockTransport(name, { ...cfg, maxResponseSize: opts.maxResponseSize ?? DEFAULT_MAX_RESPONSE_SIZE });
+    this.fanOut = cfg.max_concurrent ?? 64;
   }
 
   /** Our abort reason (timeout, client gone) wins over whatever the fetch made of the abort. */
@@ -130,6 +147,91 @@ export class BedrockProvider implements Provider {
     } catch (e) {
       throw this.fail(e, o.signal);
     }
+  }
+
+  /** InvokeModel with the client's Messages body (Bedrock's form of it); the answer is Anthropic's, relayed as sent. */
+  async messages(body: Record<string, unknown>, o: NativeMessagesOptions): Promise<Reply<unknown>> {
+    const res = await this.invoke(o.model, JSON.stringify(toInvokeBody(body, o.beta)), { signal: o.signal });
+    try {
+      return { value: JSON.parse(res.body), raw: res.body };
+    } catch {
+      throw new AlloyError("server", `${this.name} returned a body that is not JSON`);
+    }
+  }
+
+  /**
+   * InvokeModelWithResponseStream: each chunk is one Anthropic event, relayed as `event: <type>` with its JSON as
+   * sent. An `error` event is thrown (the route sends it in Anthropic's shape); the stream must reach message_stop.
+   */
+  async *messagesStream(body: Record<string, unknown>, o: NativeMessagesOptions): AsyncGenerator<SseFrame> {
+    let stopped = false;
+    for await (const data of this.invokeStream(o.model, JSON.stringify(toInvokeBody(body, o.beta)), { signal: o.signal })) {
+      let e: { type?: unknown; error?: { type?: unknown; message?: unknown } };
+      try {
+        e = JSON.parse(data);
+      } catch {
+        throw new AlloyError("server", `${this.name} sent a stream chunk that is not JSON`);
+      }
+      if (typeof e?.type !== "string") throw new AlloyError("server", `${this.name} sent a stream chunk without a type`);
+      if (e.type === "error") throw streamError({ type: String(e.error?.type ?? "api_error"), message: String(e.error?.message ?? "") });
+      if (e.type === "message_stop") stopped = true;
+      yield { event: e.type, data };
+    }
+    if (!stopped) throw new AlloyError("server", `${this.name} stream ended before message_stop (the answer was cut short)`);
+  }
+
+  /** Bedrock's CountTokens over the InvokeModel body → Anthropic's `{"input_tokens"}`. */
+  async countTokens(body: Record<string, unknown>, o: NativeMessagesOptions): Promise<Reply<unknown>> {
+    const res = await this.transport.send("count-tokens", countModelId(o.model), countTokensRequest(toCountBody(body, o.beta)), { signal: o.signal, unsigned: o.headers });
+    let n: unknown;
+    try {
+      n = (JSON.parse(utf8.decode(await this.transport.readAll(res, o.signal))) as { inputTokens?: unknown }).inputTokens;
+    } catch (e) {
+      if (e instanceof AlloyError || o.signal.aborted) throw this.fail(e, o.signal);
+      n = undefined;
+    }
+    if (typeof n !== "number") throw new AlloyError("server", `${this.name} returned a CountTokens answer without inputTokens`);
+    return { value: { input_tokens: n } };
+  }
+
+  /**
+   * Embeddings through InvokeModel (Titan Text Embeddings v2, Cohere Embed v3; bodies in bedrock/embeddings.ts): the
+   * request becomes one call per Titan text or per 96 Cohere texts, at most max_concurrent in flight, vectors in input
+   * order. The first failure aborts the rest; all answers together are bounded by max_response_size.
+   */
+  async embeddings(req: EmbeddingsRequest, inputs: Inputs, o: CallOptions): Promise<Reply<EmbeddingsResponse>> {
+    const family = embeddingFamily(o.model);
+    if (!family)
+      throw new AlloyError("bad_request", `The model '${req.model}' does not serve embeddings (on Bedrock: amazon.titan-embed-text-v2:0, cohere.embed-english-v3, cohere.embed-multilingual-v3)`, { param: "model" });
+    const calls = planEmbeddings(family, o.model, req, inputs);
+    const ac = new AbortController();
+    const signal = AbortSignal.any([o.signal, ac.signal]);
+    const headers = { "content-type": "application/json", accept: "application/json" };
+    let budget = this.transport.maxResponseSize;
+    const vectors: number[][] = [];
+    let tokens = 0;
+    try {
+      const answers = await mapLimited(calls, this.fanOut, async (call) => {
+        const res = await this.transport.send("invoke", o.model, call.body, { signal, headers, unsigned: o.headers });
+        const bytes = await this.transport.readAll(res, signal, budget);
+        budget -= bytes.byteLength;
+        let json: unknown;
+        try {
+          json = JSON.parse(utf8.decode(bytes));
+        } catch {
+          throw new AlloyError("server", `${this.name} returned a body that is not JSON`);
+        }
+        return readEmbedAnswer(family, this.name, json, call.count, res.headers.get("x-amzn-bedrock-input-token-count"));
+      });
+      for (const a of answers) {
+        for (const v of a.vectors) vectors.push(v);
+        tokens += a.tokens;
+      }
+    } catch (e) {
+      ac.abort();
+      throw this.fail(e, o.signal);
+    }
+    return { value: embeddingsList(vectors, req.model, tokens) };
   }
 
   close(): void {

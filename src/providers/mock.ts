@@ -1,5 +1,5 @@
 // A keyless in-process upstream: echoes the last user message (or a fixed reply), streams it word by word, calls
-// tools on request and fails on purpose. It goes through the same routing, governance and observability as any
+// tools on request (tool_choice, or a `[mock:tool NAME {args}]` directive in the prompt) and fails on purpose. It goes through the same routing, governance and observability as any
 // provider, so operators can try the gateway (and load-test it) with no network and no keys.
 import { Type as T } from "@sinclair/typebox";
 import { chunkOf, unixNow, usageChunk, type Delta } from "./kit.ts";
@@ -8,6 +8,9 @@ import { sleep } from "../governance/backoff.ts";
 import { contentText, type ChatRequest, type ChatResponse, type FinishReason, type ToolCall, type Usage } from "../openai/schema.ts";
 import type { ProviderConfig } from "../config/schema.ts";
 import type { CallOptions, Piece, Provider, ProviderModule, Reply } from "./provider.ts";
+import { embeddingsList } from "../dialects/embeddings/encode.ts";
+import type { EmbeddingsRequest, EmbeddingsResponse, Inputs } from "../dialects/embeddings/schema.ts";
+import { MOCK_DIMENSIONS, MOCK_MAX_VALUES, mockVector, tokensKey } from "./mock/embeddings.ts";
 
 export interface MockConfig extends ProviderConfig {
   reply?: string;
@@ -28,6 +31,28 @@ interface Answer {
   usage: Usage;
 }
 
+/** `[mock:tool NAME]` or `[mock:tool NAME {"json": "arguments"}]` in a user message: call that tool if offered. */
+const DIRECTIVE = /\[mock:tool ([A-Za-z0-9_.:-]+)(?:\s+(\{.*\}))?\]/s;
+
+export interface Directive {
+  name: string;
+  /** The arguments as JSON text ("{}" when none were given). */
+  arguments: string;
+}
+
+/** The directive in a text, when there is one whose arguments (if any) are a JSON object. */
+export function parseDirective(text: string): Directive | undefined {
+  const m = DIRECTIVE.exec(text);
+  if (!m) return undefined;
+  if (m[2] === undefined) return { name: m[1]!, arguments: "{}" };
+  try {
+    const args: unknown = JSON.parse(m[2]);
+    return args && typeof args === "object" && !Array.isArray(args) ? { name: m[1]!, arguments: JSON.stringify(args) } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 let seq = 0;
 const nextId = () => `mock-${Date.now().toString(36)}-${(seq++).toString(36)}`;
 
@@ -38,12 +63,20 @@ export class MockProvider implements Provider {
     private readonly random: () => number = Math.random,
   ) {}
 
-  /** What the mock answers: a tool call when tool_choice names one (or is "required"), else the reply text. */
+  /**
+   * What the mock answers, first rule that applies:
+   * 1. the latest user message with a `[mock:tool NAME {args}]` directive, NAME among the request's tools: that tool
+   *    call, unless a tool result already follows that message — then `Tool result: <the last result>`;
+   * 2. a tool call when tool_choice names one (or is "required");
+   * 3. the configured reply; `Tool result: …` after a tool result; else `You said: <last user text>`.
+   */
   answer(req: ChatRequest): Answer {
     let prompt = 0;
     for (const m of req.messages) prompt += countTokens(contentText(m.content));
     const last = req.messages[req.messages.length - 1]!;
     const tools = (req.tools ?? []).filter((t) => t.type === "function");
+    const scripted = this.directed(req, tools.map((t) => t.function.name));
+    if (scripted) return { ...scripted, usage: usage(prompt, scripted.toolCalls ? 1 : countTokens(scripted.content ?? "")) };
     const choice = req.tool_choice;
     const toolName =
       last.role === "tool"
@@ -65,6 +98,26 @@ export class MockProvider implements Provider {
       content = `You said: ${lastUser ? contentText(lastUser.content) : ""}`;
     }
     return { content, toolCalls: undefined, usage: usage(prompt, countTokens(content)) };
+  }
+
+  /** Rule 1 of `answer`: the directive's tool call, or the tool's result once it has run. */
+  private directed(req: ChatRequest, offered: string[]): Omit<Answer, "usage"> | undefined {
+    let result: string | undefined;
+    for (let i = req.messages.length - 1; i >= 0; i--) {
+      const m = req.messages[i]!;
+      if (m.role === "tool") {
+        result ??= contentText(m.content);
+        continue;
+      }
+      if (m.role !== "user") continue;
+      const d = parseDirective(contentText(m.content));
+      if (!d) continue;
+      if (!offered.includes(d.name)) return undefined;
+      if (result !== undefined) return { content: `Tool result: ${result}`, toolCalls: undefined };
+      const call: ToolCall = { id: `call_${nextId().replace(/-/g, "")}`, type: "function", function: { name: d.name, arguments: d.arguments } };
+      return { content: null, toolCalls: [call] };
+    }
+    return undefined;
   }
 
   private async begin(o: CallOptions): Promise<void> {
@@ -92,6 +145,21 @@ export class MockProvider implements Provider {
       usage: a.usage,
     };
     return { value };
+  }
+
+  /** Deterministic unit vectors derived from each input; usage counts tokens by the mock's rule (token arrays: their length). */
+  async embeddings(req: EmbeddingsRequest, inputs: Inputs, o: CallOptions): Promise<Reply<EmbeddingsResponse>> {
+    const dims = req.dimensions ?? MOCK_DIMENSIONS;
+    const n = inputs.kind === "text" ? inputs.texts.length : inputs.tokens.length;
+    if (n * dims > MOCK_MAX_VALUES)
+      throw new AlloyError("bad_request", `${this.name}: ${n} inputs × ${dims} dimensions is more than the mock answers at once (${MOCK_MAX_VALUES} values)`, { param: "dimensions" });
+    await this.begin(o);
+    let tokens = 0;
+    const vectors =
+      inputs.kind === "text"
+        ? inputs.texts.map((t) => ((tokens += countTokens(t)), mockVector(t, dims)))
+        : inputs.tokens.map((t) => ((tokens += t.length), mockVector(tokensKey(t), dims)));
+    return { value: embeddingsList(vectors, o.model, tokens) };
   }
 
   async *chatStream(req: ChatRequest, o: CallOptions): AsyncGenerator<Piece> {

@@ -3,9 +3,11 @@
 import { Type as T } from "@sinclair/typebox";
 import { streamFailure } from "./kit.ts";
 import { AlloyError } from "../errors.ts";
-import type { ChatChunk, ChatRequest, ChatResponse } from "../openai/schema.ts";
+import type { ChatChunk, ChatRequest, ChatResponse, Usage } from "../openai/schema.ts";
 import type { ProviderConfig } from "../config/schema.ts";
-import type { CallOptions, Piece, Provider, ProviderModule, Reply } from "./provider.ts";
+import type { EmbeddingsRequest, EmbeddingsResponse } from "../dialects/embeddings/schema.ts";
+import type { CallOptions, ChatRelay, Piece, Provider, ProviderModule, Reply } from "./provider.ts";
+import { scanChunk, type RelayEvent } from "./openai/scan.ts";
 import { sseFrames } from "./sse.ts";
 import { DEFAULT_LIMITS, errorFromResponse, parseOpenAIError, post, readText, type UpstreamLimits } from "./upstream.ts";
 
@@ -14,8 +16,10 @@ export interface OpenAIConfig extends ProviderConfig {
   headers?: Record<string, string>;
 }
 
-export class OpenAIProvider implements Provider {
+export class OpenAIProvider implements Provider, ChatRelay {
+  readonly chatRelay: ChatRelay = this;
   private readonly url: string;
+  private readonly embeddingsUrl: string;
   private readonly headers: Record<string, string>;
   private readonly sse: { provider: string; maxEventSize: number };
 
@@ -24,7 +28,9 @@ export class OpenAIProvider implements Provider {
     cfg: OpenAIConfig,
     private readonly limits: UpstreamLimits = DEFAULT_LIMITS,
   ) {
-    this.url = `${cfg.base_url!.replace(/\/+$/, "")}/chat/completions`;
+    const base = cfg.base_url!.replace(/\/+$/, "");
+    this.url = `${base}/chat/completions`;
+    this.embeddingsUrl = `${base}/embeddings`;
     // Built once: the only per-request header is the request id.
     this.headers = { "content-type": "application/json", accept: "application/json", ...(cfg.headers ?? {}) };
     if (cfg.api_key) this.headers.authorization = `Bearer ${cfg.api_key}`;
@@ -61,6 +67,85 @@ export class OpenAIProvider implements Provider {
     return { value: json, raw: text };
   }
 
+  /** Passthrough: the client's request with only the model replaced; the answer's bytes go back as they came. */
+  async embeddings(req: EmbeddingsRequest, _inputs: unknown, o: CallOptions): Promise<Reply<EmbeddingsResponse>> {
+    const body = JSON.stringify({ ...req, model: o.model });
+    const res = await post(this.name, this.embeddingsUrl, { ...this.headers, "x-request-id": o.requestId, ...o.headers }, body, o.signal);
+    if (!res.ok) throw await errorFromResponse(res, this.name, parseOpenAIError);
+    const text = await readText(res, this.limits.maxResponseSize, this.name, o.signal);
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new AlloyError("server", `${this.name} returned a body that is not JSON`);
+    }
+    // Checked, not cast: the route reads usage, and a client deserves a list, not whatever came.
+    if (!Array.isArray((json as { data?: unknown } | null)?.data)) throw new AlloyError("server", `${this.name} returned an unexpected embeddings body`);
+    return { value: json as EmbeddingsResponse, raw: text };
+  }
+
+  /**
+   * The stream as the upstream's own events, for a client of the same dialect: each event is scanned for the few
+   * things the gateway needs (finish, usage) and parsed only when the scan cannot vouch for it. The same rules hold
+   * as in chatStream: a stream that ends without a finish_reason (or [DONE]) was cut short.
+   */
+  async *relayChatStream(req: ChatRequest, o: CallOptions): AsyncGenerator<RelayEvent> {
+    const res = await this.send(req, o, true);
+    if (!res.ok) throw await errorFromResponse(res, this.name, parseOpenAIError);
+    if (!res.body) throw new AlloyError("server", `${this.name} returned an empty stream`);
+    let finished = false;
+    try {
+      for await (const frame of sseFrames(res.body, this.sse)) {
+        const data = frame.data;
+        if (data === "[DONE]") return;
+        const scan = scanChunk(data);
+        if (scan.kind === "chunk") {
+          if (scan.finish === undefined) yield { data };
+          else {
+            finished = true;
+            yield { data, finish: scan.finish };
+          }
+          continue;
+        }
+        if (scan.kind === "skip") continue;
+        const json = this.parseEvent(data);
+        const kind = chunkKind(json);
+        if (kind === "skip") continue;
+        if (kind === "bad") throw new AlloyError("server", `${this.name} sent a stream chunk with malformed choices`);
+        const choices = json.choices as Array<{ finish_reason?: unknown }>;
+        const finish = choices.find((c) => c.finish_reason)?.finish_reason;
+        if (kind === "finish") finished = true;
+        const usage = json.usage && typeof json.usage === "object" ? (json.usage as Usage) : undefined;
+        yield {
+          data: kind === "fixed" ? JSON.stringify(json) : data,
+          ...(typeof finish === "string" ? { finish } : {}),
+          ...(usage ? { usage } : {}),
+          ...(choices.length === 0 ? { usageOnly: true } : {}),
+        };
+      }
+    } catch (e) {
+      throw streamFailure(e, o.signal);
+    }
+    if (!finished) throw new AlloyError("server", `${this.name} stream ended before a finish_reason (the answer was cut short)`);
+  }
+
+  /** One stream event, parsed and checked: an error event is the upstream's failure. */
+  private parseEvent(data: string): Record<string, unknown> {
+    let json: unknown;
+    try {
+      json = JSON.parse(data);
+    } catch {
+      throw new AlloyError("server", `${this.name} sent a stream event that is not JSON`);
+    }
+    if (json === null || typeof json !== "object") throw new AlloyError("server", `${this.name} sent a stream event that is not an object`);
+    const j = json as Record<string, unknown>;
+    if (j.error) {
+      const e = parseOpenAIError(j);
+      throw new AlloyError("server", e?.message ?? "upstream stream error", { upstreamType: e?.type });
+    }
+    return j;
+  }
+
   async *chatStream(req: ChatRequest, o: CallOptions): AsyncGenerator<Piece> {
     const res = await this.send(req, o, true);
     if (!res.ok) throw await errorFromResponse(res, this.name, parseOpenAIError);
@@ -70,17 +155,7 @@ export class OpenAIProvider implements Provider {
     try {
       for await (const frame of sseFrames(res.body, this.sse)) {
         if (frame.data === "[DONE]") return;
-        let json: any;
-        try {
-          json = JSON.parse(frame.data);
-        } catch {
-          throw new AlloyError("server", `${this.name} sent a stream event that is not JSON`);
-        }
-        if (json === null || typeof json !== "object") throw new AlloyError("server", `${this.name} sent a stream event that is not an object`);
-        if (json.error) {
-          const e = parseOpenAIError(json);
-          throw new AlloyError("server", e?.message ?? "upstream stream error", { upstreamType: e?.type });
-        }
+        const json = this.parseEvent(frame.data);
         const kind = chunkKind(json);
         if (kind === "skip") continue; // Azure's prompt_filter_results, keep-alive objects: nothing for the client
         if (kind === "bad") throw new AlloyError("server", `${this.name} sent a stream chunk with malformed choices`);
