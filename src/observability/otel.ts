@@ -24,6 +24,9 @@ import type { AccessRecord } from "./access.ts";
 import { inputMessages, outputMessages } from "./genai-content.ts";
 import type { AttemptTrace, GenAiOperation, RequestTrace, ToolTrace, Tracing, TracingConfig } from "./tracing.ts";
 
+/** Epoch ms, sub-millisecond: every span's times come from this one clock (the SDK's own rounds to the ms). */
+const now = () => performance.timeOrigin + performance.now();
+
 /** `gen_ai.provider.name` by provider type (the conventions' well-known values; `mock` is Alloy's own). */
 const GENAI_PROVIDER: Record<string, string> = { openai: "openai", anthropic: "anthropic", bedrock: "aws.bedrock", mock: "mock" };
 
@@ -174,7 +177,7 @@ export function createOtelTracing(tc: TracingConfig, config: Config, opts: OtelO
       return new OtelRequestTrace(tracer, propagator, span, facts, route === ROUTES.embeddings ? "embeddings" : "chat", capture);
     },
     served(request, rec) {
-      const end = performance.timeOrigin + performance.now();
+      const end = now();
       const span = tracer.startSpan(
         `${request.method} ${rec.route}`,
         { kind: SpanKind.SERVER, startTime: end - rec.durationMs, attributes: { "http.request.method": request.method, "http.route": rec.route } },
@@ -199,7 +202,6 @@ function finishServer(span: Span, rec: AccessRecord): void {
   }
 }
 
-const now = () => performance.timeOrigin + performance.now();
 
 class OtelAttempt implements AttemptTrace {
   readonly headers: Record<string, string> = {};
@@ -266,7 +268,7 @@ class OtelRequestTrace implements RequestTrace {
       attrs["server.address"] = f.address;
       attrs["server.port"] = f.port;
     }
-    const span = this.tracer.startSpan(`${this.operation} ${model}`, { kind: SpanKind.CLIENT, attributes: attrs }, this.ctx);
+    const span = this.tracer.startSpan(`${this.operation} ${model}`, { kind: SpanKind.CLIENT, startTime: now(), attributes: attrs }, this.ctx);
     const a = new OtelAttempt(span, this);
     this.last = a;
     if (prev && prev.endedAt !== undefined) prev.close();
@@ -287,7 +289,7 @@ class OtelRequestTrace implements RequestTrace {
       "alloy.mcp.tool": tool,
     };
     if (this.capture && args !== undefined) attrs["gen_ai.tool.call.arguments"] = json(args);
-    const span = this.tracer.startSpan(`execute_tool ${name}`, { kind: SpanKind.INTERNAL, attributes: attrs }, this.ctx);
+    const span = this.tracer.startSpan(`execute_tool ${name}`, { kind: SpanKind.INTERNAL, startTime: now(), attributes: attrs }, this.ctx);
     const capture = this.capture;
     return {
       end(error, isError, result) {
@@ -299,7 +301,7 @@ class OtelRequestTrace implements RequestTrace {
           span.setStatus({ code: SpanStatusCode.ERROR });
         }
         if (capture && result !== undefined) span.setAttribute("gen_ai.tool.call.result", json(result));
-        span.end();
+        span.end(now());
       },
     };
   }
@@ -347,7 +349,7 @@ class OtelRequestTrace implements RequestTrace {
       a.close();
     }
     finishServer(this.span, rec);
-    this.span.end();
+    this.span.end(now());
   }
 }
 
