@@ -14,7 +14,7 @@ import { STREAM_TOKENS } from "./replies.ts";
 import { checks, renderMarkdown, type BenchResult, type MemResult, type TargetResult } from "./report.ts";
 import { median, type LoadResult } from "./stats.ts";
 import { SseCounter, streamSeries, type StreamStats } from "./stream-client.ts";
-import { alloyConfig, buildTargets, registeredProviderTypes, type Target } from "./targets.ts";
+import { alloyConfig, buildTargets, registeredProviderTypes, tracedConfig, type Target } from "./targets.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const BINARY = join(ROOT, "alloy");
@@ -114,6 +114,10 @@ async function main() {
   const alloyPort = freePort();
   const alloy = await spawnServer([BINARY, "--config", cfgFile, "--port", String(alloyPort), "--log-level", "warn"], childEnv, alloyPort);
   const pid = alloy.proc.pid;
+  const tracedFile = join(cfgDir, "traced.toml");
+  writeFileSync(tracedFile, tracedConfig(toml, upstreamUrl));
+  const tracedPort = freePort();
+  await spawnServer([BINARY, "--config", tracedFile, "--port", String(tracedPort), "--log-level", "warn"], childEnv, tracedPort);
 
   // Idle: started, answered its health checks, nothing else.
   await Bun.sleep(1000);
@@ -121,7 +125,7 @@ async function main() {
   const bareIdle = readMem(bare.proc.pid);
   log(`Alloy idle RSS ${(idle.rss / 1048576).toFixed(1)} MB`);
 
-  const targets = buildTargets({ upstream: upstream.port, bare: bare.port, alloy: alloyPort }, missing);
+  const targets = buildTargets({ upstream: upstream.port, bare: bare.port, alloy: alloyPort, traced: tracedPort }, missing);
   let alloyRequests = 0;
   for (const t of targets) {
     if (t.skipped) continue;
@@ -258,6 +262,13 @@ async function main() {
     };
   });
 
+  const plainR = results.find((r) => r.key === "alloy-openai");
+  const tracedR = results.find((r) => r.key === "alloy-openai-traced");
+  if (plainR?.rps64 && tracedR?.rps64)
+    notes.push(
+      `Tracing on (every span exported over OTLP/HTTP) against off, Alloy → OpenAI JSON: ${(tracedR.rps64 / plainR.rps64).toFixed(2)}× the requests/s @64, ` +
+        `p50 @1 ${tracedR.p50at1?.toFixed(3) ?? "?"} ms against ${plainR.p50at1?.toFixed(3) ?? "?"} ms.`,
+    );
   const cpu = cpus();
   const elapsed = Math.round((performance.now() - startedAt) / 1000);
   notes.push(

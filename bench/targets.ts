@@ -72,7 +72,12 @@ export const ALLOY_MODELS = {
   bedrock: { provider: "bench-bedrock", model: "bench-bedrock/anthropic.claude-bench-v1:0" },
 } as const;
 
-export function buildTargets(ports: { upstream: number; bare: number; alloy: number }, missing: Map<string, string>): Target[] {
+/** The traced Alloy's config: the same, exporting every span to the bench upstream (which takes OTLP too). */
+export function tracedConfig(toml: string, upstream: string): string {
+  return `${toml}\n[observability.tracing]\notlp_endpoint = "${upstream}"\n`;
+}
+
+export function buildTargets(ports: { upstream: number; bare: number; alloy: number; traced?: number }, missing: Map<string, string>): Target[] {
   const chat = (port: number) => `http://127.0.0.1:${port}/v1/chat/completions`;
   const plain = (key: string, label: string, port: number): Target => ({
     key,
@@ -111,5 +116,9 @@ export function buildTargets(ports: { upstream: number; bare: number; alloy: num
       alloy: true,
       ...(missing.has(ALLOY_MODELS.openai.provider) ? { skipped: missing.get(ALLOY_MODELS.openai.provider) } : {}),
     },
+    // Tracing on (OTLP to the bench upstream), against "Alloy → OpenAI" with tracing off.
+    ...(ports.traced
+      ? [{ ...viaAlloy("openai", "Alloy → OpenAI, tracing on"), key: "alloy-openai-traced", url: chat(ports.traced), alloy: false }]
+      : []),
   ];
 }

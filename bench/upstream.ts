@@ -39,6 +39,8 @@ const server = Bun.serve({
     const body = await req.text();
     if (path === "/v1/chat/completions") return respond(wantsStream(body) ? replies.openaiSse : replies.openaiJson);
     if (path === "/v1/embeddings") return respond(replies.openaiEmbeddings);
+    // The traced Alloy's OTLP collector: spans are taken and dropped.
+    if (path === "/v1/traces") return new Response(null, { status: 200 });
     if (path === "/v1/messages") return respond(wantsStream(body) ? replies.anthropicSse : replies.anthropicJson);
     if (path.startsWith("/model/")) {
       if (path.endsWith("/converse-stream")) return respond(replies.bedrockEventStream);

@@ -12,6 +12,7 @@ import type { McpManager } from "./mcp/servers.ts";
 import { createGatewayMetrics, type GatewayMetrics } from "./observability/gateway-metrics.ts";
 import { createLogger, type Logger } from "./observability/log.ts";
 import { afterResponse, createRequestObserver } from "./observability/observer.ts";
+import { NO_TRACING, withServedSpans } from "./observability/tracing.ts";
 import { clientRedactor, collectSecrets, scrubClientMessage, upstreamHosts } from "./observability/redact.ts";
 import { AlloyError, setMessageScrubber } from "./errors.ts";
 import type { Store } from "./store/store.ts";
@@ -112,15 +113,20 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
         maxBodySize: config.server.max_body_size,
       })
     : undefined;
-  const observer = afterResponse(createRequestObserver(log, metrics));
+  // The OpenTelemetry SDK is loaded only when tracing is configured: otherwise requests call NO_TRACING's nothing.
+  const tracing = config.tracing
+    ? (await import("./observability/otel.ts")).createOtelTracing(config.tracing, config, { onDropped: metrics?.spansDropped, version: VERSION })
+    : NO_TRACING;
+  const deferred = afterResponse(createRequestObserver(log, metrics));
+  const observer = tracing.enabled ? withServedSpans(deferred, tracing) : deferred;
   let store: Store;
   try {
     store = await openConfiguredStore(config, log);
   } catch (e) {
-    await Promise.allSettled([gateway.close(), mcpGateway?.close(), mcp?.close()]);
+    await Promise.allSettled([gateway.close(), mcpGateway?.close(), mcp?.close(), tracing.shutdown()]);
     throw e;
   }
-  const app = createApp({ gateway, observer, metrics, mcp, mcpGateway, auth, readiness: mcp ? [() => mcp.readiness()] : [], store, log });
+  const app = createApp({ gateway, observer, metrics, mcp, mcpGateway, auth, readiness: mcp ? [() => mcp.readiness()] : [], store, log, tracing });
   try {
     app.listen({
       port: config.server.port,
@@ -135,7 +141,7 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
       idleTimeout: Math.ceil(config.server.read_timeout_secs) + 1,
     });
   } catch (e) {
-    await Promise.allSettled([gateway.close(), mcpGateway?.close(), mcp?.close(), store.close()]);
+    await Promise.allSettled([gateway.close(), mcpGateway?.close(), mcp?.close(), store.close(), tracing.shutdown()]);
     throw new StartupError(await listenFailure(e, config.server.host, config.server.port));
   }
   const server = app.server!;
@@ -193,6 +199,8 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
         await Promise.allSettled([gateway.close(), mcpGateway?.close(), mcp?.close()]);
         await store.close().catch((e) => log.error(`store close failed: ${e instanceof Error ? e.message : String(e)}`));
         observer.flush();
+        // Spans still queued go to the collector now, within the export timeout.
+        await tracing.shutdown();
         log.flush();
       })();
       return stopping;

@@ -11,12 +11,14 @@ import {
   ConfigFile,
   GovernanceConfig,
   McpConfig,
+  ObservabilityConfig,
   ServerConfig,
   StoreConfig,
   type Config,
   type ProviderConfig,
 } from "./schema.ts";
 import { own } from "../util/own.ts";
+import { resolveTracing, TracingConfigError } from "./tracing.ts";
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -233,6 +235,7 @@ export async function loadConfig(flags: Flags, rawEnv: Env, modules: ProviderMod
   const mcp = check(file, "mcp", McpConfig, raw.mcp);
   const store = check(file, "store", StoreConfig, raw.store);
   if (env.ALLOY_STORE_URL) store.url = env.ALLOY_STORE_URL;
+  const observability = check(file, "observability", ObservabilityConfig, raw.observability);
   const models = check(file, "models", ConfigFile.properties.models, raw.models ?? {});
   const rawProviders = check(file, "providers", ConfigFile.properties.providers, raw.providers ?? {});
   const { providers, inactive } = loadProviders(file, rawProviders, env, modules);
@@ -261,6 +264,12 @@ export async function loadConfig(flags: Flags, rawEnv: Env, modules: ProviderMod
     log: { level, json: flags.jsonLogs ?? false },
     metrics: flags.metrics ?? true,
   };
+  try {
+    const tracing = resolveTracing(file, observability.tracing, env);
+    if (tracing) config.tracing = tracing;
+  } catch (e) {
+    throw e instanceof TracingConfigError ? new ConfigError(e.message) : e;
+  }
   crossCheck(file, config);
   return config;
 }

@@ -1,5 +1,6 @@
 // The config.toml schema. Every key users may write is here; anything else is rejected at startup.
 import { Type as T, type Static } from "@sinclair/typebox";
+import type { TracingConfig } from "../observability/tracing.ts";
 
 const Closed = { additionalProperties: false } as const;
 const PosInt = (d: number) => T.Integer({ minimum: 1, default: d });
@@ -121,6 +122,27 @@ export const StoreConfig = T.Object(
   { ...Closed, default: {} },
 );
 
+/** `[observability.tracing]`: OTLP/HTTP trace export (docs/tracing.md); the OTEL_* variables apply too. */
+export const TracingFileConfig = T.Object(
+  {
+    /** Base URL of the collector's OTLP/HTTP receiver: `/v1/traces` is appended (as with OTEL_EXPORTER_OTLP_ENDPOINT). */
+    otlp_endpoint: T.Optional(T.String({ pattern: "^https?://" })),
+    /** Record prompts, answers, tool arguments and results on spans. */
+    capture_content: T.Boolean({ default: false }),
+    /** Share of new traces sampled (a client's traceparent decides for its own trace). */
+    sampler_ratio: T.Number({ minimum: 0, maximum: 1, default: 1 }),
+    /** Spans waiting for export at most; past it new spans are dropped. */
+    max_queue_size: T.Integer({ minimum: 1, maximum: 1_000_000, default: 2048 }),
+    /** Bound on one export. */
+    export_timeout_secs: T.Number({ exclusiveMinimum: 0, maximum: 300, default: 10 }),
+    /** Delay between batched exports. */
+    scheduled_delay_ms: T.Integer({ minimum: 1, maximum: 60_000, default: 1000 }),
+  },
+  Closed,
+);
+
+export const ObservabilityConfig = T.Object({ tracing: T.Optional(TracingFileConfig) }, Closed);
+
 export const ConfigFile = T.Object(
   {
     server: T.Optional(ServerConfig),
@@ -130,6 +152,7 @@ export const ConfigFile = T.Object(
     models: T.Optional(T.Record(T.String(), ModelAlias)),
     mcp: T.Optional(McpConfig),
     store: T.Optional(StoreConfig),
+    observability: T.Optional(ObservabilityConfig),
   },
   Closed,
 );
@@ -142,6 +165,7 @@ export type AliasTarget = Static<typeof AliasTarget>;
 export type McpServerConfig = Static<typeof McpServerConfig>;
 export type McpConfig = Static<typeof McpConfig>;
 export type StoreConfig = Static<typeof StoreConfig>;
+export type TracingFileConfig = Static<typeof TracingFileConfig>;
 
 /** The validated, defaulted configuration the gateway runs with. */
 export interface Config {
@@ -156,4 +180,6 @@ export interface Config {
   store: StoreConfig;
   log: { level: string; json: boolean };
   metrics: boolean;
+  /** Trace export, when configured (file or OTEL_* variables); absent means tracing is off. */
+  tracing?: TracingConfig;
 }

@@ -4,6 +4,7 @@ import { AlloyError } from "../errors.ts";
 import type { Gateway } from "../gateway/gateway.ts";
 import { observed, simpleRecord, type RequestObserver } from "../observability/access.ts";
 import type { GatewayMetrics } from "../observability/gateway-metrics.ts";
+import type { Tracing } from "../observability/tracing.ts";
 import type { KeyRule } from "../governance/keylimits.ts";
 import { ROUTES, UNAUTHORIZED, UNMATCHED } from "../routes.ts";
 import { GatewayAuth, rawPath } from "./auth.ts";
@@ -44,6 +45,8 @@ export interface AppDeps {
   /** Alloy's store: stored responses for /v1/responses. */
   store?: Store;
   log?: Logger;
+  /** Trace spans (observability/tracing.ts), when tracing is configured. */
+  tracing?: Tracing;
 }
 
 const JSON_TYPE = "application/json";
@@ -104,6 +107,7 @@ export function createApp(deps: AppDeps) {
     readTimeoutMs: gateway.config.server.read_timeout_secs * 1000,
     observer: deps.observer,
     auth,
+    tracing: deps.tracing,
   });
   const mcpGateway = mcpGatewayRoute({
     gateway: deps.mcpGateway,
@@ -140,7 +144,7 @@ export function createApp(deps: AppDeps) {
       const id = requestIdOf(c.request);
       const r = auth.check(c.request, id);
       if ("denied" in r) {
-        deps.observer.end({ ...simpleRecord(id, c.request.method, UNAUTHORIZED, r.denied.status, 0), error: "auth" });
+        deps.observer.end({ ...simpleRecord(id, c.request.method, UNAUTHORIZED, r.denied.status, 0), error: "auth" }, c.request);
         return r.denied;
       }
       facts.requestId = id;
@@ -185,7 +189,7 @@ export function createApp(deps: AppDeps) {
       const route = code === "NOT_FOUND" ? UNMATCHED : rawPath(request.url);
       const rec = simpleRecord(id, request.method, route, res.status, 0);
       if (error instanceof AlloyError) Object.assign(rec, { error: error.kind, errorMessage: error.message });
-      deps.observer.end(rec);
+      deps.observer.end(rec, request);
       return res;
     });
 }

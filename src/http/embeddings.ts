@@ -31,6 +31,7 @@ export function embeddingsHandler(deps: IngressDeps) {
         return t.provider.embeddings(req, inputs, t);
       });
       x.rec.usage = embeddingsUsage(reply.value.usage);
+      x.ctrl.trace?.answer(reply.value.model);
       if (reply.raw !== undefined) return x.json(reply.raw);
       return x.json(JSON.stringify(encodeEmbeddings(reply.value, req.encoding_format)));
     },

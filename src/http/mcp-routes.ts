@@ -8,6 +8,8 @@ import { mcpToolAllowed, type KeyRule } from "../governance/keylimits.ts";
 import type { McpManager } from "../mcp/servers.ts";
 import type { GatewayAuth } from "./auth.ts";
 import { simpleRecord, type RequestObserver } from "../observability/access.ts";
+import type { Tracing } from "../observability/tracing.ts";
+import { ROUTES } from "../routes.ts";
 import { readJsonBody } from "./body.ts";
 import { errorResponse } from "./errors.ts";
 import { json } from "./json.ts";
@@ -31,6 +33,7 @@ export interface McpRouteDeps {
   readTimeoutMs: number;
   observer: RequestObserver;
   auth: GatewayAuth;
+  tracing?: Tracing;
 }
 
 /** A 403 unless the key may call this tool (tools it may not see are refused before any server is asked). */
@@ -42,7 +45,8 @@ export function checkTool(caller: KeyRule | undefined, tool: { name: string; ser
   });
 }
 
-export function mcpRoutes({ mcp, config, maxBodySize, readTimeoutMs, observer, auth }: McpRouteDeps) {
+export function mcpRoutes({ mcp, config, maxBodySize, readTimeoutMs, observer, auth, tracing }: McpRouteDeps) {
+  const traced = tracing?.enabled ? tracing : undefined;
   return {
     list(requestId: string, caller: KeyRule | undefined): Response {
       const data = (mcp?.tools() ?? []).filter((t) => mcpToolAllowed(caller, t)).map((t) => ({ name: t.name, server: t.server, description: t.description ?? null, input_schema: t.inputSchema }));
@@ -51,6 +55,7 @@ export function mcpRoutes({ mcp, config, maxBodySize, readTimeoutMs, observer, a
 
     async call(request: Request, requestId: string, caller: KeyRule | undefined): Promise<Response> {
       const start = performance.now();
+      const trace = traced?.request(request, ROUTES.mcpToolCall, requestId, start);
       let res: Response;
       let err: AlloyError | undefined;
       let release = () => {};
@@ -69,6 +74,7 @@ export function mcpRoutes({ mcp, config, maxBodySize, readTimeoutMs, observer, a
           signal: request.signal,
           timeoutMs: config.tool_timeout_secs * 1000,
           requestId,
+          trace,
         });
         res = json(
           { content: result.content, isError: result.isError === true, ...(result.structuredContent ? { structuredContent: result.structuredContent } : {}) },
@@ -84,7 +90,8 @@ export function mcpRoutes({ mcp, config, maxBodySize, readTimeoutMs, observer, a
       const rec = simpleRecord(requestId, "POST", "/v1/mcp/tools/call", res.status, performance.now() - start);
       if (caller) rec.key = caller.label;
       if (err) Object.assign(rec, { error: err.kind, errorMessage: err.message });
-      observer.end(rec);
+      observer.end(rec, trace ? undefined : request);
+      trace?.end(rec);
       return res;
     },
   };

@@ -30,7 +30,7 @@ type Outcome =
 function nativeOptions(x: Exchange, t: AttemptTarget): NativeMessagesOptions {
   const version = x.request.headers.get("anthropic-version") ?? undefined;
   const beta = x.request.headers.get("anthropic-beta") ?? undefined;
-  return { model: t.model, signal: t.signal, requestId: t.requestId, version, beta };
+  return { model: t.model, signal: t.signal, requestId: t.requestId, headers: t.headers, version, beta };
 }
 
 /** The target's native Messages capability when it serves this model natively (Bedrock: Claude ids only). */

@@ -6,6 +6,7 @@ import type { DispatchContext, Dispatcher, Opened, OpenStream } from "../gateway
 import type { Route } from "../gateway/route.ts";
 import type { ChatChunk, ChatRequest, ChatResponse, ToolCall } from "../openai/schema.ts";
 import type { Piece } from "../providers/provider.ts";
+import type { RequestTrace } from "../observability/tracing.ts";
 import { runToolLoop, streamToolLoop, type LoopFns } from "./loop.ts";
 import { resultText } from "./result.ts";
 import type { McpManager } from "./servers.ts";
@@ -33,7 +34,7 @@ export interface McpRunDeps {
 }
 
 /** Run one tool call for the model: any failure becomes text the model can read; only cancellation throws. */
-export async function runToolForModel(mcp: McpManager | undefined, call: ToolCall, o: { signal: AbortSignal; timeoutMs: number; requestId: string }): Promise<string> {
+export async function runToolForModel(mcp: McpManager | undefined, call: ToolCall, o: { signal: AbortSignal; timeoutMs: number; requestId: string; trace?: RequestTrace }): Promise<string> {
   let args: unknown;
   try {
     args = call.function.arguments.trim() ? JSON.parse(call.function.arguments) : {};
@@ -54,7 +55,7 @@ function loopFns(deps: McpRunDeps, route: Route, ctx: DispatchContext): LoopFns 
   return {
     complete: (req) => deps.dispatcher.chat(req, route, ctx).then((r) => r.value),
     stream: (req) => deps.dispatcher.stream(req, route, ctx).then((s) => mapOpened(s, (p: Piece) => p.chunk)),
-    runTool: (call) => runToolForModel(deps.mcp, call, { signal: ctx.signal, timeoutMs: deps.config.tool_timeout_secs * 1000, requestId: ctx.requestId }),
+    runTool: (call) => runToolForModel(deps.mcp, call, { signal: ctx.signal, timeoutMs: deps.config.tool_timeout_secs * 1000, requestId: ctx.requestId, trace: ctx.trace }),
     maxIterations: deps.config.max_iterations,
   };
 }

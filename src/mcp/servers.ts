@@ -25,6 +25,7 @@ import type { McpConfig, McpServerConfig } from "../config/schema.ts";
 import { AlloyError, asAlloyError } from "../errors.ts";
 import { backoffDelay, type BackoffPolicy } from "../governance/backoff.ts";
 import type { Logger } from "../observability/log.ts";
+import type { RequestTrace } from "../observability/tracing.ts";
 import { namespacedToolName } from "./names.ts";
 
 export type ServerState = "connecting" | "connected" | "reconnecting" | "closed";
@@ -80,6 +81,8 @@ export interface CallOptions {
   signal?: AbortSignal;
   timeoutMs: number;
   requestId?: string;
+  /** The request's trace: the call gets an `execute_tool` span in it. */
+  trace?: RequestTrace;
 }
 
 /** At most this many entries of one list (tools, prompts, resources) are taken from a server. */
@@ -394,16 +397,23 @@ export class McpManager {
     if (!info) throw new AlloyError("not_found", `Unknown MCP tool '${name}'`, { code: "tool_not_found", param: "name" });
     const start = performance.now();
     let isError = true;
+    const span = o.trace?.tool(info.server, info.tool, name, o.trace.capture ? args : undefined);
+    let failure: AlloyError | undefined;
+    let result: CallToolResult | undefined;
     try {
-      const result = await this.onServer(info.server, `MCP tool '${name}'`, o, (client, signal, timeout) =>
+      result = await this.onServer(info.server, `MCP tool '${name}'`, o, (client, signal, timeout) =>
         client.callTool({ name: info.tool, arguments: args }, undefined, { signal, timeout }) as Promise<CallToolResult>,
       );
       isError = result.isError === true;
       return result;
+    } catch (e) {
+      failure = e instanceof AlloyError ? e : undefined;
+      throw e;
     } finally {
       const ms = performance.now() - start;
       this.log.debug("mcp tool call", { mcpServer: info.server, tool: info.tool, durationMs: Math.round(ms * 100) / 100, isError, requestId: o.requestId });
       this.onToolCall?.(info.server, info.tool, ms, isError);
+      span?.end(failure, isError, span && o.trace?.capture ? result?.content : undefined);
     }
   }
 

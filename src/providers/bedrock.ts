@@ -76,7 +76,7 @@ export class BedrockProvider implements Provider {
 
   async chat(req: ChatRequest, o: CallOptions): Promise<Reply<ChatResponse>> {
     const { modelId, ...input } = toConverseRequest(req, o.model);
-    const res = await this.transport.send("converse", modelId!, JSON.stringify(input), { signal: o.signal });
+    const res = await this.transport.send("converse", modelId!, JSON.stringify(input), { signal: o.signal, unsigned: o.headers });
     let out: ConverseResponse;
     try {
       out = JSON.parse(utf8.decode(await this.transport.readAll(res, o.signal)));
@@ -90,7 +90,7 @@ export class BedrockProvider implements Provider {
 
   async *chatStream(req: ChatRequest, o: CallOptions): AsyncGenerator<Piece> {
     const { modelId, ...input } = toConverseRequest(req, o.model);
-    const res = await this.transport.send("converse-stream", modelId!, JSON.stringify(input), { signal: o.signal });
+    const res = await this.transport.send("converse-stream", modelId!, JSON.stringify(input), { signal: o.signal, unsigned: o.headers });
     const state = newStreamState({ provider: this.name, id: chatId(res.headers.get("x-amzn-requestid")), model: req.model, created: now() });
     try {
       for await (const ev of this.transport.events(res, o.signal)) {
@@ -182,7 +182,7 @@ export class BedrockProvider implements Provider {
 
   /** Bedrock's CountTokens over the InvokeModel body → Anthropic's `{"input_tokens"}`. */
   async countTokens(body: Record<string, unknown>, o: NativeMessagesOptions): Promise<Reply<unknown>> {
-    const res = await this.transport.send("count-tokens", countModelId(o.model), countTokensRequest(toCountBody(body, o.beta)), { signal: o.signal });
+    const res = await this.transport.send("count-tokens", countModelId(o.model), countTokensRequest(toCountBody(body, o.beta)), { signal: o.signal, unsigned: o.headers });
     let n: unknown;
     try {
       n = (JSON.parse(utf8.decode(await this.transport.readAll(res, o.signal))) as { inputTokens?: unknown }).inputTokens;
@@ -212,7 +212,7 @@ export class BedrockProvider implements Provider {
     let tokens = 0;
     try {
       const answers = await mapLimited(calls, this.fanOut, async (call) => {
-        const res = await this.transport.send("invoke", o.model, call.body, { signal, headers });
+        const res = await this.transport.send("invoke", o.model, call.body, { signal, headers, unsigned: o.headers });
         const bytes = await this.transport.readAll(res, signal, budget);
         budget -= bytes.byteLength;
         let json: unknown;

@@ -57,7 +57,7 @@ export class OpenAIProvider implements Provider, ChatRelay, NativeResponses {
       body.stream = undefined;
       body.stream_options = undefined;
     }
-    return post(this.name, this.url, { ...this.headers, "x-request-id": o.requestId }, JSON.stringify(body), o.signal);
+    return post(this.name, this.url, { ...this.headers, "x-request-id": o.requestId, ...o.headers }, JSON.stringify(body), o.signal);
   }
 
   /** Native Responses call: the body as given (model replaced), the answer's bytes back unchanged. */
@@ -128,7 +128,7 @@ export class OpenAIProvider implements Provider, ChatRelay, NativeResponses {
   /** Passthrough: the client's request with only the model replaced; the answer's bytes go back as they came. */
   async embeddings(req: EmbeddingsRequest, _inputs: unknown, o: CallOptions): Promise<Reply<EmbeddingsResponse>> {
     const body = JSON.stringify({ ...req, model: o.model });
-    const res = await post(this.name, this.embeddingsUrl, { ...this.headers, "x-request-id": o.requestId }, body, o.signal);
+    const res = await post(this.name, this.embeddingsUrl, { ...this.headers, "x-request-id": o.requestId, ...o.headers }, body, o.signal);
     if (!res.ok) throw await errorFromResponse(res, this.name, parseOpenAIError);
     const text = await readText(res, this.limits.maxResponseSize, this.name, o.signal);
     let json: unknown;

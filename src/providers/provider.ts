@@ -29,6 +29,8 @@ export interface CallOptions {
   /** Aborts on client disconnect, per-attempt timeout or the request deadline. */
   signal: AbortSignal;
   requestId: string;
+  /** Headers for this one call (the trace's `traceparent`), merged over the provider's own; absent when tracing is off. */
+  headers?: Record<string, string>;
 }
 
 /** What a native Messages call carries besides the body: the client's anthropic-version / anthropic-beta. */
