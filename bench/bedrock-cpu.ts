@@ -42,12 +42,7 @@ async function main() {
   const rounds = Number(values.rounds);
   const connections = Number(values.connections);
   installCleanup();
-  const env = {
-    PATH: process.env.PATH ?? "/usr/bin:/bin",
-    HOME: process.env.HOME ?? "/tmp",
-    BUN_CONFIG_MAX_HTTP_REQUESTS: "4096",
-    ALLOY_STORE_URL: `sqlite://${join(tempDir("alloy-cpu-store-"), "alloy.db")}`,
-  };
+  const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", BUN_CONFIG_MAX_HTTP_REQUESTS: "4096" };
   const upstream = await spawnHelper(["bun", join(import.meta.dir, "upstream.ts")], env);
   const { toml } = alloyConfig(readFileSync(join(import.meta.dir, "config.toml"), "utf8"), `http://127.0.0.1:${upstream.port}`, registeredProviderTypes(root));
   const cfg = join(tempDir("alloy-cpu-"), "config.toml");

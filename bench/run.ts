@@ -14,7 +14,7 @@ import { STREAM_TOKENS } from "./replies.ts";
 import { checks, renderMarkdown, type BenchResult, type MemResult, type TargetResult } from "./report.ts";
 import { median, type LoadResult } from "./stats.ts";
 import { SseCounter, streamSeries, type StreamStats } from "./stream-client.ts";
-import { alloyConfig, buildTargets, registeredProviderTypes, type Target } from "./targets.ts";
+import { alloyConfig, buildTargets, registeredProviderTypes, tracedConfig, type Target } from "./targets.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const BINARY = join(ROOT, "alloy");
@@ -67,7 +67,8 @@ async function probe(t: Target): Promise<string | undefined> {
   try {
     const res = await post(t.json);
     const text = await res.text();
-    if (res.status !== 200 || !text.includes('"choices"')) return `JSON probe got HTTP ${res.status}: ${text.slice(0, 200)}`;
+    if (res.status !== 200 || !text.includes(t.stream === undefined ? '"embedding"' : '"choices"')) return `JSON probe got HTTP ${res.status}: ${text.slice(0, 200)}`;
+    if (t.stream === undefined) return;
     const s = await post(t.stream);
     const counter = new SseCounter();
     counter.push(await s.text());
@@ -105,8 +106,6 @@ async function main() {
     PATH: process.env.PATH ?? "/usr/bin:/bin",
     HOME: process.env.HOME ?? "/tmp",
     BUN_CONFIG_MAX_HTTP_REQUESTS: "4096",
-    // Alloy's store (virtual keys, spend) on a temporary file, never alloy.db in the repo.
-    ALLOY_STORE_URL: `sqlite://${join(tempDir("alloy-bench-store-"), "alloy.db")}`,
   };
   const upstream = await spawnHelper(["bun", join(import.meta.dir, "upstream.ts")], childEnv);
   const upstreamUrl = `http://127.0.0.1:${upstream.port}`;
@@ -119,6 +118,10 @@ async function main() {
   const alloyPort = freePort();
   const alloy = await spawnServer([BINARY, "--config", cfgFile, "--port", String(alloyPort), "--log-level", "warn"], childEnv, alloyPort);
   const pid = alloy.proc.pid;
+  const tracedFile = join(cfgDir, "traced.toml");
+  writeFileSync(tracedFile, tracedConfig(toml, upstreamUrl));
+  const tracedPort = freePort();
+  await spawnServer([BINARY, "--config", tracedFile, "--port", String(tracedPort), "--log-level", "warn"], childEnv, tracedPort);
 
   // Idle: started, answered its health checks, nothing else.
   await Bun.sleep(1000);
@@ -126,12 +129,12 @@ async function main() {
   const bareIdle = readMem(bare.proc.pid);
   log(`Alloy idle RSS ${(idle.rss / 1048576).toFixed(1)} MB`);
 
-  const targets = buildTargets({ upstream: upstream.port, bare: bare.port, alloy: alloyPort }, missing);
+  const targets = buildTargets({ upstream: upstream.port, bare: bare.port, alloy: alloyPort, traced: tracedPort }, missing);
   let alloyRequests = 0;
   for (const t of targets) {
     if (t.skipped) continue;
     t.skipped = await probe(t);
-    if (t.alloy) alloyRequests += 2;
+    if (t.alloy) alloyRequests += t.stream === undefined ? 1 : 2;
   }
   const active = targets.filter((t) => !t.skipped);
   for (const t of targets) if (t.skipped) log(`skipping ${t.label}: ${t.skipped}`);
@@ -139,11 +142,13 @@ async function main() {
   if (!active.some((t) => t.key === "alloy-openai")) notes.push("Alloy → OpenAI did not answer, so the issue's targets cannot be judged.");
 
   // Memory marks use every Alloy path (JSON and streamed), so later traffic exercises no code the first mark missed.
-  const mixed = alloyActive.flatMap((t) => [t.json, t.stream]);
+  // Chat paths only: the marks go to one URL (embeddings have their own rows below).
+  const chatActive = alloyActive.filter((t): t is Target & { stream: string } => t.stream !== undefined);
+  const mixed = chatActive.flatMap((t) => [t.json, t.stream]);
   let first: MemResult["first"] | undefined;
   if (mixed.length) {
     const n = PLAN.firstMark - alloyRequests;
-    const r = await sendCount({ url: alloyActive[0]!.url, body: mixed[0]!, bodies: mixed, connections: 64, requests: n });
+    const r = await sendCount({ url: chatActive[0]!.url, body: mixed[0]!, bodies: mixed, connections: 64, requests: n });
     alloyRequests += n;
     if (r.failed) notes.push(`${r.failed} of the first ${n} memory-mark requests failed`);
     first = { requests: alloyRequests, mem: readMem(pid) };
@@ -154,7 +159,7 @@ async function main() {
   if (first) {
     const n = PLAN.lastMark - alloyRequests;
     log(`sending Alloy ${n} more requests for the ${PLAN.lastMark} mark`);
-    const r = await sendCount({ url: alloyActive[0]!.url, body: mixed[0]!, bodies: mixed, connections: 64, requests: n });
+    const r = await sendCount({ url: chatActive[0]!.url, body: mixed[0]!, bodies: mixed, connections: 64, requests: n });
     alloyRequests += n;
     if (r.failed) notes.push(`${r.failed} of ${n} memory-mark requests failed`);
     last = { requests: alloyRequests, mem: readMem(pid) };
@@ -191,11 +196,12 @@ async function main() {
       const r = await guard(`${t.label} @1`, () => tool.run({ url: t.url, body: t.json, connections: 1, seconds: PLAN.c1Secs }));
       if (r) samples.get(t.key)!.r1.push(count(t, r));
     }
-    for (const t of order) {
+    const streamed = order.filter((t): t is Target & { stream: string } => t.stream !== undefined);
+    for (const t of streamed) {
       const r = await guard(`${t.label} streamed @64`, () => tool.run({ url: t.url, body: t.stream, connections: 64, seconds: PLAN.streamSecs }));
       if (r) samples.get(t.key)!.s64.push(count(t, r));
     }
-    for (const t of order) {
+    for (const t of streamed) {
       const s = await guard(`${t.label} streamed @1`, () => streamSeries(t.url, t.stream, PLAN.streamSamples));
       if (s) samples.get(t.key)!.series.push(s);
       if (t.alloy) alloyRequests += PLAN.streamSamples;
@@ -250,6 +256,7 @@ async function main() {
       label: t.label,
       alloy: t.alloy,
       ...(t.skipped ? { skipped: t.skipped } : {}),
+      ...(t.baseline ? { baseline: t.baseline } : {}),
       rps64: m(s?.r64.map((r) => r.rps)),
       p50at64: m(s?.r64.map((r) => r.p50Ms)),
       p99at64: m(s?.r64.map((r) => r.p99Ms)),
@@ -264,6 +271,13 @@ async function main() {
     };
   });
 
+  const plainR = results.find((r) => r.key === "alloy-openai");
+  const tracedR = results.find((r) => r.key === "alloy-openai-traced");
+  if (plainR?.rps64 && tracedR?.rps64)
+    notes.push(
+      `Tracing on (every span exported over OTLP/HTTP) against off, Alloy → OpenAI JSON: ${(tracedR.rps64 / plainR.rps64).toFixed(2)}× the requests/s @64, ` +
+        `p50 @1 ${tracedR.p50at1?.toFixed(3) ?? "?"} ms against ${plainR.p50at1?.toFixed(3) ?? "?"} ms.`,
+    );
   const cpu = cpus();
   const elapsed = Math.round((performance.now() - startedAt) / 1000);
   notes.push(

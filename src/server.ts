@@ -6,19 +6,21 @@ import type { Config } from "./config/schema.ts";
 import type { DispatchObserver } from "./gateway/dispatch.ts";
 import { createGateway, type Gateway } from "./gateway/gateway.ts";
 import { createApp } from "./http/app.ts";
-import { configKeyRules, openRelayWarning } from "./http/auth.ts";
+import { configKeyRules, GatewayAuth, openRelayWarning } from "./http/auth.ts";
 import { Accounting } from "./governance/accounting.ts";
 import { Budgets } from "./governance/budgets.ts";
 import { KeyLimits } from "./governance/keylimits.ts";
-import { Pricing } from "./pricing/pricing.ts";
 import type { VirtualKeys } from "./keys/virtual.ts";
-import type { Store } from "./store/store.ts";
+import { Pricing } from "./pricing/pricing.ts";
+import type { McpGateway } from "./mcp/gateway.ts";
 import type { McpManager } from "./mcp/servers.ts";
 import { createGatewayMetrics, type GatewayMetrics } from "./observability/gateway-metrics.ts";
 import { createLogger, type Logger } from "./observability/log.ts";
 import { afterResponse, createRequestObserver } from "./observability/observer.ts";
+import { NO_TRACING, withServedSpans } from "./observability/tracing.ts";
 import { clientRedactor, collectSecrets, scrubClientMessage, upstreamHosts } from "./observability/redact.ts";
 import { AlloyError, setMessageScrubber } from "./errors.ts";
+import type { Store } from "./store/store.ts";
 
 export const VERSION = "0.1.0";
 
@@ -55,6 +57,23 @@ async function listenFailure(e: unknown, host: string, port: number): Promise<st
   return `${where}: ${code ? `${code}: ` : ""}${msg}`;
 }
 
+/**
+ * Open `[store] url` (migrated, background flush running). The store module and Bun's SQL client are loaded here, by
+ * a dynamic import, not with the rest of startup's modules. A store that cannot be opened is one line (exit 2).
+ */
+async function openConfiguredStore(config: Config, log: Logger): Promise<Store> {
+  const { openStore, StoreError } = await import("./store/store.ts");
+  try {
+    return await openStore(config.store.url, {
+      retentionDays: config.store.responses_retention_days,
+      onError: (e) => log.warn(e.message),
+    });
+  } catch (e) {
+    if (e instanceof StoreError) throw new StartupError(e.message);
+    throw new StartupError(`store: cannot be opened: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`);
+  }
+}
+
 export interface Running {
   port: number;
   url: string;
@@ -63,6 +82,8 @@ export interface Running {
   /** Present when MCP servers are configured. */
   mcp: McpManager | undefined;
   store: Store;
+  /** /mcp's sessions; present when MCP servers are configured. */
+  mcpGateway: McpGateway | undefined;
   stop(graceful?: boolean): Promise<void>;
 }
 
@@ -85,21 +106,16 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
   const mcp = Object.keys(config.mcp.servers).length
     ? new (await import("./mcp/servers.ts")).McpManager(config.mcp, { log, clientVersion: VERSION, onToolCall: metrics?.mcpToolCall })
     : undefined;
-  const observer = afterResponse(createRequestObserver(log, metrics));
-  // The store (loaded on demand like the other optional modules): virtual keys, spend, stored responses.
+  // The store first: virtual keys are callers of the guard, and budgets start from the spend it holds.
   let store: Store;
-  let virtualKeys: VirtualKeys;
-  const budgets = new Budgets();
   try {
-    const { openStore } = await import("./store/store.ts");
-    store = await openStore(config.store.url, {
-      retentionDays: config.store.responses_retention_days,
-      onError: (e) => log.warn(e.message),
-    });
+    store = await openConfiguredStore(config, log);
   } catch (e) {
     await Promise.allSettled([gateway.close(), mcp?.close()]);
-    throw new StartupError((e instanceof Error ? e.message : String(e)).split("\n")[0]!);
+    throw e;
   }
+  const budgets = new Budgets();
+  let virtualKeys: VirtualKeys;
   try {
     const keys = await import("./keys/virtual.ts");
     virtualKeys = new keys.VirtualKeys(store, budgets, Date.now, (e) => log.warn(`virtual keys: refresh from the store failed: ${e instanceof Error ? e.message : String(e)}`));
@@ -113,7 +129,25 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
     log.warn(`no price for ${provider}/${model}: its requests cost 0 (add [pricing."${provider}/${model}"])`, { provider, upstreamModel: model }),
   );
   const accounting = new Accounting(pricing, new KeyLimits(), budgets, store.spend);
-  const app = createApp({ gateway, observer, metrics, mcp, readiness: mcp ? [() => mcp.readiness()] : [], accounting, store, virtualKeys });
+  const auth = new GatewayAuth(config.server, { virtual: virtualKeys, limits: accounting.limits, budgets });
+  // /mcp's tool calls count in the same per-key limits as every other request.
+  const mcpGateway = mcp
+    ? new (await import("./mcp/gateway.ts")).McpGateway({
+        mcp,
+        config: config.mcp,
+        log,
+        admit: (caller) => auth.admit(caller),
+        version: VERSION,
+        maxBodySize: config.server.max_body_size,
+      })
+    : undefined;
+  // The OpenTelemetry SDK is loaded only when tracing is configured: otherwise requests call NO_TRACING's nothing.
+  const tracing = config.tracing
+    ? (await import("./observability/otel.ts")).createOtelTracing(config.tracing, config, { onDropped: metrics?.spansDropped, version: VERSION })
+    : NO_TRACING;
+  const deferred = afterResponse(createRequestObserver(log, metrics));
+  const observer = tracing.enabled ? withServedSpans(deferred, tracing) : deferred;
+  const app = createApp({ gateway, observer, metrics, mcp, mcpGateway, auth, readiness: mcp ? [() => mcp.readiness()] : [], store, log, tracing, accounting, virtualKeys });
   try {
     app.listen({
       port: config.server.port,
@@ -129,7 +163,7 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
     });
   } catch (e) {
     virtualKeys.stop();
-    await Promise.allSettled([gateway.close(), mcp?.close(), store.close()]);
+    await Promise.allSettled([gateway.close(), mcpGateway?.close(), mcp?.close(), store.close(), tracing.shutdown()]);
     throw new StartupError(await listenFailure(e, config.server.host, config.server.port));
   }
   const server = app.server!;
@@ -146,8 +180,8 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
     providers: active,
     aliases: Object.keys(config.models),
     mcpServers: Object.keys(config.mcp.servers),
-    metrics: config.metrics,
     store: store.name,
+    metrics: config.metrics,
     admin: config.server.admin_key !== undefined,
   });
   for (const [name, why] of Object.entries(config.inactive)) log.warn(`provider ${name} skipped: ${why}`, { provider: name });
@@ -163,9 +197,12 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
     log,
     mcp,
     store,
+    mcpGateway,
     stop(graceful = true) {
       stopping ??= (async () => {
         const grace = config.server.shutdown_grace_secs * 1000;
+        // /mcp event streams never end by themselves: end them so draining waits only for calls in flight.
+        mcpGateway?.closeStreams();
         const drained = server.stop(!graceful);
         if (graceful && grace > 0) {
           let t: Timer | undefined;
@@ -181,11 +218,14 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
           }
           await server.stop(true);
         } else await drained;
-        await Promise.allSettled([gateway.close(), mcp?.close()]);
-        // Access records are billed before they reach the observer; the store's last flush writes their spend.
-        observer.flush();
+        // The store last: responses answered during the drain are queued, and so is their spend (billed when each
+        // request ended); closing flushes them.
+        await Promise.allSettled([gateway.close(), mcpGateway?.close(), mcp?.close()]);
         virtualKeys.stop();
-        await store.close();
+        await store.close().catch((e) => log.error(`store close failed: ${e instanceof Error ? e.message : String(e)}`));
+        observer.flush();
+        // Spans still queued go to the collector now, within the export timeout.
+        await tracing.shutdown();
         log.flush();
       })();
       return stopping;

@@ -11,12 +11,14 @@ import {
   ConfigFile,
   GovernanceConfig,
   McpConfig,
+  ObservabilityConfig,
   ServerConfig,
   StoreConfig,
   type Config,
   type ProviderConfig,
 } from "./schema.ts";
 import { own } from "../util/own.ts";
+import { resolveTracing, TracingConfigError } from "./tracing.ts";
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -195,6 +197,9 @@ function crossCheck(file: string, c: Config) {
     for (const s of m.mcp_servers ?? [])
       if (!(s in c.mcp.servers)) throw new ConfigError(`${file}: models.${alias}.mcp_servers: unknown MCP server ${JSON.stringify(s)}`);
   }
+  for (const [label, k] of Object.entries(c.server.keys ?? {}))
+    for (const s of k.mcp_servers ?? [])
+      if (!(s in c.mcp.servers)) throw new ConfigError(`${file}: server.keys.${label}.mcp_servers: unknown MCP server ${JSON.stringify(s)}`);
   c.governance.fallback_order.forEach((p, i) => {
     if (!known(p)) throw new ConfigError(`${file}: governance.fallback_order[${i}]: unknown provider ${JSON.stringify(p)}`);
   });
@@ -235,6 +240,8 @@ export async function loadConfig(flags: Flags, rawEnv: Env, modules: ProviderMod
     const slash = name.indexOf("/");
     if (slash <= 0 || slash === name.length - 1) throw new ConfigError(`${file}: pricing.${name}: expected "provider/model", got ${JSON.stringify(name)}`);
   }
+  if (env.ALLOY_STORE_URL) store.url = env.ALLOY_STORE_URL;
+  const observability = check(file, "observability", ObservabilityConfig, raw.observability);
   const models = check(file, "models", ConfigFile.properties.models, raw.models ?? {});
   const rawProviders = check(file, "providers", ConfigFile.properties.providers, raw.providers ?? {});
   const { providers, inactive } = loadProviders(file, rawProviders, env, modules);
@@ -250,7 +257,6 @@ export async function loadConfig(flags: Flags, rawEnv: Env, modules: ProviderMod
   if (!LOG_LEVELS.includes(level))
     throw new ConfigError(`${flags.logLevel !== undefined ? "--log-level" : "ALLOY_LOG_LEVEL"}: expected one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(level)}`);
   if (env.ALLOY_ADMIN_KEY) server.admin_key = env.ALLOY_ADMIN_KEY;
-  if (env.ALLOY_STORE_URL) store.url = env.ALLOY_STORE_URL;
   if (env.ALLOY_API_KEYS) server.api_keys = env.ALLOY_API_KEYS.split(",").map((k) => k.trim()).filter(Boolean);
 
   const config: Config = {
@@ -266,6 +272,12 @@ export async function loadConfig(flags: Flags, rawEnv: Env, modules: ProviderMod
     log: { level, json: flags.jsonLogs ?? false },
     metrics: flags.metrics ?? true,
   };
+  try {
+    const tracing = resolveTracing(file, observability.tracing, env);
+    if (tracing) config.tracing = tracing;
+  } catch (e) {
+    throw e instanceof TracingConfigError ? new ConfigError(e.message) : e;
+  }
   crossCheck(file, config);
   return config;
 }

@@ -1,5 +1,6 @@
 // The config.toml schema. Every key users may write is here; anything else is rejected at startup.
 import { Type as T, type Static } from "@sinclair/typebox";
+import type { TracingConfig } from "../observability/tracing.ts";
 
 const Closed = { additionalProperties: false } as const;
 const PosInt = (d: number) => T.Integer({ minimum: 1, default: d });
@@ -19,6 +20,10 @@ export const GatewayKey = T.Object(
     /** USD this key may spend per budget_period (default "total": never resets). */
     budget_usd: T.Optional(T.Number({ minimum: 0 })),
     budget_period: T.Optional(BudgetPeriodName),
+    /** MCP servers whose tools, prompts and resources this key may see and use (/mcp, /v1/mcp/tools*, chat); absent means all. */
+    mcp_servers: T.Optional(StrList),
+    /** MCP tools this key may see and call, as `GET /v1/mcp/tools` names them (`<server>__<tool>`, a trailing `*` matches a prefix). */
+    mcp_tools: T.Optional(StrList),
   },
   Closed,
 );
@@ -46,16 +51,6 @@ export const ServerConfig = T.Object(
     admin_key: T.Optional(T.String({ minLength: 1 })),
   },
   Closed,
-);
-
-/** `[store]`: where stored responses, virtual keys and spend live. */
-export const StoreConfig = T.Object(
-  {
-    /** `sqlite://alloy.db` (relative to the working directory), `sqlite:///abs/path.db` or `postgres://…`. */
-    url: T.String({ minLength: 1, default: "sqlite://alloy.db" }),
-    responses_retention_days: T.Number({ exclusiveMinimum: 0, default: 30 }),
-  },
-  { ...Closed, default: {} },
 );
 
 /** `[pricing."provider/model"]`: USD per million tokens; overrides or extends the built-in price table. */
@@ -126,10 +121,46 @@ export const McpConfig = T.Object(
   {
     max_iterations: T.Integer({ minimum: 1, maximum: 100, default: 10 }),
     tool_timeout_secs: T.Number({ exclusiveMinimum: 0, default: 60 }),
+    /** Sessions /mcp keeps at once; at the bound a new session displaces the least recently used idle one. */
+    gateway_max_sessions: T.Integer({ minimum: 1, maximum: 100_000, default: 1000 }),
+    /** Seconds a /mcp session may stay unused (no request, no open event stream) before it is closed; fractions allowed. */
+    gateway_session_idle_secs: T.Number({ exclusiveMinimum: 0, default: 1800 }),
     servers: T.Record(T.String(), McpServerConfig, { default: {} }),
   },
   Closed,
 );
+
+/** `[store]`: where Alloy keeps stored responses, virtual keys and spend. */
+export const StoreConfig = T.Object(
+  {
+    /** `sqlite://alloy.db` (relative to the working directory), `sqlite:///abs/path.db`, `sqlite://:memory:` or `postgres://…`. */
+    url: T.String({ minLength: 1, default: "sqlite://alloy.db" }),
+    /** Stored responses expire this many days after they were created. */
+    responses_retention_days: T.Number({ exclusiveMinimum: 0, default: 30 }),
+  },
+  { ...Closed, default: {} },
+);
+
+/** `[observability.tracing]`: OTLP/HTTP trace export (docs/tracing.md); the OTEL_* variables apply too. */
+export const TracingFileConfig = T.Object(
+  {
+    /** Base URL of the collector's OTLP/HTTP receiver: `/v1/traces` is appended (as with OTEL_EXPORTER_OTLP_ENDPOINT). */
+    otlp_endpoint: T.Optional(T.String({ pattern: "^https?://" })),
+    /** Record prompts, answers, tool arguments and results on spans. */
+    capture_content: T.Boolean({ default: false }),
+    /** Share of new traces sampled (a client's traceparent decides for its own trace). */
+    sampler_ratio: T.Number({ minimum: 0, maximum: 1, default: 1 }),
+    /** Spans waiting for export at most; past it new spans are dropped. */
+    max_queue_size: T.Integer({ minimum: 1, maximum: 1_000_000, default: 2048 }),
+    /** Bound on one export. */
+    export_timeout_secs: T.Number({ exclusiveMinimum: 0, maximum: 300, default: 10 }),
+    /** Delay between batched exports. */
+    scheduled_delay_ms: T.Integer({ minimum: 1, maximum: 60_000, default: 1000 }),
+  },
+  Closed,
+);
+
+export const ObservabilityConfig = T.Object({ tracing: T.Optional(TracingFileConfig) }, Closed);
 
 export const ConfigFile = T.Object(
   {
@@ -141,6 +172,7 @@ export const ConfigFile = T.Object(
     mcp: T.Optional(McpConfig),
     store: T.Optional(StoreConfig),
     pricing: T.Optional(T.Record(T.String(), PriceConfig)),
+    observability: T.Optional(ObservabilityConfig),
   },
   Closed,
 );
@@ -154,6 +186,7 @@ export type McpServerConfig = Static<typeof McpServerConfig>;
 export type McpConfig = Static<typeof McpConfig>;
 export type StoreConfig = Static<typeof StoreConfig>;
 export type PriceConfig = Static<typeof PriceConfig>;
+export type TracingFileConfig = Static<typeof TracingFileConfig>;
 
 /** The validated, defaulted configuration the gateway runs with. */
 export interface Config {
@@ -170,4 +203,6 @@ export interface Config {
   pricing: Record<string, PriceConfig>;
   log: { level: string; json: boolean };
   metrics: boolean;
+  /** Trace export, when configured (file or OTEL_* variables); absent means tracing is off. */
+  tracing?: TracingConfig;
 }

@@ -3,6 +3,7 @@
 // attempt timeout and the client probe, so the hot path creates no timer, no listener and, unless something has to
 // wait on it, no AbortController of its own.
 import { AlloyError } from "../errors.ts";
+import type { RequestTrace } from "../observability/tracing.ts";
 import type { Watched } from "./watchdog.ts";
 
 /** What happened to one request, filled in as it goes (read by the access log and metrics even on failure). */
@@ -19,6 +20,8 @@ export class RequestControl implements Watched {
   ended: AlloyError | undefined;
   /** The upstream attempt in flight: ending the request aborts it too. */
   attempt: AbortController | undefined;
+  /** The request's trace (observability/tracing.ts), when tracing is on: attempts, events and tool calls add to it. */
+  trace: RequestTrace | undefined;
   /** Epoch ms when the request deadline passes (bounds backoff waits). */
   readonly deadline: number;
   private readonly endsAt: number;

@@ -42,6 +42,8 @@ export interface AttemptTarget {
   model: string;
   signal: AbortSignal;
   requestId: string;
+  /** Headers for the upstream call (the trace's `traceparent`), when tracing is on. */
+  headers?: Record<string, string>;
 }
 
 /**
@@ -94,9 +96,11 @@ export class Dispatcher {
         if (prev && prev.provider !== dep.provider && attempt === 0) {
           info.failovers++;
           this.observer.failover(prev.provider, dep.provider);
+          ctx.trace?.event("alloy.failover", { "alloy.from": prev.provider, "alloy.to": dep.provider });
         } else if (attempt > 0) {
           info.retries++;
           this.observer.retry(dep.provider);
+          ctx.trace?.event("alloy.retry", { "alloy.provider": dep.provider, "alloy.attempt": attempt });
         }
         prev = dep;
         info.provider = dep.provider;
@@ -117,6 +121,7 @@ export class Dispatcher {
           retryDelay({ baseMs: this.gov.backoff_base_ms, maxMs: this.gov.backoff_max_ms }, attempt, e.retryAfterMs),
           Math.max(0, ctx.deadline - Date.now()),
         );
+        ctx.trace?.event("alloy.backoff", { "alloy.provider": dep.provider, "alloy.delay_ms": wait, "error.type": e.kind });
         try {
           await sleep(wait, ctx.signal);
         } catch (reason) {
@@ -137,7 +142,11 @@ export class Dispatcher {
   ): Promise<T> {
     try {
       // A free slot is taken synchronously; only a full provider costs a wait.
-      if (!up.limiter.tryAcquire()) await up.limiter.acquire(ctx.signal);
+      if (!up.limiter.tryAcquire()) {
+        const queuedAt = ctx.trace && performance.now();
+        await up.limiter.acquire(ctx.signal);
+        if (queuedAt) ctx.trace?.event("alloy.queued", { "alloy.provider": up.provider.name, "alloy.wait_ms": performance.now() - queuedAt });
+      }
     } catch (reason) {
       const r = asAlloyError(reason);
       if (r.kind !== "timeout") throw r;
@@ -151,6 +160,7 @@ export class Dispatcher {
     // The attempt's own signal: aborted by its timeout or by the request ending (the request's watchdog does both).
     const ac = new AbortController();
     ctx.beginAttempt(ac, up.provider.name, up.timeoutMs);
+    const span = ctx.trace?.attempt(dep.provider, dep.model);
     let released = false;
     let outcome: "ok" | "retryable" | "other" = "other";
     let error: AlloyError | undefined;
@@ -161,6 +171,7 @@ export class Dispatcher {
       up.limiter.release();
       if (balanced) this.balancer.end(dep, outcome);
       this.observer.attempt(dep.provider, dep.model, performance.now() - start, error, ctx.requestId);
+      span?.end(error);
     };
     // A committed stream keeps its slot (released when the stream ends) but no longer has a per-attempt deadline;
     // the request deadline still holds.
@@ -171,7 +182,7 @@ export class Dispatcher {
       return release;
     };
     try {
-      const v = await call({ provider: up.provider, model: dep.model, signal: ac.signal, requestId: ctx.requestId }, keep);
+      const v = await call({ provider: up.provider, model: dep.model, signal: ac.signal, requestId: ctx.requestId, headers: span?.headers }, keep);
       outcome = "ok";
       if (!kept) release();
       return v;

@@ -22,6 +22,10 @@ export interface KeyRule {
   expiresAt?: number;
   /** The admin key (only the admin API accepts it). */
   admin?: boolean;
+  /** MCP servers the key may use; absent means every server. */
+  mcpServers?: string[];
+  /** MCP tools (namespaced names, a trailing `*` matches a prefix) the key may use; absent means every tool. */
+  mcpTools?: string[];
 }
 
 export const keyId = (rule: KeyRule): string => rule.id ?? rule.label;
@@ -183,5 +187,18 @@ function matches(pattern: string, name: string): boolean {
 export function modelAllowed(allowed: readonly string[] | undefined, requested: string, resolved?: string): boolean {
   if (!allowed) return true;
   for (const p of allowed) if (matches(p, requested) || (resolved !== undefined && matches(p, resolved))) return true;
+  return false;
+}
+
+/** Whether a key may see and use this MCP server (its prompts and resources; its tools also pass `mcpToolAllowed`). */
+export function mcpServerAllowed(rule: KeyRule | undefined, server: string): boolean {
+  return !rule?.mcpServers || rule.mcpServers.includes(server);
+}
+
+/** Whether a key may see and call this MCP tool (`name` namespaced as `GET /v1/mcp/tools` shows it). */
+export function mcpToolAllowed(rule: KeyRule | undefined, tool: { name: string; server: string }): boolean {
+  if (!mcpServerAllowed(rule, tool.server)) return false;
+  if (!rule?.mcpTools) return true;
+  for (const p of rule.mcpTools) if (matches(p, tool.name)) return true;
   return false;
 }

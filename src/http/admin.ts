@@ -4,7 +4,8 @@
 // so they apply from the next request on.
 import { Type as T, type Static, type TSchema } from "@sinclair/typebox";
 import { AlloyError, asAlloyError } from "../errors.ts";
-import { keyDigest, newSecret, type VirtualKeys } from "../keys/virtual.ts";
+import { keyDigest, newSecret } from "../keys/secret.ts";
+import type { VirtualKeys } from "../keys/virtual.ts";
 import { simpleRecord, type RequestObserver } from "../observability/access.ts";
 import { ROUTES } from "../routes.ts";
 import type { KeyPatch, KeyRecord, SpendGroupBy, Store } from "../store/store.ts";

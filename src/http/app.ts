@@ -4,19 +4,24 @@ import { AlloyError } from "../errors.ts";
 import type { Gateway } from "../gateway/gateway.ts";
 import { observed, simpleRecord, type RequestObserver } from "../observability/access.ts";
 import type { GatewayMetrics } from "../observability/gateway-metrics.ts";
+import type { Tracing } from "../observability/tracing.ts";
 import type { KeyRule } from "../governance/keylimits.ts";
 import { ROUTES, UNAUTHORIZED, UNMATCHED } from "../routes.ts";
 import { GatewayAuth, rawPath } from "./auth.ts";
 import { ingressRoutes } from "./ingress-routes.ts";
 import type { IngressDeps } from "./ingress.ts";
+import { storedRoutes } from "./responses.ts";
+import type { Store } from "../store/store.ts";
+import type { Logger } from "../observability/log.ts";
 import { errorResponse } from "./errors.ts";
 import { json } from "./json.ts";
+import type { McpGateway } from "../mcp/gateway.ts";
 import type { McpManager } from "../mcp/servers.ts";
+import { mcpGatewayRoute } from "./mcp-gateway.ts";
 import { mcpRoutes } from "./mcp-routes.ts";
 import { metricsRoute } from "./metrics-route.ts";
 import type { Accounting } from "../governance/accounting.ts";
 import type { VirtualKeys } from "../keys/virtual.ts";
-import type { Store } from "../store/store.ts";
 import { adminRoutes } from "./admin.ts";
 
 /** Worked out once per request, before its handler runs. */
@@ -33,14 +38,22 @@ export interface AppDeps {
   metrics?: GatewayMetrics;
   /** MCP servers: tools for chat requests, the /v1/mcp routes, their state in /ready. */
   mcp?: McpManager;
+  /** /mcp's sessions (present when MCP servers are configured). */
+  mcpGateway?: McpGateway;
+  /** The gateway keys; shared with whoever else admits requests under their limits (the /mcp gateway). */
+  auth?: GatewayAuth;
   /** Extra readiness conditions (MCP servers): each returns a reason when not ready. */
   readiness?: Array<() => string[]>;
   startedAt?: number;
   /** Cost, tpm, budgets and spend (with the counters the guard's key limits use). */
   accounting?: Accounting;
-  /** The store and its virtual keys: callers of their own, and the admin API when server.admin_key is set. */
-  store?: Store;
+  /** The virtual keys (the store's): callers of their own, and the admin API when server.admin_key is set. */
   virtualKeys?: VirtualKeys;
+  /** Alloy's store: stored responses for /v1/responses, virtual keys and spend for /admin. */
+  store?: Store;
+  log?: Logger;
+  /** Trace spans (observability/tracing.ts), when tracing is configured. */
+  tracing?: Tracing;
 }
 
 const JSON_TYPE = "application/json";
@@ -92,14 +105,21 @@ function modelRoutes(deps: IngressDeps) {
 
 export function createApp(deps: AppDeps) {
   const { gateway } = deps;
-  const auth = new GatewayAuth(gateway.config.server, {
-    virtual: deps.virtualKeys,
-    limits: deps.accounting?.limits,
-    budgets: deps.accounting?.budgets,
-  });
+  const auth =
+    deps.auth ??
+    new GatewayAuth(gateway.config.server, { virtual: deps.virtualKeys, limits: deps.accounting?.limits, budgets: deps.accounting?.budgets });
+  const stored = storedRoutes(deps);
   const mcp = mcpRoutes({
     mcp: deps.mcp,
     config: gateway.config.mcp,
+    maxBodySize: gateway.config.server.max_body_size,
+    readTimeoutMs: gateway.config.server.read_timeout_secs * 1000,
+    observer: deps.observer,
+    auth,
+    tracing: deps.tracing,
+  });
+  const mcpGateway = mcpGatewayRoute({
+    gateway: deps.mcpGateway,
     maxBodySize: gateway.config.server.max_body_size,
     readTimeoutMs: gateway.config.server.read_timeout_secs * 1000,
     observer: deps.observer,
@@ -139,7 +159,7 @@ export function createApp(deps: AppDeps) {
       const id = requestIdOf(c.request);
       const r = auth.check(c.request, id);
       if ("denied" in r) {
-        deps.observer.end({ ...simpleRecord(id, c.request.method, UNAUTHORIZED, r.denied.status, 0), error: "auth" });
+        deps.observer.end({ ...simpleRecord(id, c.request.method, UNAUTHORIZED, r.denied.status, 0), error: "auth" }, c.request);
         return r.denied;
       }
       facts.requestId = id;
@@ -164,6 +184,11 @@ export function createApp(deps: AppDeps) {
     .get(ROUTES.models, observed<Ctx>(deps.observer, ROUTES.models, ({ requestId, caller }) => plain(modelsFor(caller), requestId)))
     .use(metricsRoute(deps.metrics, deps.observer))
     .use(modelRoutes({ ...deps, auth }))
+    // Stored responses (the POST is a model route above); GET /v1/responses is Codex's WebSocket probe.
+    .get(ROUTES.responses, ({ request, requestId }) => stored.probe(request, requestId))
+    .get(`${ROUTES.responses}/:id`, ({ request, requestId, params }) => stored.retrieve(request, requestId, params.id))
+    .delete(`${ROUTES.responses}/:id`, ({ request, requestId, params }) => stored.remove(request, requestId, params.id), { parse: "none" })
+    .get(`${ROUTES.responses}/:id/input_items`, ({ request, requestId, params }) => stored.inputItems(request, requestId, params.id))
     // Claude Code probes the base URL before it starts.
     .head("/", ({ requestId }) => plain(null, requestId))
     // The admin API exists only with an admin key (the guard has checked it); otherwise /admin/* is an unknown path.
@@ -178,8 +203,9 @@ export function createApp(deps: AppDeps) {
             .get(`${ROUTES.admin}/spend`, ({ request, requestId }) => admin.spend(requestId, "GET", request))
         : a,
     )
-    .get(ROUTES.mcpTools, observed<Ctx>(deps.observer, ROUTES.mcpTools, ({ requestId }) => mcp.list(requestId)))
-    .post(ROUTES.mcpToolCall, ({ request, requestId }) => mcp.call(request, requestId), { parse: "none" })
+    .get(ROUTES.mcpTools, observed<Ctx>(deps.observer, ROUTES.mcpTools, ({ requestId, caller }) => mcp.list(requestId, caller)))
+    .post(ROUTES.mcpToolCall, ({ request, requestId, caller }) => mcp.call(request, requestId, caller), { parse: "none" })
+    .all(ROUTES.mcp, ({ request, requestId, caller }) => mcpGateway(request, requestId, caller), { parse: "none" })
     .onError((c) => {
       const { code, error, request } = c;
       // The same id as the rest of this request's answer, when routing got as far as working it out.
@@ -190,7 +216,7 @@ export function createApp(deps: AppDeps) {
       const route = code === "NOT_FOUND" ? UNMATCHED : rawPath(request.url);
       const rec = simpleRecord(id, request.method, route, res.status, 0);
       if (error instanceof AlloyError) Object.assign(rec, { error: error.kind, errorMessage: error.message });
-      deps.observer.end(rec);
+      deps.observer.end(rec, request);
       return res;
     });
 }

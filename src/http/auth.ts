@@ -83,7 +83,7 @@ export function openRelayWarning(server: ServerConfig): string | undefined {
 export function configKeyRules(server: ServerConfig): KeyRule[] {
   const rules: KeyRule[] = (server.api_keys ?? []).map((_, i) => ({ label: `api_keys[${i}]` }));
   for (const [label, k] of Object.entries(server.keys ?? {})) {
-    const rule: KeyRule = { label, rpm: k.rpm, tpm: k.tpm, maxConcurrent: k.max_concurrent, models: k.models };
+    const rule: KeyRule = { label, rpm: k.rpm, tpm: k.tpm, maxConcurrent: k.max_concurrent, models: k.models, mcpServers: k.mcp_servers, mcpTools: k.mcp_tools };
     if (k.budget_usd !== undefined) rule.budgetUsd = k.budget_usd;
     if (k.budget_period !== undefined) rule.budgetPeriod = k.budget_period;
     rules.push(rule);

@@ -20,9 +20,10 @@ export function chatHandler(deps: IngressDeps) {
     async run(x, body) {
       const req = validateChatRequest(body);
       x.rec.model = req.model;
+      x.ctrl.trace?.chat(req);
       observer.text?.(x.requestId, "prompt", req.messages);
       const route = x.route(req.model);
-      const plan = planForRequest(req, route, mcp);
+      const plan = planForRequest(req, route, mcp, x.caller);
 
       if (req.stream !== true) {
         const reply = plan ? { value: await mcpChat(plan, mcpDeps, route, x.ctrl) } : await gateway.dispatcher.chat(req, route, x.ctrl);
@@ -30,12 +31,13 @@ export function chatHandler(deps: IngressDeps) {
         observer.text?.(x.requestId, "completion", res.choices[0]?.message);
         x.rec.usage = res.usage;
         x.rec.finishReason = res.choices[0]?.finish_reason;
+        x.ctrl.trace?.answer(res.model, res.choices[0]?.message);
         // Passthrough answers (not rebuilt by the MCP loop) go out as the upstream's own bytes.
         return x.json(reply.raw ?? JSON.stringify(res));
       }
 
       const state = { includeUsage: req.stream_options?.include_usage === true };
-      if (!plan && !observer.text) {
+      if (!plan && !observer.text && !x.ctrl.trace?.capture) {
         // Nothing between the upstream and the client reads the chunks: a target that streams OpenAI chunks itself
         // is relayed event by event (scanned, not parsed); any other target is translated as usual.
         const out = await gateway.dispatcher.run<Relayed>(route, x.ctrl, async (t, keep) =>
@@ -47,7 +49,10 @@ export function chatHandler(deps: IngressDeps) {
       }
       const open = plan ? await mcpStream(plan, mcpDeps, route, x.ctrl) : await gateway.dispatcher.stream(req, route, x.ctrl);
       // Debug logging only: the completion text is gathered as it streams past.
-      const rest = observer.text ? tapStream(open.first, open.rest, (m) => observer.text?.(x.requestId, "completion", m)) : open.rest;
+      let rest = observer.text ? tapStream(open.first, open.rest, (m) => observer.text?.(x.requestId, "completion", m)) : open.rest;
+      // Traces get the answer text only with capture_content on (the same tap, gathered for the span).
+      const trace = x.ctrl.trace;
+      if (trace?.capture) rest = tapStream(open.first, rest, (m) => trace.answer(undefined, m));
       return x.sse({ first: open.first, rest }, chatStream, state);
     },
   });

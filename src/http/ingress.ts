@@ -10,9 +10,12 @@ import type { Opened, OpenStream } from "../gateway/dispatch.ts";
 import type { Route } from "../gateway/route.ts";
 import type { AccessRecord, RequestObserver } from "../observability/access.ts";
 import type { McpManager } from "../mcp/servers.ts";
+import type { Tracing } from "../observability/tracing.ts";
 import { keyId, type KeyRule } from "../governance/keylimits.ts";
 import type { Accounting } from "../governance/accounting.ts";
 import type { GatewayAuth } from "./auth.ts";
+import type { Store } from "../store/store.ts";
+import type { Logger } from "../observability/log.ts";
 import { readJsonBody } from "./body.ts";
 import { errorHeaders } from "./errors.ts";
 import { eventsToSse, observePiece, piecesEncoder, SSE_HEADERS, type ItemEncoder, type StreamEnd } from "./sse.ts";
@@ -26,6 +29,12 @@ export interface IngressDeps {
   mcp?: McpManager;
   /** Cost, tpm, budgets and spend of every answered request. */
   accounting?: Accounting;
+  /** Alloy's store (stored responses for /v1/responses). */
+  store?: Store;
+  /** For debug lines a route writes itself (built-in tools left out, …). */
+  log?: Logger;
+  /** Trace spans, when tracing is configured. */
+  tracing?: Tracing;
 }
 
 /** One request in flight on a model route, as its `run` sees it. */
@@ -66,8 +75,9 @@ export function replyResponse(reply: ErrorReply, requestId: string, err: AlloyEr
   return new Response(JSON.stringify(reply.body), { status: reply.status, headers: { ...errorHeaders(err, requestId, extra), ...reply.headers } });
 }
 
-export function ingressHandler({ gateway, observer, auth, accounting }: IngressDeps, spec: IngressSpec): IngressHandler {
+export function ingressHandler({ gateway, observer, auth, tracing, accounting }: IngressDeps, spec: IngressSpec): IngressHandler {
   const { watchdog } = gateway;
+  const traced = tracing?.enabled ? tracing : undefined;
   const { max_body_size: maxBody, timeout_secs, read_timeout_secs } = gateway.config.server;
   const readTimeoutMs = read_timeout_secs * 1000;
   const deadlineMs = timeout_secs * 1000;
@@ -85,12 +95,14 @@ export function ingressHandler({ gateway, observer, auth, accounting }: IngressD
       }
       accounting?.finish(caller, rec);
       observer.end(rec);
+      ctrl.trace?.end(rec);
     };
     // Deadline and client disconnect, watched by the gateway's watchdog (no timer or listener per request). A client
     // may shorten (never extend) its deadline with x-alloy-timeout-secs: no point working on after it has given up.
     const asked = Number(request.headers.get("x-alloy-timeout-secs"));
     const ctrl = new RequestControl(requestId, asked > 0 ? Math.min(deadlineMs, asked * 1000) : deadlineMs, rec, () => request.signal.aborted);
     watchdog.add(ctrl);
+    if (traced) ctrl.trace = traced.request(request, spec.route, requestId, start);
     if (caller) rec.key = keyId(caller);
     let release = () => {};
     const cleanup = () => {
@@ -122,6 +134,7 @@ export function ingressHandler({ gateway, observer, auth, accounting }: IngressD
         return new Response(body, { headers: limited ? Object.assign(h, limited) : h });
       },
       sse(open, encoder, state, extra) {
+        ctrl.trace?.answer(open.first.chunk.model);
         return x.sseItems(open, piecesEncoder(encoder), state, observePiece, extra);
       },
       sseItems(open, encoder, state, observe, extra) {

@@ -30,7 +30,7 @@ type Outcome =
 function nativeOptions(x: Exchange, t: AttemptTarget): NativeMessagesOptions {
   const version = x.request.headers.get("anthropic-version") ?? undefined;
   const beta = x.request.headers.get("anthropic-beta") ?? undefined;
-  return { model: t.model, signal: t.signal, requestId: t.requestId, version, beta };
+  return { model: t.model, signal: t.signal, requestId: t.requestId, headers: t.headers, version, beta };
 }
 
 /** The target's native Messages capability when it serves this model natively (Bedrock: Claude ids only). */
@@ -85,7 +85,7 @@ export function messagesHandler(deps: IngressDeps) {
         return stream ? { native: true, open: await opened(n.messagesStream(b, o), t, keep) } : { native: true, reply: await n.messages(b, o) };
       };
 
-      const plan = route.mcpServers?.length ? planForRequest(chatRequest(), route, mcp) : undefined;
+      const plan = route.mcpServers?.length ? planForRequest(chatRequest(), route, mcp, x.caller) : undefined;
       const out = plan
         ? await toolLoop(plan, stream, x, route, native)
         : await gateway.dispatcher.run<Outcome>(route, x.ctrl, async (t, keep) => {

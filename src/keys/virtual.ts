@@ -5,16 +5,6 @@ import type { BudgetLedger } from "../governance/budgets.ts";
 import type { KeyRule } from "../governance/keylimits.ts";
 import { periodStart, type BudgetPeriod, type KeyRecord, type SpendTotals, type Store } from "../store/store.ts";
 
-/** The secret's digest as the store keeps it: SHA-256, lowercase hex. */
-export function keyDigest(secret: string): string {
-  return Bun.SHA256.hash(secret, "hex");
-}
-
-/** A new secret: `sk-alloy-` and 32 random bytes, base64url. */
-export function newSecret(): string {
-  return `sk-alloy-${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url")}`;
-}
-
 export function ruleOf(r: KeyRecord): KeyRule {
   const rule: KeyRule = { id: r.id, label: r.label };
   if (r.models) rule.models = r.models;

@@ -6,17 +6,25 @@ import type { DispatchContext, Dispatcher, Opened, OpenStream } from "../gateway
 import type { Route } from "../gateway/route.ts";
 import type { ChatChunk, ChatRequest, ChatResponse, ToolCall } from "../openai/schema.ts";
 import type { Piece } from "../providers/provider.ts";
+import type { RequestTrace } from "../observability/tracing.ts";
 import { runToolLoop, streamToolLoop, type LoopFns } from "./loop.ts";
 import { resultText } from "./result.ts";
 import type { McpManager } from "./servers.ts";
-import { planMcpTools, type McpPlan } from "./tools.ts";
+import { mcpServerAllowed, mcpToolAllowed, type KeyRule } from "../governance/keylimits.ts";
+import { planMcpTools, type McpPlan, type ToolAccess } from "./tools.ts";
 
 const NO_SERVERS = { has: () => false, known: () => false, tools: () => [], readiness: () => [] };
 
 /** The MCP plan for a request, or undefined when it uses no MCP tools (then it is dispatched as usual). */
-export function planForRequest(req: ChatRequest, route: Route, mcp: McpManager | undefined): McpPlan | undefined {
+export function planForRequest(req: ChatRequest, route: Route, mcp: McpManager | undefined, caller: KeyRule | undefined): McpPlan | undefined {
   const usesMcp = route.mcpServers?.length || req.tools?.some((t) => t.type === "mcp");
-  return usesMcp ? planMcpTools(req, route.mcpServers, mcp ?? NO_SERVERS) : undefined;
+  return usesMcp ? planMcpTools(req, route.mcpServers, mcp ?? NO_SERVERS, keyAccess(caller)) : undefined;
+}
+
+/** A key's MCP restrictions as planning sees them; undefined when it has none. */
+export function keyAccess(caller: KeyRule | undefined): ToolAccess | undefined {
+  if (!caller?.mcpServers && !caller?.mcpTools) return undefined;
+  return { server: (s) => mcpServerAllowed(caller, s), tool: (t) => mcpToolAllowed(caller, t) };
 }
 
 export interface McpRunDeps {
@@ -26,7 +34,7 @@ export interface McpRunDeps {
 }
 
 /** Run one tool call for the model: any failure becomes text the model can read; only cancellation throws. */
-export async function runToolForModel(mcp: McpManager | undefined, call: ToolCall, o: { signal: AbortSignal; timeoutMs: number; requestId: string }): Promise<string> {
+export async function runToolForModel(mcp: McpManager | undefined, call: ToolCall, o: { signal: AbortSignal; timeoutMs: number; requestId: string; trace?: RequestTrace }): Promise<string> {
   let args: unknown;
   try {
     args = call.function.arguments.trim() ? JSON.parse(call.function.arguments) : {};
@@ -47,7 +55,7 @@ function loopFns(deps: McpRunDeps, route: Route, ctx: DispatchContext): LoopFns 
   return {
     complete: (req) => deps.dispatcher.chat(req, route, ctx).then((r) => r.value),
     stream: (req) => deps.dispatcher.stream(req, route, ctx).then((s) => mapOpened(s, (p: Piece) => p.chunk)),
-    runTool: (call) => runToolForModel(deps.mcp, call, { signal: ctx.signal, timeoutMs: deps.config.tool_timeout_secs * 1000, requestId: ctx.requestId }),
+    runTool: (call) => runToolForModel(deps.mcp, call, { signal: ctx.signal, timeoutMs: deps.config.tool_timeout_secs * 1000, requestId: ctx.requestId, trace: ctx.trace }),
     maxIterations: deps.config.max_iterations,
   };
 }

@@ -1,5 +1,6 @@
-// Connections to the configured MCP servers: connect (in parallel, in the background), list their tools, refresh on
-// `notifications/tools/list_changed`, reconnect with backoff when one dies, call tools, close on shutdown.
+// Connections to the configured MCP servers: connect (in parallel, in the background), list their tools (and prompts),
+// refresh on `notifications/{tools,prompts}/list_changed`, reconnect with backoff when one dies, call tools, get
+// prompts, list and read resources, close on shutdown.
 // A server that cannot start is logged and retried; it never takes the gateway down.
 import { EventEmitter } from "node:events";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -7,11 +8,24 @@ import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
-import { ErrorCode, McpError, ToolListChangedNotificationSchema, type CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import {
+  ErrorCode,
+  McpError,
+  PromptListChangedNotificationSchema,
+  ResourceListChangedNotificationSchema,
+  ToolListChangedNotificationSchema,
+  type CallToolResult,
+  type GetPromptResult,
+  type Prompt,
+  type ReadResourceResult,
+  type Resource,
+  type ResourceTemplate,
+} from "@modelcontextprotocol/sdk/types.js";
 import type { McpConfig, McpServerConfig } from "../config/schema.ts";
 import { AlloyError, asAlloyError } from "../errors.ts";
 import { backoffDelay, type BackoffPolicy } from "../governance/backoff.ts";
 import type { Logger } from "../observability/log.ts";
+import type { RequestTrace } from "../observability/tracing.ts";
 import { namespacedToolName } from "./names.ts";
 
 export type ServerState = "connecting" | "connected" | "reconnecting" | "closed";
@@ -25,6 +39,21 @@ export interface McpToolInfo {
   tool: string;
   description?: string;
   inputSchema: Record<string, unknown>;
+  /** Passed on as they are by /mcp. */
+  title?: string;
+  outputSchema?: Record<string, unknown>;
+  annotations?: Record<string, unknown>;
+}
+
+/** One MCP prompt as the gateway offers it, namespaced like tools. */
+export interface McpPromptInfo {
+  name: string;
+  server: string;
+  /** The prompt's own name on its server. */
+  prompt: string;
+  description?: string;
+  title?: string;
+  arguments?: Prompt["arguments"];
 }
 
 export interface ServerStatus {
@@ -52,7 +81,12 @@ export interface CallOptions {
   signal?: AbortSignal;
   timeoutMs: number;
   requestId?: string;
+  /** The request's trace: the call gets an `execute_tool` span in it. */
+  trace?: RequestTrace;
 }
+
+/** At most this many entries of one list (tools, prompts, resources) are taken from a server. */
+const MAX_LISTED = 10_000;
 
 const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 500, maxMs: 30_000 };
 
@@ -64,6 +98,8 @@ class ServerConnection {
   error: string | undefined;
   /** Last known tools, kept across a reconnect so requests can still be planned while the server comes back. */
   tools = new Map<string, McpToolInfo>();
+  /** Last known prompts, likewise (empty when the server offers none). */
+  prompts = new Map<string, McpPromptInfo>();
   client: Client | undefined;
   /** A client still in its handshake; closed on shutdown so a hung server does not outlive us. */
   private pending: Client | undefined;
@@ -118,10 +154,18 @@ class ServerConnection {
     client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
       if (gen === this.generation) void this.refresh(gen, client);
     });
+    client.setNotificationHandler(PromptListChangedNotificationSchema, () => {
+      if (gen === this.generation) void this.refreshPrompts(gen, client);
+    });
+    // Resources are read live, never cached: the change only needs passing on.
+    client.setNotificationHandler(ResourceListChangedNotificationSchema, () => {
+      if (gen === this.generation) this.m.events.emit("resources", this.name);
+    });
     this.pending = client;
     try {
       await client.connect(this.transport(), { timeout: this.o.connectTimeoutMs });
       const tools = await this.list(client);
+      const prompts = await this.listPrompts(client);
       if (this.pending === client) this.pending = undefined;
       if (gen !== this.generation || this.m.closing) {
         await client.close().catch(() => {});
@@ -129,11 +173,13 @@ class ServerConnection {
       }
       this.client = client;
       this.tools = tools;
+      this.prompts = prompts;
       this.attempt = 0;
       this.everConnected = true;
       this.o.log.info(`mcp server ${this.name} connected`, { mcpServer: this.name, transport: this.cfg.transport, tools: tools.size });
       this.setState("connected");
       this.m.events.emit("tools", this.name);
+      if (prompts.size) this.m.events.emit("prompts", this.name);
       if (this.cfg.transport !== "stdio") this.pingTimer = setInterval(() => this.checkAlive(gen), this.o.pingIntervalMs);
       this.pingTimer?.unref?.();
     } catch (e) {
@@ -179,11 +225,42 @@ class ServerConnection {
       const page = await client.listTools(cursor ? { cursor } : undefined, { timeout: this.o.connectTimeoutMs });
       for (const t of page.tools) {
         const name = namespacedToolName(this.name, t.name);
-        out.set(name, { name, server: this.name, tool: t.name, description: t.description, inputSchema: t.inputSchema });
+        const info: McpToolInfo = { name, server: this.name, tool: t.name, description: t.description, inputSchema: t.inputSchema };
+        if (t.title) info.title = t.title;
+        if (t.outputSchema) info.outputSchema = t.outputSchema;
+        if (t.annotations) info.annotations = t.annotations;
+        out.set(name, info);
       }
       cursor = page.nextCursor;
-    } while (cursor && out.size < 10_000);
+    } while (cursor && out.size < MAX_LISTED);
     return out;
+  }
+
+  /** The server's prompts, when it offers any; a server that fails to list them just has none (logged). */
+  private async listPrompts(client: Client): Promise<Map<string, McpPromptInfo>> {
+    const out = new Map<string, McpPromptInfo>();
+    if (!client.getServerCapabilities()?.prompts) return out;
+    try {
+      let cursor: string | undefined;
+      do {
+        const page = await client.listPrompts(cursor ? { cursor } : undefined, { timeout: this.o.connectTimeoutMs });
+        for (const p of page.prompts) {
+          const name = namespacedToolName(this.name, p.name);
+          out.set(name, { name, server: this.name, prompt: p.name, description: p.description, title: p.title, arguments: p.arguments });
+        }
+        cursor = page.nextCursor;
+      } while (cursor && out.size < MAX_LISTED);
+    } catch (e) {
+      this.o.log.warn(`mcp server ${this.name}: could not list prompts: ${message(e)}`, { mcpServer: this.name });
+    }
+    return out;
+  }
+
+  private async refreshPrompts(gen: number, client: Client) {
+    const prompts = await this.listPrompts(client);
+    if (gen !== this.generation) return;
+    this.prompts = prompts;
+    this.m.events.emit("prompts", this.name);
   }
 
   private async refresh(gen: number, client: Client) {
@@ -318,53 +395,132 @@ export class McpManager {
   async call(name: string, args: Record<string, unknown>, o: CallOptions): Promise<CallToolResult> {
     const info = this.lookup(name);
     if (!info) throw new AlloyError("not_found", `Unknown MCP tool '${name}'`, { code: "tool_not_found", param: "name" });
-    const conn = this.server(info.server);
     const start = performance.now();
+    let isError = true;
+    const span = o.trace?.tool(info.server, info.tool, name, o.trace.capture ? args : undefined);
+    let failure: AlloyError | undefined;
+    let result: CallToolResult | undefined;
+    try {
+      result = await this.onServer(info.server, `MCP tool '${name}'`, o, (client, signal, timeout) =>
+        client.callTool({ name: info.tool, arguments: args }, undefined, { signal, timeout }) as Promise<CallToolResult>,
+      );
+      isError = result.isError === true;
+      return result;
+    } catch (e) {
+      failure = e instanceof AlloyError ? e : undefined;
+      throw e;
+    } finally {
+      const ms = performance.now() - start;
+      this.log.debug("mcp tool call", { mcpServer: info.server, tool: info.tool, durationMs: Math.round(ms * 100) / 100, isError, requestId: o.requestId });
+      this.onToolCall?.(info.server, info.tool, ms, isError);
+      span?.end(failure, isError, span && o.trace?.capture ? result?.content : undefined);
+    }
+  }
+
+  /** Prompts of one server (last known), or of all servers. */
+  prompts(server?: string): McpPromptInfo[] {
+    if (server !== undefined) return [...(this.servers.get(server)?.prompts.values() ?? [])];
+    const out: McpPromptInfo[] = [];
+    for (const s of this.servers.values()) out.push(...s.prompts.values());
+    return out;
+  }
+
+  lookupPrompt(name: string): McpPromptInfo | undefined {
+    for (const s of this.servers.values()) {
+      const p = s.prompts.get(name);
+      if (p) return p;
+    }
+    return undefined;
+  }
+
+  /** Get a prompt by its namespaced name on its server (same waiting and timeout as a tool call). */
+  getPrompt(name: string, args: Record<string, string> | undefined, o: CallOptions): Promise<GetPromptResult> {
+    const info = this.lookupPrompt(name);
+    if (!info) throw new AlloyError("not_found", `Unknown MCP prompt '${name}'`, { code: "prompt_not_found", param: "name" });
+    return this.onServer(info.server, `MCP prompt '${name}'`, o, (client, signal, timeout) =>
+      client.getPrompt({ name: info.prompt, ...(args ? { arguments: args } : {}) }, { signal, timeout }),
+    );
+  }
+
+  /** Whether a server is connected now and says it has resources (lists skip the others rather than wait for them). */
+  hasResources(server: string): boolean {
+    const c = this.servers.get(server)?.client;
+    return !!c && this.servers.get(server)!.state === "connected" && !!c.getServerCapabilities()?.resources;
+  }
+
+  /** Every resource of one server (all pages, bounded). */
+  listResources(server: string, o: CallOptions): Promise<Resource[]> {
+    return this.onServer(server, `MCP server '${server}' resources`, o, async (client, signal, timeout) => {
+      const out: Resource[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await client.listResources(cursor ? { cursor } : undefined, { signal, timeout });
+        out.push(...page.resources);
+        cursor = page.nextCursor;
+      } while (cursor && out.length < MAX_LISTED);
+      return out;
+    });
+  }
+
+  listResourceTemplates(server: string, o: CallOptions): Promise<ResourceTemplate[]> {
+    return this.onServer(server, `MCP server '${server}' resource templates`, o, async (client, signal, timeout) => {
+      const out: ResourceTemplate[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await client.listResourceTemplates(cursor ? { cursor } : undefined, { signal, timeout });
+        out.push(...page.resourceTemplates);
+        cursor = page.nextCursor;
+      } while (cursor && out.length < MAX_LISTED);
+      return out;
+    });
+  }
+
+  readResource(server: string, uri: string, o: CallOptions): Promise<ReadResourceResult> {
+    return this.onServer(server, `MCP resource on '${server}'`, o, (client, signal, timeout) => client.readResource({ uri }, { signal, timeout }));
+  }
+
+  /**
+   * Run one request on a server's client: waits (within the timeout) for a reconnecting server, bounded by
+   * `o.timeoutMs` and `o.signal`; every failure to get an answer becomes an AlloyError naming `what`.
+   */
+  private async onServer<R>(server: string, what: string, o: CallOptions, run: (client: Client, signal: AbortSignal, timeout: number) => Promise<R>): Promise<R> {
+    const conn = this.server(server);
     const secs = o.timeoutMs / 1000;
     const ac = new AbortController();
     const timer = setTimeout(
-      () => ac.abort(new AlloyError("timeout", `MCP tool '${name}' did not finish within ${secs}s (mcp.tool_timeout_secs)`, { code: "tool_timeout" })),
+      () => ac.abort(new AlloyError("timeout", `${what} did not finish within ${secs}s (mcp.tool_timeout_secs)`, { code: "tool_timeout" })),
       o.timeoutMs,
     );
     const onOuter = () => ac.abort(o.signal!.reason);
     if (o.signal?.aborted) onOuter();
     else o.signal?.addEventListener("abort", onOuter, { once: true });
-    let isError = true;
     try {
       const client = await conn.whenConnected(ac.signal).catch((reason) => {
         throw reason instanceof AlloyError && reason.kind === "timeout"
-          ? new AlloyError("unavailable", `MCP server '${info.server}' is not connected${conn.error ? `: ${conn.error}` : ""}`)
+          ? new AlloyError("unavailable", `MCP server '${server}' is not connected${conn.error ? `: ${conn.error}` : ""}`)
           : reason;
       });
-      const result = (await client.callTool({ name: info.tool, arguments: args }, undefined, {
-        signal: ac.signal,
-        // Our own timer owns the deadline; the SDK's default (60 s) must not cut a longer configured timeout.
-        timeout: o.timeoutMs + 1000,
-      })) as CallToolResult;
-      isError = result.isError === true;
-      return result;
+      // Our own timer owns the deadline; the SDK's default (60 s) must not cut a longer configured timeout.
+      return await run(client, ac.signal, o.timeoutMs + 1000);
     } catch (e) {
-      throw this.callError(e, name, conn, ac.signal);
+      throw this.callError(e, what, conn, ac.signal);
     } finally {
       clearTimeout(timer);
       o.signal?.removeEventListener("abort", onOuter);
-      const ms = performance.now() - start;
-      this.log.debug("mcp tool call", { mcpServer: info.server, tool: info.tool, durationMs: Math.round(ms * 100) / 100, isError, requestId: o.requestId });
-      this.onToolCall?.(info.server, info.tool, ms, isError);
     }
   }
 
-  private callError(e: unknown, name: string, conn: ServerConnection, signal: AbortSignal): AlloyError {
+  private callError(e: unknown, what: string, conn: ServerConnection, signal: AbortSignal): AlloyError {
     if (signal.aborted) return asAlloyError(signal.reason);
     if (e instanceof AlloyError) return e;
     if (e instanceof McpError) {
-      if (e.code === ErrorCode.InvalidParams) return new AlloyError("bad_request", `MCP tool '${name}': ${e.message}`);
-      if (e.code === ErrorCode.ConnectionClosed) return new AlloyError("server", `MCP tool '${name}': the server connection closed during the call`);
-      if (e.code === ErrorCode.RequestTimeout) return new AlloyError("timeout", `MCP tool '${name}': ${e.message}`, { code: "tool_timeout" });
-      return new AlloyError("server", `MCP tool '${name}': ${e.message}`);
+      if (e.code === ErrorCode.InvalidParams) return new AlloyError("bad_request", `${what}: ${e.message}`);
+      if (e.code === ErrorCode.ConnectionClosed) return new AlloyError("server", `${what}: the server connection closed during the call`);
+      if (e.code === ErrorCode.RequestTimeout) return new AlloyError("timeout", `${what}: ${e.message}`, { code: "tool_timeout" });
+      return new AlloyError("server", `${what}: ${e.message}`);
     }
     conn.suspect();
-    return new AlloyError("network", `MCP tool '${name}': ${message(e)}`);
+    return new AlloyError("network", `${what}: ${message(e)}`);
   }
 
   private server(name: string): ServerConnection {

@@ -24,6 +24,12 @@ export interface McpPlan {
 
 type Entry = NonNullable<ChatRequest["tools"]>[number];
 
+/** What the caller's key may use (its `mcp_servers` / `mcp_tools`); absent means everything. */
+export interface ToolAccess {
+  server(server: string): boolean;
+  tool(t: McpToolInfo): boolean;
+}
+
 function asFunctionTool(t: McpToolInfo): FunctionTool {
   return {
     type: "function",
@@ -39,7 +45,7 @@ function asFunctionTool(t: McpToolInfo): FunctionTool {
  * Expand MCP tools for one request. Returns undefined when the request involves no MCP server at all (the normal
  * single-dispatch path applies). Throws a 400 for an unknown `server_label`, a 503 for a server never reached yet.
  */
-export function planMcpTools(req: ChatRequest, aliasServers: string[] | undefined, source: ToolSource): McpPlan | undefined {
+export function planMcpTools(req: ChatRequest, aliasServers: string[] | undefined, source: ToolSource, access?: ToolAccess): McpPlan | undefined {
   const entries = req.tools ?? [];
   const requested: Array<{ server: string; allowed?: string[]; approval: boolean; param: string }> = [];
   const clientTools: FunctionTool[] = [];
@@ -48,12 +54,15 @@ export function planMcpTools(req: ChatRequest, aliasServers: string[] | undefine
       const param = `tools[${i}].server_label`;
       if (!source.has(t.server_label))
         throw new AlloyError("bad_request", `Unknown MCP server_label '${t.server_label}' in tools[${i}]; configure it under [mcp.servers]`, { param });
+      if (access && !access.server(t.server_label))
+        throw new AlloyError("permission", `This API key may not use the MCP server '${t.server_label}' (tools[${i}])`, { param, code: "mcp_server_not_allowed" });
       requested.push({ server: t.server_label, allowed: t.allowed_tools, approval: t.require_approval === "always", param });
     } else clientTools.push(t);
   });
   // The alias's servers apply unless the request itself says how to use that server.
+  // An alias's server the key may not use is left out, as a model the key cannot see would be.
   for (const server of aliasServers ?? [])
-    if (!requested.some((r) => r.server === server)) requested.push({ server, approval: false, param: "model" });
+    if (access?.server(server) !== false && !requested.some((r) => r.server === server)) requested.push({ server, approval: false, param: "model" });
   if (requested.length === 0) return undefined;
   // The loop follows one conversation; several choices would each want their own tool rounds.
   if ((req.n ?? 1) > 1) throw new AlloyError("bad_request", "n > 1 is not supported together with MCP tools", { param: "n" });
@@ -70,6 +79,7 @@ export function planMcpTools(req: ChatRequest, aliasServers: string[] | undefine
     for (const t of source.tools(r.server)) {
       // allowed_tools names the server's own tool names (as OpenAI's remote MCP does); namespaced names work too.
       if (r.allowed && !r.allowed.includes(t.tool) && !r.allowed.includes(t.name)) continue;
+      if (access && !access.tool(t)) continue;
       if (auto.has(t.name) || approval.has(t.name)) continue;
       if (clientNames.has(t.name))
         throw new AlloyError("bad_request", `Function tool '${t.name}' clashes with an MCP tool of server '${r.server}'; rename it`, { param: "tools" });

@@ -36,8 +36,11 @@ export interface AccessRecord {
 export type TextKind = "prompt" | "completion";
 
 export interface RequestObserver {
-  /** Called exactly once per request, after the last byte (or the failure). Must not block. */
-  end(rec: AccessRecord): void;
+  /**
+   * Called exactly once per request, after the last byte (or the failure). Must not block. `request` is given by
+   * routes that leave no trace span of their own, so one can be made for them at the end (see tracing.ts).
+   */
+  end(rec: AccessRecord, request?: Request): void;
   /**
    * Present only when prompt and completion text are to be logged (debug level): callers check for it before
    * gathering any text, so nothing is collected otherwise.
@@ -61,7 +64,7 @@ export function observed<C extends { request: Request }>(
   return (ctx) => {
     const t = performance.now();
     const res = handler(ctx);
-    observer.end(simpleRecord(res.headers.get("x-request-id") ?? "", ctx.request.method, route, res.status, performance.now() - t));
+    observer.end(simpleRecord(res.headers.get("x-request-id") ?? "", ctx.request.method, route, res.status, performance.now() - t), ctx.request);
     return res;
   };
 }

@@ -16,6 +16,8 @@ export interface GatewayMetrics {
   request(rec: AccessRecord): void;
   /** One MCP tool call (the MCP manager's onToolCall hook). */
   mcpToolCall(server: string, tool: string, ms: number, isError: boolean): void;
+  /** Trace spans lost before reaching the collector (queue full, failed export). */
+  spansDropped(n: number): void;
   /** Report these providers' limiters (in flight, queued) at scrape time. */
   watch(upstreams: Map<string, Upstream>): void;
   /** The Prometheus text exposition. */
@@ -96,6 +98,9 @@ export function createGatewayMetrics(opts: { config: Config; version: string }):
   );
   const mcpCalls = reg.counter("alloy_mcp_tool_calls_total", "MCP tool calls, by server, tool and status (ok or error).", ["server", "tool", "status"]);
   const mcpDuration = reg.histogram("alloy_mcp_tool_call_duration_seconds", "MCP tool call duration.", ["server", "tool"], DURATION_BUCKETS);
+  const spansDropped = reg
+    .counter("alloy_trace_spans_dropped_total", "Trace spans dropped before export: the export queue was full or an export failed.", [])
+    .labels();
   reg.gauge("alloy_build_info", "Alloy version.", ["version"], () => [[[opts.version], 1]]);
   const startedAt = Date.now() / 1000;
   reg.gauge("process_start_time_seconds", "Start time of the process since the Unix epoch, in seconds.", [], () => [[[], startedAt]]);
@@ -187,6 +192,9 @@ export function createGatewayMetrics(opts: { config: Config; version: string }):
       const t = toolL.of(tool);
       mcpCalls.labels(s, t, isError ? "error" : "ok").inc();
       mcpDuration.labels(s, t).observe(ms / 1000);
+    },
+    spansDropped(n) {
+      spansDropped.inc(n);
     },
     watch(u) {
       upstreams = u;

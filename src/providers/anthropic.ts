@@ -58,14 +58,14 @@ export class AnthropicProvider implements Provider, NativeMessages {
   private async send(req: ChatRequest, o: CallOptions, stream: boolean): Promise<{ res: Response; t: Translated }> {
     const t = toAnthropicRequest(req, { model: o.model, defaultMaxTokens: this.defaultMaxTokens });
     const body = stream ? { ...t.body, stream: true } : t.body;
-    const res = await post(this.name, this.url, { ...this.headers, "x-request-id": o.requestId }, JSON.stringify(body), o.signal);
+    const res = await post(this.name, this.url, { ...this.headers, "x-request-id": o.requestId, ...o.headers }, JSON.stringify(body), o.signal);
     if (!res.ok) throw await errorFromResponse(res, this.name, parseAnthropicError);
     return { res, t };
   }
 
   /** The client's version and betas win over the configured ones (Claude Code relies on its betas). */
   private nativeHeaders(o: NativeMessagesOptions): Record<string, string> {
-    const h: Record<string, string> = { ...this.headers, "x-request-id": o.requestId };
+    const h: Record<string, string> = { ...this.headers, "x-request-id": o.requestId, ...o.headers };
     if (o.version) h["anthropic-version"] = o.version;
     if (o.beta) h["anthropic-beta"] = o.beta;
     return h;

@@ -53,6 +53,8 @@ beforeAll(async () => {
   const config: McpConfig = {
     max_iterations: 10,
     tool_timeout_secs: 5,
+    gateway_max_sessions: 10,
+    gateway_session_idle_secs: 60,
     servers: {
       local: stdio("local"),
       events: { transport: "sse", url: sse.url, headers: { authorization: "Bearer sse-secret" } },

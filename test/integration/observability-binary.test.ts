@@ -1,7 +1,7 @@
 // The compiled ./alloy: human-readable logs by default, startup facts without keys, every buffered line written
 // before the process exits on SIGTERM, --no-metrics.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { BINARY, ROOT, spawnBinary, tempStoreUrl, writeConfig } from "../helpers/gateway.ts";
+import { BINARY, ROOT, spawnBinary, writeConfig } from "../helpers/gateway.ts";
 import { startOpenAIMock, type OpenAIMock } from "../mocks/openai-upstream.ts";
 
 const ENV_KEY = "sk-env-provider-key-0011223344";
@@ -55,7 +55,7 @@ describe("the binary's logs", () => {
   test("text logs by default: startup facts, no key; on SIGTERM every line (the last access line too) is written", async () => {
     const proc = Bun.spawn([BINARY, "--port", "0", "--config", config], {
       cwd: ROOT,
-      env: { OPENAI_API_KEY: ENV_KEY, ALLOY_STORE_URL: tempStoreUrl() },
+      env: { OPENAI_API_KEY: ENV_KEY, ALLOY_STORE_URL: "sqlite://:memory:" },
       stdout: "pipe",
       stderr: "pipe",
     });
@@ -83,7 +83,7 @@ describe("the binary's logs", () => {
   });
 
   test("a client cannot forge a text log line: control characters in its model name are escaped", async () => {
-    const proc = Bun.spawn([BINARY, "--port", "0", "--config", config], { cwd: ROOT, env: { ALLOY_STORE_URL: tempStoreUrl() }, stdout: "pipe", stderr: "pipe" });
+    const proc = Bun.spawn([BINARY, "--port", "0", "--config", config], { cwd: ROOT, env: { ALLOY_STORE_URL: "sqlite://:memory:" }, stdout: "pipe", stderr: "pipe" });
     const out = collect(proc.stdout);
     const port = Number((await out.waitFor(/ port=(\d+)/))[1]);
     const forged = "mock/x\n2026-01-01T00:00:00.000Z FATAL forged\r\u2028\u0085\u001b[2J";

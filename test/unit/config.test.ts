@@ -28,6 +28,15 @@ describe("config loading", () => {
     expect(c.providers).toEqual({});
   });
 
+  test("/mcp session bounds have defaults; a key's mcp_servers must name configured servers", async () => {
+    const c = await load("");
+    expect(c.mcp).toMatchObject({ gateway_max_sessions: 1000, gateway_session_idle_secs: 1800 });
+    expect(await failure(`[server.keys.a]\nkey = "k1"\nmcp_servers = ["fs"]`)).toBe('server.keys.a.mcp_servers: unknown MCP server "fs"');
+    const ok = await load(`[server.keys.a]\nkey = "k1"\nmcp_servers = ["fs"]\nmcp_tools = ["fs__read_*"]\n[mcp.servers.fs]\ncommand = "x"`);
+    expect(ok.server.keys!.a).toMatchObject({ mcp_servers: ["fs"], mcp_tools: ["fs__read_*"] });
+    expect(await failure(`[mcp]\ngateway_session_idle_secs = 0`)).toContain("mcp.gateway_session_idle_secs");
+  });
+
   test("unknown keys are refused with their path", async () => {
     expect(await failure(`[server]\nhots = "x"`)).toBe("server.hots: unknown key");
     expect(await failure(`[providers.openai]\napi_key = "k"\nmax_concurent = 3`)).toBe("providers.openai.max_concurent: unknown key");

@@ -1,5 +1,6 @@
 // What a gateway loads before it serves its first request, read from the same bundle `bun run build` compiles. Each
-// of these cost idle memory when loaded at startup: the AWS SDK ~25 MB, the MCP SDK ~25 MB, node:crypto ~2.5 MB.
+// of these cost idle memory when loaded at startup: the AWS SDK ~25 MB, the MCP SDK ~25 MB, node:crypto ~2.5 MB, and the
+// OpenTelemetry SDK is wanted only when tracing is configured.
 import { beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -49,8 +50,13 @@ describe("modules loaded at startup", () => {
     expect(inputs.some((p) => p.includes("node_modules/elysia/"))).toBe(true);
   });
 
-  test("leave out the AWS SDK and the MCP SDK (loaded on first use)", () => {
-    expect(inputs.filter((p) => /node_modules\/(@aws-sdk|@smithy|@modelcontextprotocol)\//.test(p))).toEqual([]);
+  test("leave out the AWS SDK, the MCP SDK and the OpenTelemetry SDK (loaded on first use / when tracing is on)", () => {
+    expect(inputs.filter((p) => /node_modules\/(@aws-sdk|@smithy|@modelcontextprotocol|@opentelemetry)\//.test(p))).toEqual([]);
+    expect(inputs.some((p) => p.endsWith("src/observability/otel.ts"))).toBe(false);
+  });
+
+  test("leave out the store and its migrations (opened at startup through a dynamic import, after the listen setup is built)", () => {
+    expect(inputs.filter((p) => p.includes("src/store/"))).toEqual([]);
   });
 
   test("leave out node:crypto", () => {

@@ -73,6 +73,8 @@ export interface SendOptions {
   signal: AbortSignal;
   /** Extra headers, signed with the rest (lower-case names): `accept`, `x-amzn-bedrock-accept`, … */
   headers?: Record<string, string>;
+  /** Headers sent but not signed (the trace's `traceparent`): SigV4 covers only the headers it lists. */
+  unsigned?: Record<string, string>;
 }
 
 /** An event of an event stream: its `:event-type` and payload. Exception and error frames are thrown instead. */
@@ -145,6 +147,7 @@ export class BedrockTransport {
         target.signingName,
         new Date(),
       );
+      if (o.unsigned) headers = { ...headers, ...o.unsigned };
     } catch (e) {
       throw fromSdkError(this.provider, e);
     }

@@ -1,5 +1,5 @@
 // The tools every mock MCP server offers, built with the SDK's own McpServer so the wire format is the real one.
-import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { McpServer, ResourceTemplate } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 
@@ -35,6 +35,16 @@ export function createMockServer(label: string, opts: { onCrash?: () => void } =
     server.registerTool(name, { description: `Added at runtime: ${name}` }, async () => ({ content: [{ type: "text", text: `new tool ${name}` }] }));
     return { content: [{ type: "text", text: `added ${name}` }] };
   });
+  // A prompt, a fixed resource and a template, for /mcp's prompts/* and resources/*.
+  server.registerPrompt("greet", { description: "Greet someone", argsSchema: { who: z.string() } }, ({ who }) => ({
+    messages: [{ role: "user", content: { type: "text", text: `Say hello to ${who} (from ${label})` } }],
+  }));
+  server.registerResource("readme", `mock://${label}/readme`, { description: "The server's readme", mimeType: "text/plain" }, (uri) => ({
+    contents: [{ uri: uri.href, mimeType: "text/plain", text: `readme of ${label}` }],
+  }));
+  server.registerResource("note", new ResourceTemplate(`mock://${label}/notes/{id}`, { list: undefined }), { description: "A note by id" }, (uri, { id }) => ({
+    contents: [{ uri: uri.href, text: `note ${String(id)} of ${label}` }],
+  }));
   if (opts.onCrash) {
     const crash = opts.onCrash;
     server.registerTool("crash", { description: "Kills the server mid-call" }, async () => {
