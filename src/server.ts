@@ -34,6 +34,7 @@ function withAttemptLog(log: Logger, inner?: DispatchObserver): DispatchObserver
     },
     retry: (provider) => inner?.retry(provider),
     failover: (from, to) => inner?.failover(from, to),
+    hedge: (alias, outcome) => inner?.hedge(alias, outcome),
   };
 }
 
