@@ -1,5 +1,6 @@
 // Start and stop the gateway: config in, a listening server out, graceful shutdown on signals.
 import { lookup } from "node:dns/promises";
+import { withAttemptLog } from "./observability/attempt-log.ts";
 import { networkInterfaces } from "node:os";
 import type { Config } from "./config/schema.ts";
 import type { DispatchObserver } from "./gateway/dispatch.ts";
@@ -14,29 +15,6 @@ import { clientRedactor, collectSecrets, scrubClientMessage, upstreamHosts } fro
 import { AlloyError, setMessageScrubber } from "./errors.ts";
 
 export const VERSION = "0.1.0";
-
-/** Failed upstream attempts get a line of their own (the access line only counts them), tagged with the request id. */
-function withAttemptLog(log: Logger, inner?: DispatchObserver): DispatchObserver {
-  return {
-    attempt(provider, model, ms, error, requestId) {
-      inner?.attempt(provider, model, ms, error, requestId);
-      if (error && error.kind !== "cancelled")
-        log.warn("upstream attempt failed", {
-          requestId,
-          provider,
-          upstreamModel: model,
-          error: error.kind,
-          status: error.status,
-          retryable: error.retryable,
-          errorMessage: error.message,
-          durationMs: Math.round(ms * 100) / 100,
-        });
-    },
-    retry: (provider) => inner?.retry(provider),
-    failover: (from, to) => inner?.failover(from, to),
-    hedge: (alias, outcome) => inner?.hedge(alias, outcome),
-  };
-}
 
 /** A startup failure the operator can fix (port in use, bad host): its message is the one line to show. */
 export class StartupError extends Error {

@@ -7,8 +7,8 @@ import type { GatewayMetrics } from "../observability/gateway-metrics.ts";
 import type { KeyRule } from "../governance/keylimits.ts";
 import { ROUTES, UNAUTHORIZED, UNMATCHED } from "../routes.ts";
 import { GatewayAuth, rawPath } from "./auth.ts";
-import { chatHandler } from "./chat.ts";
-import { countTokensHandler, messagesHandler } from "./messages.ts";
+import { ingressRoutes } from "./ingress-routes.ts";
+import type { IngressDeps } from "./ingress.ts";
 import { errorResponse } from "./errors.ts";
 import { json } from "./json.ts";
 import type { McpManager } from "../mcp/servers.ts";
@@ -68,12 +68,22 @@ function failure(code: unknown, error: unknown, request: Request, id: string): R
   return errorResponse(new AlloyError("server", "Internal gateway error", { status: 500, type: "server_error", code: "internal_error" }), id);
 }
 
+/** The model routes of ingress-routes.ts, each handed the request's facts the app's derive worked out. */
+function modelRoutes(deps: IngressDeps) {
+  const app = new Elysia();
+  for (const r of ingressRoutes) {
+    const handle = r.handler(deps);
+    app.post(r.path, (c) => {
+      const { requestId, caller } = c as unknown as RequestFacts;
+      return handle(c.request, c.server, requestId, caller);
+    }, { parse: "none" });
+  }
+  return app;
+}
+
 export function createApp(deps: AppDeps) {
   const { gateway } = deps;
   const auth = new GatewayAuth(gateway.config.server);
-  const chat = chatHandler({ ...deps, auth });
-  const messages = messagesHandler({ ...deps, auth });
-  const countTokens = countTokensHandler({ ...deps, auth });
   const mcp = mcpRoutes({
     mcp: deps.mcp,
     config: gateway.config.mcp,
@@ -134,9 +144,7 @@ export function createApp(deps: AppDeps) {
     }))
     .get(ROUTES.models, observed<Ctx>(deps.observer, ROUTES.models, ({ requestId, caller }) => plain(modelsFor(caller), requestId)))
     .use(metricsRoute(deps.metrics, deps.observer))
-    .post(ROUTES.chat, ({ request, server, requestId, caller }) => chat(request, server, requestId, caller), { parse: "none" })
-    .post(ROUTES.messages, ({ request, server, requestId, caller }) => messages(request, server, requestId, caller), { parse: "none" })
-    .post(ROUTES.countTokens, ({ request, server, requestId, caller }) => countTokens(request, server, requestId, caller), { parse: "none" })
+    .use(modelRoutes({ ...deps, auth }))
     // Claude Code probes the base URL before it starts.
     .head("/", ({ requestId }) => plain(null, requestId))
     .get(ROUTES.mcpTools, observed<Ctx>(deps.observer, ROUTES.mcpTools, ({ requestId }) => mcp.list(requestId)))

@@ -1,11 +1,15 @@
 // POST /v1/chat/completions: the OpenAI Chat Completions dialect. Decode (validate), run (one dispatch, or the MCP
 // tool loop when the request names MCP tools), encode (the answer as it is, its upstream bytes when unchanged).
 import { chatErrorReply } from "../dialects/chat/errors.ts";
-import { chatStream } from "../dialects/chat/stream.ts";
+import { chatRelay, chatStream, observeRelay } from "../dialects/chat/stream.ts";
+import { opened, type Opened, type OpenStream } from "../gateway/dispatch.ts";
+import type { RelayEvent } from "../providers/openai/scan.ts";
 import { mcpChat, mcpStream, planForRequest } from "../mcp/governed-loop.ts";
 import { tapStream } from "../observability/text.ts";
 import { validateChatRequest } from "../openai/validate.ts";
 import { ingressHandler, type IngressDeps } from "./ingress.ts";
+
+type Relayed = { relay: Opened<RelayEvent> } | { pieces: OpenStream };
 
 export function chatHandler(deps: IngressDeps) {
   const { gateway, observer, mcp } = deps;
@@ -30,10 +34,21 @@ export function chatHandler(deps: IngressDeps) {
         return x.json(reply.raw ?? JSON.stringify(res));
       }
 
+      const state = { includeUsage: req.stream_options?.include_usage === true };
+      if (!plan && !observer.text) {
+        // Nothing between the upstream and the client reads the chunks: a target that streams OpenAI chunks itself
+        // is relayed event by event (scanned, not parsed); any other target is translated as usual.
+        const out = await gateway.dispatcher.run<Relayed>(route, x.ctrl, async (t, keep) =>
+          t.provider.chatRelay
+            ? { relay: await opened(t.provider.chatRelay.relayChatStream(req, t), t, keep) }
+            : { pieces: await opened(t.provider.chatStream(req, t), t, keep) },
+        );
+        return "relay" in out ? x.sseItems(out.relay, chatRelay, state, observeRelay) : x.sse(out.pieces, chatStream, state);
+      }
       const open = plan ? await mcpStream(plan, mcpDeps, route, x.ctrl) : await gateway.dispatcher.stream(req, route, x.ctrl);
       // Debug logging only: the completion text is gathered as it streams past.
       const rest = observer.text ? tapStream(open.first, open.rest, (m) => observer.text?.(x.requestId, "completion", m)) : open.rest;
-      return x.sse({ first: open.first, rest }, chatStream, { includeUsage: req.stream_options?.include_usage === true });
+      return x.sse({ first: open.first, rest }, chatStream, state);
     },
   });
 }

@@ -62,7 +62,7 @@ export function mcpStream(plan: McpPlan, deps: McpRunDeps, route: Route, ctx: Di
 }
 
 /** The same open stream with each item mapped (the loop works on chunks, the encoders on pieces). */
-function mapOpened<A, B>(s: Opened<A>, f: (a: A) => B): Opened<B> {
+export function mapOpened<A, B>(s: Opened<A>, f: (a: A) => B): Opened<B> {
   const { rest } = s;
   return {
     first: f(s.first),

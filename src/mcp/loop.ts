@@ -9,6 +9,7 @@
 //   finish_reason "length" (stopped by a limit), never an error.
 // - Non-streamed answers carry the final round's message; streamed answers show the text of every round as it arrives.
 import { AlloyError } from "../errors.ts";
+import { chunkOf, usageChunk, type ChunkHead, type Delta } from "../providers/kit.ts";
 import type { ChatChunk, ChatMessage, ChatRequest, ChatResponse, FinishReason, ToolCall, Usage } from "../openai/schema.ts";
 import { ToolCallAccumulator } from "../openai/tool-calls.ts";
 import type { McpPlan } from "./tools.ts";
@@ -106,14 +107,10 @@ export async function streamToolLoop(plan: McpPlan, fns: LoopFns): Promise<{ fir
 async function* streamRounds(plan: McpPlan, fns: LoopFns): AsyncGenerator<ChatChunk, void, undefined> {
   const messages = [...plan.req.messages];
   let usage: Usage | undefined;
-  let head: Pick<ChatChunk, "id" | "created" | "model"> | undefined;
+  let head: ChunkHead | undefined;
   /** Whether any text reached the client; the next round's text then starts on a new paragraph. */
   let shown = false;
-  const chunk = (delta: ChatChunk["choices"][0]["delta"], finish: FinishReason | null = null): ChatChunk => ({
-    ...head!,
-    object: "chat.completion.chunk",
-    choices: [{ index: 0, delta, finish_reason: finish }],
-  });
+  const chunk = (delta: Delta, finish: FinishReason | null = null): ChatChunk => chunkOf(head!, delta, finish);
   for (let round = 1; ; round++) {
     const { first, rest } = await fns.stream(roundRequest(plan.req, messages, round, true));
     if (!head) {
@@ -161,7 +158,7 @@ async function* streamRounds(plan: McpPlan, fns: LoopFns): AsyncGenerator<ChatCh
         yield chunk({ content: `${shown ? "\n\n" : ""}${maxIterationsNote(round, mcp)}` });
         yield chunk({}, "length");
       } else yield chunk({}, finish ?? "stop");
-      if (usage) yield { ...head!, object: "chat.completion.chunk", choices: [], usage };
+      if (usage) yield usageChunk(head!, usage);
       return;
     }
     messages.push(...(await toolTurn(text || null, mcp, fns)));

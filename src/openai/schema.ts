@@ -243,15 +243,6 @@ export const ChatChunk = T.Object(
   Open,
 );
 
-export const ErrorBody = T.Object({
-  error: T.Object({
-    message: Str,
-    type: Str,
-    param: T.Union([Str, T.Null()]),
-    code: T.Union([Str, T.Null()]),
-  }),
-});
-
 export type ChatRequest = Static<typeof ChatRequest>;
 export type ChatMessage = Static<typeof Message>;
 export type UserContentPart = Static<typeof UserContentPart>;
@@ -264,7 +255,6 @@ export type FinishReason = Static<typeof FinishReason>;
 export type ChatResponse = Static<typeof ChatResponse>;
 export type ChatChunk = Static<typeof ChatChunk>;
 export type ToolCallDelta = Static<typeof ToolCallDelta>;
-export type ErrorBody = Static<typeof ErrorBody>;
 
 /** Text of a message's content, whatever its form (string, parts, null). */
 export function contentText(content: unknown): string {

@@ -1,6 +1,7 @@
 // Anthropic Messages API behind the Provider interface. The translation lives in ./anthropic/ as pure functions
 // (request, response, events, stream); this file is the I/O: headers, POST, error bodies, feeding stream events.
 import { Type as T } from "@sinclair/typebox";
+import { localChatId, streamFailure, unixNow } from "./kit.ts";
 import type { ProviderConfig } from "../config/schema.ts";
 import { AlloyError, asAlloyError } from "../errors.ts";
 import type { ChatChunk, ChatRequest, ChatResponse } from "../openai/schema.ts";
@@ -26,8 +27,6 @@ export interface AnthropicConfig extends ProviderConfig {
 
 const checkResponse = new LazyCheck(AnthropicResponse);
 
-let seq = 0;
-const localId = () => `chatcmpl-${Date.now().toString(36)}${(seq++).toString(36)}`;
 
 export class AnthropicProvider implements Provider, NativeMessages {
   readonly nativeMessages: NativeMessages = this;
@@ -106,8 +105,7 @@ export class AnthropicProvider implements Provider, NativeMessages {
         yield frame;
       }
     } catch (e) {
-      if (o.signal.aborted) throw asAlloyError(o.signal.reason);
-      throw e;
+      throw streamFailure(e, o.signal);
     }
     if (!stopped) throw new AlloyError("server", `${this.name} stream ended before message_stop (the answer was cut short)`);
   }
@@ -122,27 +120,25 @@ export class AnthropicProvider implements Provider, NativeMessages {
       throw new AlloyError("server", `${this.name} returned a body that is not JSON`);
     }
     if (!checkResponse.Check(json)) throw new AlloyError("server", `${this.name} returned an unexpected body`);
-    return { value: fromAnthropicResponse(json, { model: req.model, created: nowSecs(), jsonTool: t.jsonTool }) };
+    return { value: fromAnthropicResponse(json, { model: req.model, created: unixNow(), jsonTool: t.jsonTool }) };
   }
 
   async *chatStream(req: ChatRequest, o: CallOptions): AsyncGenerator<Piece> {
     const { res, t } = await this.send(req, o, true);
     if (!res.body) throw new AlloyError("server", `${this.name} returned an empty stream`);
-    const state = initStream({ model: req.model, created: nowSecs(), id: localId(), jsonTool: t.jsonTool });
+    const state = initStream({ model: req.model, created: unixNow(), id: localChatId(), jsonTool: t.jsonTool });
     try {
       for await (const frame of sseFrames(res.body, this.sse)) {
         for (const chunk of step(state, parseEvent(frame))) yield { chunk };
         if (state.stopped) break;
       }
     } catch (e) {
-      if (o.signal.aborted) throw asAlloyError(o.signal.reason);
-      throw e; // transport failures were classified where they happened; anything else is our own fault
+      throw streamFailure(e, o.signal);
     }
     for (const chunk of finish(state)) yield { chunk };
   }
 }
 
-const nowSecs = () => Math.floor(Date.now() / 1000);
 
 export const anthropicModule: ProviderModule<AnthropicConfig> = {
   type: "anthropic",

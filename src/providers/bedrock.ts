@@ -2,6 +2,7 @@
 // inference profile), plus InvokeModel/InvokeModelWithResponseStream for native bodies (Claude's Messages API on
 // Bedrock). The translation lives in bedrock/ as pure functions; bedrock/transport.ts signs and sends each call.
 import { Type as T } from "@sinclair/typebox";
+import { localChatId, unixNow } from "./kit.ts";
 import type { ConverseResponse, ConverseStreamOutput } from "@aws-sdk/client-bedrock-runtime";
 import { AlloyError, asAlloyError } from "../errors.ts";
 import type { ChatChunk, ChatRequest, ChatResponse } from "../openai/schema.ts";
@@ -11,7 +12,10 @@ import { toConverseRequest } from "./bedrock/request.ts";
 import { fromConverseResponse } from "./bedrock/response.ts";
 import { finish, newStreamState, step } from "./bedrock/stream.ts";
 import { BedrockTransport, DEFAULT_MAX_RESPONSE_SIZE } from "./bedrock/transport.ts";
-import type { CallOptions, Piece, Provider, ProviderModule, Reply } from "./provider.ts";
+import { countModelId, countTokensRequest, isClaudeModel, toCountBody, toInvokeBody } from "./bedrock/messages.ts";
+import { streamError } from "./anthropic/errors.ts";
+import type { CallOptions, NativeMessages, NativeMessagesOptions, Piece, Provider, ProviderModule, Reply } from "./provider.ts";
+import type { SseFrame } from "./sse.ts";
 
 export type BedrockConfig = ProviderConfig & Partial<BedrockClientOptions>;
 
@@ -35,12 +39,19 @@ export interface InvokeResult {
   requestId: string | undefined;
 }
 
-const chatId = (awsRequestId?: string | null) => `chatcmpl-${awsRequestId ?? crypto.randomUUID()}`;
-const now = () => Math.floor(Date.now() / 1000);
+const chatId = (awsRequestId?: string | null) => (awsRequestId ? `chatcmpl-${awsRequestId}` : localChatId());
+const now = unixNow;
 const utf8 = new TextDecoder();
 
 export class BedrockProvider implements Provider {
   private readonly transport: BedrockTransport;
+  /** Claude's Messages API through InvokeModel, for Claude model ids only (the rest take Converse). */
+  readonly nativeMessages: NativeMessages = {
+    supports: isClaudeModel,
+    messages: (body, o) => this.messages(body, o),
+    messagesStream: (body, o) => this.messagesStream(body, o),
+    countTokens: (body, o) => this.countTokens(body, o),
+  };
 
   constructor(
     readonly name: string,
@@ -129,6 +140,51 @@ export class BedrockProvider implements Provider {
     } catch (e) {
       throw this.fail(e, o.signal);
     }
+  }
+
+  /** InvokeModel with the client's Messages body (Bedrock's form of it); the answer is Anthropic's, relayed as sent. */
+  async messages(body: Record<string, unknown>, o: NativeMessagesOptions): Promise<Reply<unknown>> {
+    const res = await this.invoke(o.model, JSON.stringify(toInvokeBody(body, o.beta)), { signal: o.signal });
+    try {
+      return { value: JSON.parse(res.body), raw: res.body };
+    } catch {
+      throw new AlloyError("server", `${this.name} returned a body that is not JSON`);
+    }
+  }
+
+  /**
+   * InvokeModelWithResponseStream: each chunk is one Anthropic event, relayed as `event: <type>` with its JSON as
+   * sent. An `error` event is thrown (the route sends it in Anthropic's shape); the stream must reach message_stop.
+   */
+  async *messagesStream(body: Record<string, unknown>, o: NativeMessagesOptions): AsyncGenerator<SseFrame> {
+    let stopped = false;
+    for await (const data of this.invokeStream(o.model, JSON.stringify(toInvokeBody(body, o.beta)), { signal: o.signal })) {
+      let e: { type?: unknown; error?: { type?: unknown; message?: unknown } };
+      try {
+        e = JSON.parse(data);
+      } catch {
+        throw new AlloyError("server", `${this.name} sent a stream chunk that is not JSON`);
+      }
+      if (typeof e?.type !== "string") throw new AlloyError("server", `${this.name} sent a stream chunk without a type`);
+      if (e.type === "error") throw streamError({ type: String(e.error?.type ?? "api_error"), message: String(e.error?.message ?? "") });
+      if (e.type === "message_stop") stopped = true;
+      yield { event: e.type, data };
+    }
+    if (!stopped) throw new AlloyError("server", `${this.name} stream ended before message_stop (the answer was cut short)`);
+  }
+
+  /** Bedrock's CountTokens over the InvokeModel body → Anthropic's `{"input_tokens"}`. */
+  async countTokens(body: Record<string, unknown>, o: NativeMessagesOptions): Promise<Reply<unknown>> {
+    const res = await this.transport.send("count-tokens", countModelId(o.model), countTokensRequest(toCountBody(body, o.beta)), { signal: o.signal });
+    let n: unknown;
+    try {
+      n = (JSON.parse(utf8.decode(await this.transport.readAll(res, o.signal))) as { inputTokens?: unknown }).inputTokens;
+    } catch (e) {
+      if (e instanceof AlloyError || o.signal.aborted) throw this.fail(e, o.signal);
+      n = undefined;
+    }
+    if (typeof n !== "number") throw new AlloyError("server", `${this.name} returned a CountTokens answer without inputTokens`);
+    return { value: { input_tokens: n } };
   }
 
   close(): void {

@@ -1,10 +1,11 @@
 // A keyless in-process upstream: echoes the last user message (or a fixed reply), streams it word by word, calls
-// tools on request and fails on purpose. It goes through the same routing, governance and observability as any
+// tools on request (tool_choice, or a `[mock:tool NAME {args}]` directive in the prompt) and fails on purpose. It goes through the same routing, governance and observability as any
 // provider, so operators can try the gateway (and load-test it) with no network and no keys.
 import { Type as T } from "@sinclair/typebox";
+import { chunkOf, unixNow, usageChunk, type Delta } from "./kit.ts";
 import { AlloyError } from "../errors.ts";
 import { sleep } from "../governance/backoff.ts";
-import { contentText, type ChatChunk, type ChatRequest, type ChatResponse, type ToolCall, type Usage } from "../openai/schema.ts";
+import { contentText, type ChatRequest, type ChatResponse, type FinishReason, type ToolCall, type Usage } from "../openai/schema.ts";
 import type { ProviderConfig } from "../config/schema.ts";
 import type { CallOptions, Piece, Provider, ProviderModule, Reply } from "./provider.ts";
 
@@ -27,6 +28,28 @@ interface Answer {
   usage: Usage;
 }
 
+/** `[mock:tool NAME]` or `[mock:tool NAME {"json": "arguments"}]` in a user message: call that tool if offered. */
+const DIRECTIVE = /\[mock:tool ([A-Za-z0-9_.:-]+)(?:\s+(\{.*\}))?\]/s;
+
+export interface Directive {
+  name: string;
+  /** The arguments as JSON text ("{}" when none were given). */
+  arguments: string;
+}
+
+/** The directive in a text, when there is one whose arguments (if any) are a JSON object. */
+export function parseDirective(text: string): Directive | undefined {
+  const m = DIRECTIVE.exec(text);
+  if (!m) return undefined;
+  if (m[2] === undefined) return { name: m[1]!, arguments: "{}" };
+  try {
+    const args: unknown = JSON.parse(m[2]);
+    return args && typeof args === "object" && !Array.isArray(args) ? { name: m[1]!, arguments: JSON.stringify(args) } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 let seq = 0;
 const nextId = () => `mock-${Date.now().toString(36)}-${(seq++).toString(36)}`;
 
@@ -37,12 +60,20 @@ export class MockProvider implements Provider {
     private readonly random: () => number = Math.random,
   ) {}
 
-  /** What the mock answers: a tool call when tool_choice names one (or is "required"), else the reply text. */
+  /**
+   * What the mock answers, first rule that applies:
+   * 1. the latest user message with a `[mock:tool NAME {args}]` directive, NAME among the request's tools: that tool
+   *    call, unless a tool result already follows that message — then `Tool result: <the last result>`;
+   * 2. a tool call when tool_choice names one (or is "required");
+   * 3. the configured reply; `Tool result: …` after a tool result; else `You said: <last user text>`.
+   */
   answer(req: ChatRequest): Answer {
     let prompt = 0;
     for (const m of req.messages) prompt += countTokens(contentText(m.content));
     const last = req.messages[req.messages.length - 1]!;
     const tools = (req.tools ?? []).filter((t) => t.type === "function");
+    const scripted = this.directed(req, tools.map((t) => t.function.name));
+    if (scripted) return { ...scripted, usage: usage(prompt, scripted.toolCalls ? 1 : countTokens(scripted.content ?? "")) };
     const choice = req.tool_choice;
     const toolName =
       last.role === "tool"
@@ -66,6 +97,26 @@ export class MockProvider implements Provider {
     return { content, toolCalls: undefined, usage: usage(prompt, countTokens(content)) };
   }
 
+  /** Rule 1 of `answer`: the directive's tool call, or the tool's result once it has run. */
+  private directed(req: ChatRequest, offered: string[]): Omit<Answer, "usage"> | undefined {
+    let result: string | undefined;
+    for (let i = req.messages.length - 1; i >= 0; i--) {
+      const m = req.messages[i]!;
+      if (m.role === "tool") {
+        result ??= contentText(m.content);
+        continue;
+      }
+      if (m.role !== "user") continue;
+      const d = parseDirective(contentText(m.content));
+      if (!d) continue;
+      if (!offered.includes(d.name)) return undefined;
+      if (result !== undefined) return { content: `Tool result: ${result}`, toolCalls: undefined };
+      const call: ToolCall = { id: `call_${nextId().replace(/-/g, "")}`, type: "function", function: { name: d.name, arguments: d.arguments } };
+      return { content: null, toolCalls: [call] };
+    }
+    return undefined;
+  }
+
   private async begin(o: CallOptions): Promise<void> {
     if (this.cfg.latency_ms > 0) await sleep(this.cfg.latency_ms, o.signal);
     if (this.cfg.fail_rate > 0 && this.random() < this.cfg.fail_rate)
@@ -78,7 +129,7 @@ export class MockProvider implements Provider {
     const value: ChatResponse = {
       id: `chatcmpl-${nextId()}`,
       object: "chat.completion",
-      created: Math.floor(Date.now() / 1000),
+      created: unixNow(),
       model: o.model,
       choices: [
         {
@@ -96,10 +147,8 @@ export class MockProvider implements Provider {
   async *chatStream(req: ChatRequest, o: CallOptions): AsyncGenerator<Piece> {
     await this.begin(o);
     const a = this.answer(req);
-    const base = { id: `chatcmpl-${nextId()}`, object: "chat.completion.chunk" as const, created: Math.floor(Date.now() / 1000), model: o.model };
-    const chunk = (delta: ChatChunk["choices"][0]["delta"], finish: ChatChunk["choices"][0]["finish_reason"] = null): Piece => ({
-      chunk: { ...base, choices: [{ index: 0, delta, finish_reason: finish }] },
-    });
+    const head = { id: `chatcmpl-${nextId()}`, created: unixNow(), model: o.model };
+    const chunk = (delta: Delta, finish: FinishReason | null = null): Piece => ({ chunk: chunkOf(head, delta, finish) });
     yield chunk({ role: "assistant", content: "" });
     const pause = this.cfg.tokens_per_sec ? 1000 / this.cfg.tokens_per_sec : 0;
     if (a.toolCalls) {
@@ -114,7 +163,7 @@ export class MockProvider implements Provider {
       }
     }
     yield chunk({}, a.toolCalls ? "tool_calls" : "stop");
-    yield { chunk: { ...base, choices: [], usage: a.usage } };
+    yield { chunk: usageChunk(head, a.usage) };
   }
 }
 

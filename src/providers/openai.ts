@@ -1,10 +1,12 @@
 // OpenAI and every OpenAI-compatible upstream (Groq, vLLM, Ollama, Azure-style proxies): the request passes through
 // with only the model replaced, streams are parsed frame by frame and handed on as chunk objects.
 import { Type as T } from "@sinclair/typebox";
+import { streamFailure } from "./kit.ts";
 import { AlloyError } from "../errors.ts";
-import type { ChatChunk, ChatRequest, ChatResponse } from "../openai/schema.ts";
+import type { ChatChunk, ChatRequest, ChatResponse, Usage } from "../openai/schema.ts";
 import type { ProviderConfig } from "../config/schema.ts";
-import type { CallOptions, Piece, Provider, ProviderModule, Reply } from "./provider.ts";
+import type { CallOptions, ChatRelay, Piece, Provider, ProviderModule, Reply } from "./provider.ts";
+import { scanChunk, type RelayEvent } from "./openai/scan.ts";
 import { sseFrames } from "./sse.ts";
 import { DEFAULT_LIMITS, errorFromResponse, parseOpenAIError, post, readText, type UpstreamLimits } from "./upstream.ts";
 
@@ -13,7 +15,8 @@ export interface OpenAIConfig extends ProviderConfig {
   headers?: Record<string, string>;
 }
 
-export class OpenAIProvider implements Provider {
+export class OpenAIProvider implements Provider, ChatRelay {
+  readonly chatRelay: ChatRelay = this;
   private readonly url: string;
   private readonly headers: Record<string, string>;
   private readonly sse: { provider: string; maxEventSize: number };
@@ -60,6 +63,68 @@ export class OpenAIProvider implements Provider {
     return { value: json, raw: text };
   }
 
+  /**
+   * The stream as the upstream's own events, for a client of the same dialect: each event is scanned for the few
+   * things the gateway needs (finish, usage) and parsed only when the scan cannot vouch for it. The same rules hold
+   * as in chatStream: a stream that ends without a finish_reason (or [DONE]) was cut short.
+   */
+  async *relayChatStream(req: ChatRequest, o: CallOptions): AsyncGenerator<RelayEvent> {
+    const res = await this.send(req, o, true);
+    if (!res.ok) throw await errorFromResponse(res, this.name, parseOpenAIError);
+    if (!res.body) throw new AlloyError("server", `${this.name} returned an empty stream`);
+    let finished = false;
+    try {
+      for await (const frame of sseFrames(res.body, this.sse)) {
+        const data = frame.data;
+        if (data === "[DONE]") return;
+        const scan = scanChunk(data);
+        if (scan.kind === "chunk") {
+          if (scan.finish === undefined) yield { data };
+          else {
+            finished = true;
+            yield { data, finish: scan.finish };
+          }
+          continue;
+        }
+        if (scan.kind === "skip") continue;
+        const json = this.parseEvent(data);
+        const kind = chunkKind(json);
+        if (kind === "skip") continue;
+        if (kind === "bad") throw new AlloyError("server", `${this.name} sent a stream chunk with malformed choices`);
+        const choices = json.choices as Array<{ finish_reason?: unknown }>;
+        const finish = choices.find((c) => c.finish_reason)?.finish_reason;
+        if (kind === "finish") finished = true;
+        const usage = json.usage && typeof json.usage === "object" ? (json.usage as Usage) : undefined;
+        yield {
+          data: kind === "fixed" ? JSON.stringify(json) : data,
+          ...(typeof finish === "string" ? { finish } : {}),
+          ...(usage ? { usage } : {}),
+          ...(choices.length === 0 ? { usageOnly: true } : {}),
+        };
+      }
+    } catch (e) {
+      throw streamFailure(e, o.signal);
+    }
+    if (!finished) throw new AlloyError("server", `${this.name} stream ended before a finish_reason (the answer was cut short)`);
+  }
+
+  /** One stream event, parsed and checked: an error event is the upstream's failure. */
+  private parseEvent(data: string): Record<string, unknown> {
+    let json: unknown;
+    try {
+      json = JSON.parse(data);
+    } catch {
+      throw new AlloyError("server", `${this.name} sent a stream event that is not JSON`);
+    }
+    if (json === null || typeof json !== "object") throw new AlloyError("server", `${this.name} sent a stream event that is not an object`);
+    const j = json as Record<string, unknown>;
+    if (j.error) {
+      const e = parseOpenAIError(j);
+      throw new AlloyError("server", e?.message ?? "upstream stream error", { upstreamType: e?.type });
+    }
+    return j;
+  }
+
   async *chatStream(req: ChatRequest, o: CallOptions): AsyncGenerator<Piece> {
     const res = await this.send(req, o, true);
     if (!res.ok) throw await errorFromResponse(res, this.name, parseOpenAIError);
@@ -69,17 +134,7 @@ export class OpenAIProvider implements Provider {
     try {
       for await (const frame of sseFrames(res.body, this.sse)) {
         if (frame.data === "[DONE]") return;
-        let json: any;
-        try {
-          json = JSON.parse(frame.data);
-        } catch {
-          throw new AlloyError("server", `${this.name} sent a stream event that is not JSON`);
-        }
-        if (json === null || typeof json !== "object") throw new AlloyError("server", `${this.name} sent a stream event that is not an object`);
-        if (json.error) {
-          const e = parseOpenAIError(json);
-          throw new AlloyError("server", e?.message ?? "upstream stream error", { upstreamType: e?.type });
-        }
+        const json = this.parseEvent(frame.data);
         const kind = chunkKind(json);
         if (kind === "skip") continue; // Azure's prompt_filter_results, keep-alive objects: nothing for the client
         if (kind === "bad") throw new AlloyError("server", `${this.name} sent a stream chunk with malformed choices`);
@@ -89,8 +144,7 @@ export class OpenAIProvider implements Provider {
         yield kind === "fixed" ? { chunk: json as ChatChunk } : { chunk: json as ChatChunk, raw: frame.data };
       }
     } catch (e) {
-      if (o.signal.aborted) throw o.signal.reason;
-      throw e;
+      throw streamFailure(e, o.signal);
     }
     if (!finished) throw new AlloyError("server", `${this.name} stream ended before a finish_reason (the answer was cut short)`);
   }

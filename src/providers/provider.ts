@@ -2,6 +2,7 @@
 // chunks out, failures thrown as AlloyError (kind says whether governance may retry). Nothing here knows HTTP routing.
 import type { TSchema } from "@sinclair/typebox";
 import type { ChatChunk, ChatRequest, ChatResponse } from "../openai/schema.ts";
+import type { RelayEvent } from "./openai/scan.ts";
 import type { SseFrame } from "./sse.ts";
 import type { UpstreamLimits } from "./upstream.ts";
 
@@ -40,14 +41,29 @@ export interface NativeMessagesOptions extends CallOptions {
  * translation. The body is the client's (model replaced); the answer and every event come back unchanged.
  */
 export interface NativeMessages {
+  /**
+   * Whether this model id (at the provider) speaks Messages natively; absent means every model does. Bedrock: only
+   * Claude ids (`anthropic.…`, `us.anthropic.…`, ARNs of Claude profiles) — its other models take Converse.
+   */
+  supports?(model: string): boolean;
   messages(body: Record<string, unknown>, o: NativeMessagesOptions): Promise<Reply<unknown>>;
   /** The upstream's events as they come; the stream must end with message_stop or it throws. */
   messagesStream(body: Record<string, unknown>, o: NativeMessagesOptions): AsyncIterable<SseFrame>;
   countTokens?(body: Record<string, unknown>, o: NativeMessagesOptions): Promise<Reply<unknown>>;
 }
 
+/**
+ * Optional capability: the upstream streams OpenAI chunks itself, so a Chat Completions stream that goes out
+ * unchanged can be relayed event by event, scanned instead of parsed (see providers/openai/scan.ts).
+ */
+export interface ChatRelay {
+  relayChatStream(req: ChatRequest, o: CallOptions): AsyncIterable<RelayEvent>;
+}
+
 export interface Provider {
   readonly name: string;
+  /** Present when the upstream's chat stream can be relayed as it is. */
+  readonly chatRelay?: ChatRelay;
   /** Present when the upstream speaks the Anthropic Messages API natively. */
   readonly nativeMessages?: NativeMessages;
   chat(req: ChatRequest, o: CallOptions): Promise<Reply<ChatResponse>>;

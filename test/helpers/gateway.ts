@@ -27,12 +27,16 @@ export interface TestGateway extends Running {
 }
 
 /** Run the gateway in this process on a free port with the given TOML; logs are captured as JSON lines. */
-export async function startGateway(toml: string, env: Record<string, string | undefined> = {}): Promise<TestGateway> {
+/**
+ * Logs at debug by default (prompt and completion text included). At `info`, nothing reads a stream's chunks on their
+ * way through, so same-dialect streams take the relay path (scanned, not parsed): test both.
+ */
+export async function startGateway(toml: string, env: Record<string, string | undefined> = {}, o: { logLevel?: string } = {}): Promise<TestGateway> {
   const file = writeConfig(toml);
   const config = await loadConfig({ config: file, port: 0 }, env);
   config.server.host = "127.0.0.1";
   const logs: string[] = [];
-  const log = createLogger({ level: "debug", json: true, write: (l) => logs.push(l) });
+  const log = createLogger({ level: o.logLevel ?? "debug", json: true, write: (l) => logs.push(l) });
   const running = await start(config, { log });
   return Object.assign(running, { logs });
 }

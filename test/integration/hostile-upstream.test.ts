@@ -52,7 +52,7 @@ afterEach(async () => {
   stops = [];
 });
 
-async function gateway(url: string, extra = ""): Promise<TestGateway> {
+async function gateway(url: string, extra = "", level = "info"): Promise<TestGateway> {
   const gw = await startGateway(`
 [server]
 timeout_secs = 10
@@ -64,7 +64,7 @@ backoff_base_ms = 1
 [providers.openai]
 api_key = "${KEY}"
 base_url = "${url}"
-`);
+`, {}, { logLevel: level });
   stops.push(() => gw.stop(false));
   return gw;
 }
@@ -197,11 +197,14 @@ describe("upstream answers are bounded", () => {
   });
 });
 
-describe("streams", () => {
+// At info level nothing reads a stream's chunks on the way (no completion-text tap), so OpenAI streams take the relay
+// path (scanned, not parsed); at debug they are parsed. Both must keep every rule.
+for (const [path, level] of [["relay", "info"], ["parsed", "debug"]] as const)
+  describe(`streams (${path})`, () => {
   test("a stream cut short without finish_reason or [DONE] ends with the error event", async () => {
     const up = upstream(() => sse([chunk({ role: "assistant", content: "" }), chunk({ content: "The answer is" })]));
     stops.push(up.stop);
-    const gw = await gateway(up.url);
+    const gw = await gateway(up.url, "", level);
     const res = await ask(gw, { stream: true });
     const text = await res.text();
     expect(text).toContain("The answer is");
@@ -217,7 +220,7 @@ describe("streams", () => {
     const filter = `data: ${JSON.stringify({ id: "", object: "", created: 0, model: "", prompt_filter_results: [{ prompt_index: 0, content_filter_results: {} }] })}\n\n`;
     const up = upstream(() => sse([filter, chunk({ role: "assistant", content: "" }), chunk({ content: "fine" }), chunk({}, "stop"), "data: [DONE]\n\n"]));
     stops.push(up.stop);
-    const gw = await gateway(up.url);
+    const gw = await gateway(up.url, "", level);
     const res = await ask(gw, { stream: true });
     const text = await res.text();
     expect(text).toContain('"content":"fine"');
@@ -228,12 +231,15 @@ describe("streams", () => {
   test("a non-object choice is an upstream error, not a crash", async () => {
     const up = upstream(() => sse([chunk({ role: "assistant", content: "" }), 'data: {"choices":[7]}\n\n']));
     stops.push(up.stop);
-    const gw = await gateway(up.url);
+    const gw = await gateway(up.url, "", level);
     const text = await (await ask(gw, { stream: true })).text();
     expect(text).toContain("malformed choices");
     expect(text).not.toContain("[DONE]");
   });
 
+  });
+
+describe("streams", () => {
   test("streams still open when shutdown_grace_secs ends get the shutting_down error event", async () => {
     let opened!: () => void;
     const open = new Promise<void>((r) => (opened = r));

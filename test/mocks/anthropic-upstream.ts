@@ -196,6 +196,14 @@ export function validateMessages(b: any): string | undefined {
           if (typeof c.content === "string" && c.content === "") return `${where}.content: text content blocks must be non-empty`;
           results.push(c.tool_use_id);
           break;
+        case "thinking":
+          if (m.role !== "assistant") return `${where}: thinking blocks are only allowed in assistant messages`;
+          if (typeof c.thinking !== "string") return `${where}.thinking: Field required`;
+          if (typeof c.signature !== "string" || c.signature === "") return `${where}: Invalid \`signature\` in \`thinking\` block`;
+          break;
+        case "redacted_thinking":
+          if (typeof c.data !== "string" || !c.data) return `${where}.data: Field required`;
+          break;
         default:
           return `${where}.type: Input tag '${c?.type}' found using 'type' does not match any of the expected tags`;
       }

@@ -1,5 +1,7 @@
-// A mock Bedrock runtime endpoint on a real socket: `POST /model/{modelId}/converse`, `/converse-stream`, `/invoke`
-// and `/invoke-with-response-stream`. It checks the SigV4 Authorization header the way the service would reject it
+// A mock Bedrock runtime endpoint on a real socket: `POST /model/{modelId}/converse`, `/converse-stream`, `/invoke`,
+// `/invoke-with-response-stream` and `/count-tokens`. Claude model ids take Claude's Bedrock Messages body on
+// InvokeModel and CountTokens, checked as the service does (no `model`/`stream`, `anthropic_version` required,
+// `anthropic_beta` a list, then the Messages rules of the Anthropic mock). It checks the SigV4 Authorization header the way the service would reject it
 // (shape, access key id, region/bedrock scope, x-amz-date and its skew, the body hash and — given the secret — the
 // signature itself, recomputed by the AWS SDK's own SignatureV4 over the signed headers as received), rejects
 // malformed Converse bodies with the service's 400 ValidationException, answers Converse JSON, and streams real
@@ -8,14 +10,17 @@ import { Sha256 } from "@smithy/core/checksum";
 import { EventStreamCodec } from "@smithy/eventstream-codec";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { fromUtf8, toUtf8 } from "@smithy/util-utf8";
+import { message as anthropicMessage, validateMessages as validateAnthropicMessages } from "./anthropic-upstream.ts";
 import { CallLog, type LoggedCall } from "./call-log.ts";
 import { frameStream, type StreamOptions } from "./frames.ts";
 
 export interface BedrockCall extends LoggedCall {
-  operation: "converse" | "converse-stream" | "invoke" | "invoke-with-response-stream";
+  operation: "converse" | "converse-stream" | "invoke" | "invoke-with-response-stream" | "count-tokens";
   /** URL-decoded: model ids, inference-profile ids and ARNs come back as sent. */
   modelId: string;
   body: any;
+  /** count-tokens: the InvokeModel body inside `input.invokeModel.body`, decoded. */
+  countBody?: any;
 }
 
 export type BedrockScript = (call: BedrockCall, signal: AbortSignal) => Response | Promise<Response>;
@@ -145,11 +150,47 @@ export function anthropicEvents(pieces: string[], model = "claude-mock"): unknow
   ];
 }
 
+const CLAUDE_ID = /(?:^|[/.])anthropic\.claude/;
+
+/** Claude's answer on InvokeModel: the tool tool_choice names, the tool result echoed after a tool turn, else a greeting. */
+export function claudeAnswer(body: any) {
+  const model = "claude-bedrock-mock";
+  if (body.tool_choice?.type === "tool")
+    return anthropicMessage(model, [{ type: "tool_use", id: "toolu_bdrk1", name: body.tool_choice.name, input: { city: "Paris" } }], { id: "msg_bdrk_mock1" });
+  const last = body.messages[body.messages.length - 1];
+  const result = Array.isArray(last.content) ? last.content.find((x: any) => x.type === "tool_result") : undefined;
+  const text = result ? `Tool said: ${JSON.stringify(result.content ?? "")}` : "Hello from Claude on Bedrock";
+  return anthropicMessage(model, [{ type: "text", text }], { id: "msg_bdrk_mock1", usage: { input_tokens: 7, output_tokens: 6 } });
+}
+
+/** A Claude message as InvokeModelWithResponseStream's chunks: Anthropic's events, the last with Bedrock's metrics. */
+export function claudeEvents(msg: ReturnType<typeof anthropicMessage>): unknown[] {
+  const out: unknown[] = [{ type: "message_start", message: { ...msg, content: [], stop_reason: null, usage: { ...msg.usage, output_tokens: 1 } } }];
+  msg.content.forEach((b: any, index) => {
+    if (b.type === "text") {
+      out.push({ type: "content_block_start", index, content_block: { type: "text", text: "" } });
+      for (const piece of b.text.match(/\s*\S+/g) ?? []) out.push({ type: "content_block_delta", index, delta: { type: "text_delta", text: piece } });
+    } else {
+      out.push({ type: "content_block_start", index, content_block: { ...b, input: {} } });
+      out.push({ type: "content_block_delta", index, delta: { type: "input_json_delta", partial_json: JSON.stringify(b.input) } });
+    }
+    out.push({ type: "content_block_stop", index });
+  });
+  out.push({ type: "message_delta", delta: { stop_reason: msg.stop_reason, stop_sequence: null }, usage: { output_tokens: msg.usage.output_tokens } });
+  out.push({ type: "message_stop", "amazon-bedrock-invocationMetrics": { inputTokenCount: msg.usage.input_tokens, outputTokenCount: msg.usage.output_tokens } });
+  return out;
+}
+
 /** Default behaviour: a tool call when toolChoice names a tool, else "Hello from Bedrock", as JSON or frames. */
 export const defaultScript: BedrockScript = (call) => {
+  const claude = CLAUDE_ID.test(call.modelId);
+  if (call.operation === "count-tokens") return jsonResponse({ inputTokens: Math.ceil(JSON.stringify(call.countBody ?? {}).length / 4) });
   if (call.operation === "invoke")
-    return jsonResponse({ id: "msg_bdrk_mock1", type: "message", role: "assistant", content: [{ type: "text", text: "Hello from Claude on Bedrock" }], stop_reason: "end_turn", usage: { input_tokens: 7, output_tokens: 6 } });
-  if (call.operation === "invoke-with-response-stream") return eventStreamResponse(chunkFrames(anthropicEvents(["Hello", " from", " Claude"])));
+    return claude
+      ? jsonResponse(claudeAnswer(call.body))
+      : jsonResponse({ id: "msg_bdrk_mock1", type: "message", role: "assistant", content: [{ type: "text", text: "Hello from Claude on Bedrock" }], stop_reason: "end_turn", usage: { input_tokens: 7, output_tokens: 6 } });
+  if (call.operation === "invoke-with-response-stream")
+    return eventStreamResponse(chunkFrames(claude ? claudeEvents(claudeAnswer(call.body)) : anthropicEvents(["Hello", " from", " Claude"])));
   const named: string | undefined = call.body.toolConfig?.toolChoice?.tool?.name;
   const stream = call.operation === "converse-stream";
   if (named) {
@@ -300,6 +341,22 @@ export function validateConverse(body: any): string | undefined {
   return undefined;
 }
 
+/**
+ * Claude's InvokeModel body, as Bedrock checks it (its wording): no `model` or `stream` (extraneous keys),
+ * `anthropic_version` "bedrock-2023-05-31", `anthropic_beta` a list of strings, then what the Messages API checks.
+ */
+export function validateClaudeInvoke(body: any): string | undefined {
+  if (!body || typeof body !== "object" || Array.isArray(body)) return "Malformed input request: #: expected type: JSONObject, please reformat your input and try again.";
+  for (const k of ["model", "stream"]) if (k in body) return `Malformed input request: #: extraneous key [${k}] is not permitted, please reformat your input and try again.`;
+  if (!("anthropic_version" in body)) return "Malformed input request: #: required key [anthropic_version] not found, please reformat your input and try again.";
+  if (body.anthropic_version !== "bedrock-2023-05-31") return "Invalid API version";
+  const beta = body.anthropic_beta;
+  if (beta !== undefined && !(Array.isArray(beta) && beta.every((b: unknown) => typeof b === "string")))
+    return "Malformed input request: #/anthropic_beta: expected type: JSONArray, please reformat your input and try again.";
+  const { anthropic_version: _v, anthropic_beta: _b, ...rest } = body;
+  return validateAnthropicMessages({ model: "bedrock", ...rest });
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // The server
 
@@ -330,7 +387,7 @@ export function startBedrockMock(opts: {
     idleTimeout: 0,
     async fetch(req) {
       const url = new URL(req.url);
-      const m = /^\/model\/([^/]+)\/(converse|converse-stream|invoke|invoke-with-response-stream)$/.exec(url.pathname);
+      const m = /^\/model\/([^/]+)\/(converse|converse-stream|invoke|invoke-with-response-stream|count-tokens)$/.exec(url.pathname);
       if (req.method !== "POST" || !m) return refuse(404, "UnknownOperationException", `No operation at ${req.method} ${url.pathname}`);
       const sig = checkSignature(req.headers, opts.accessKeyId, opts.region);
       if (sig) return refuse(sig.status, sig.type, sig.message);
@@ -345,16 +402,31 @@ export function startBedrockMock(opts: {
       } catch {
         return refuse(400, "SerializationException", "Malformed input request, please reformat your input and try again.");
       }
-      const converse = m[2] === "converse" || m[2] === "converse-stream";
-      const invalid = converse ? validateConverse(body) : undefined;
+      const op = m[2]!;
+      const modelId = decodeURIComponent(m[1]!);
+      let countBody: any;
+      if (op === "count-tokens") {
+        const b64 = body?.input?.invokeModel?.body;
+        if (typeof b64 !== "string") return refuse(400, "ValidationException", "input: exactly one of invokeModel or converse must be set");
+        try {
+          countBody = JSON.parse(Buffer.from(b64, "base64").toString("utf8"));
+        } catch {
+          return refuse(400, "ValidationException", "input.invokeModel.body: the body is not base64 JSON");
+        }
+        if (/^[a-z]{2,}(?:-[a-z]+)?\.anthropic\.|inference-profile/.test(modelId)) return refuse(400, "ValidationException", "The provided model doesn't support counting tokens.");
+      }
+      const converse = op === "converse" || op === "converse-stream";
+      const claudeBody = CLAUDE_ID.test(modelId) ? (op === "count-tokens" ? countBody : op.startsWith("invoke") ? body : undefined) : undefined;
+      const invalid = converse ? validateConverse(body) : claudeBody !== undefined ? validateClaudeInvoke(claudeBody) : undefined;
       if (invalid) return refuse(400, "ValidationException", invalid);
       const call = log.add(
         {
           n: log.next,
-          operation: m[2] as BedrockCall["operation"],
-          modelId: decodeURIComponent(m[1]!),
+          operation: op as BedrockCall["operation"],
+          modelId,
           headers: CallLog.headersOf(req),
           body,
+          ...(countBody !== undefined ? { countBody } : {}),
           aborted: false,
         },
         req.signal,

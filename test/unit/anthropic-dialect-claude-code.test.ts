@@ -69,3 +69,19 @@ describe("Claude Code's request", () => {
     expect(n).toBeLessThan(30_000);
   });
 });
+
+// Claude Code for the newest models (here remapped to claude-opus-5-5) puts a `system` entry inside `messages`.
+const newer = (await Bun.file(new URL("../fixtures/claude-code-request-system-in-messages.json", import.meta.url)).json()) as Record<string, unknown>;
+
+describe("Claude Code's request with a system entry in messages", () => {
+  test("is accepted and keeps the system text at its place", () => {
+    const req = validateMessages(newer);
+    expect(req.messages.some((m) => m.role === "system")).toBe(true);
+    const out = toChatRequest(req, { reasoning: true });
+    expect(() => validateChatRequest(out)).not.toThrow();
+    const at = req.messages.findIndex((m) => m.role === "system");
+    const systems = out.messages.filter((m) => m.role === "system").map((m) => m.content as string);
+    expect(systems.some((t) => t.includes("# Environment"))).toBe(true);
+    expect(at).toBeGreaterThan(0);
+  });
+});

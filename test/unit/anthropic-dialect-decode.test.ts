@@ -162,7 +162,7 @@ describe("validateMessages rejects malformed requests with the param named", () 
   });
 
   test("messages: role, content, and the exact field inside a block", () => {
-    rejects({ ...base, messages: [{ role: "system", content: "x" }] }, "messages.0.role", /"user" or "assistant"/);
+    rejects({ ...base, messages: [{ role: "tool", content: "x" }] }, "messages.0.role", /"user", "assistant" or "system"/);
     rejects({ ...base, messages: [{ role: "user" }] }, "messages.0.content", /Field required/);
     rejects(user(42), "messages.0.content", /string or a list/);
     rejects(user([{ text: "no type" }]), "messages.0.content.0.type");

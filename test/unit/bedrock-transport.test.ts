@@ -166,7 +166,8 @@ describe("InvokeModel", () => {
 
   test("invokeStream: yields each chunk's decoded inner payload (Claude's native events) in order", async () => {
     mock.script = () => eventStreamResponse(chunkFrames(anthropicEvents(["Hel", "lo"])));
-    const { items, error } = await collect(provider().invokeStream(ARN, "{}", { signal: signal() }));
+    const body = JSON.stringify({ anthropic_version: "bedrock-2023-05-31", max_tokens: 5, messages: [{ role: "user", content: "hi" }] });
+    const { items, error } = await collect(provider().invokeStream(ARN, body, { signal: signal() }));
     expect(error).toBeUndefined();
     const events = items.map((t) => JSON.parse(t));
     expect(events.map((e) => e.type)).toEqual(["message_start", "content_block_start", "content_block_delta", "content_block_delta", "content_block_stop", "message_delta", "message_stop"]);

@@ -77,8 +77,8 @@ function describe(body: unknown, whole: LazyCheck<TSchema>): AlloyError {
       const m = msgs[i];
       const at = `messages.${i}`;
       if (!isObject(m)) return bad("expected an object with role and content", at);
-      if (m.role !== "user" && m.role !== "assistant")
-        return bad(`expected "user" or "assistant", got ${JSON.stringify(m.role)?.slice(0, 40) ?? "nothing"}`, `${at}.role`);
+      if (m.role !== "user" && m.role !== "assistant" && m.role !== "system")
+        return bad(`expected "user", "assistant" or "system", got ${JSON.stringify(m.role)?.slice(0, 40) ?? "nothing"}`, `${at}.role`);
       if (m.content === undefined) return bad("Field required", `${at}.content`);
       if (typeof m.content === "string") continue;
       if (!Array.isArray(m.content)) return bad("expected a string or a list of content blocks", `${at}.content`);
@@ -135,7 +135,13 @@ export function toChatRequest(req: MessagesRequest, o: DecodeOptions = {}): Chat
   const blocks = typeof req.system === "string" ? [req.system] : (req.system ?? []).map((b) => b.text);
   const system = blocks.filter((t) => !t.startsWith("x-anthropic-billing-header:")).join("\n\n");
   if (system) messages.push({ role: "system", content: system });
-  req.messages.forEach((m, i) => messages.push(...(m.role === "user" ? userMessages(m, i, o) : [assistantMessage(m, i)])));
+  req.messages.forEach((m, i) => {
+    if (m.role === "system") {
+      // A system entry in the conversation stays where it is: a system message at that position (its text joined).
+      const text = typeof m.content === "string" ? m.content : m.content.flatMap((b) => (b.type === "text" ? [(b as { text: string }).text] : [])).join("\n\n");
+      if (text) messages.push({ role: "system", content: text });
+    } else messages.push(...(m.role === "user" ? userMessages(m, i, o) : [assistantMessage(m, i)]));
+  });
 
   const out: ChatRequest = { model: req.model, messages, max_completion_tokens: req.max_tokens };
   if (req.stream) {

@@ -77,7 +77,8 @@ export const OtherBlock = T.Object({ type: OtherType(Object.keys(BlockByType)) }
 export const ContentBlock = T.Union([...Object.values(BlockByType), OtherBlock]);
 
 export const InputMessage = T.Object(
-  { role: T.Union([T.Literal("user"), T.Literal("assistant")]), content: T.Union([Str, T.Array(ContentBlock)]) },
+  // Newer models take `system` entries inside `messages` too (Claude Code sends its environment block so).
+  { role: T.Union([T.Literal("user"), T.Literal("assistant"), T.Literal("system")]), content: T.Union([Str, T.Array(ContentBlock)]) },
   Open,
 );
 

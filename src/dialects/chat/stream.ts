@@ -2,7 +2,9 @@
 // no [DONE]. The unified chunks are this dialect's own shape, so the encoder only filters: the usage-only chunk goes
 // out when the client asked for it, and a chunk that passed through unchanged goes out as the upstream's bytes.
 import type { AlloyError } from "../../errors.ts";
-import type { ChatChunk } from "../../openai/schema.ts";
+import type { ChatChunk, Usage } from "../../openai/schema.ts";
+import type { RelayEvent } from "../../providers/openai/scan.ts";
+import type { ItemEncoder } from "../../http/sse.ts";
 import type { SseEvent, StreamEncoder } from "../dialect.ts";
 
 export interface ChatStreamState {
@@ -21,5 +23,24 @@ export const chatStream: StreamEncoder<ChatStreamState> = {
   finish: () => DONE,
   fail: (_s, err: AlloyError) => [{ data: err.toBody() }],
 };
+
+/**
+ * The same dialect over an upstream's own events (a same-dialect relay): each goes out as its bytes, the usage-only
+ * one only when asked for. Nothing to translate, so nothing is parsed.
+ */
+export const chatRelay: ItemEncoder<RelayEvent, ChatStreamState> = {
+  step(s, e) {
+    if (e.usageOnly && !s.includeUsage) return NONE;
+    return [{ data: null, raw: e.data }];
+  },
+  finish: () => DONE,
+  fail: (_s, err: AlloyError) => [{ data: err.toBody() }],
+};
+
+/** What the access line reads of a relayed event. */
+export function observeRelay(e: RelayEvent, end: { usage?: Usage; finishReason?: string | null }): void {
+  if (e.usage) end.usage = e.usage;
+  if (e.finish) end.finishReason = e.finish;
+}
 
 export type { ChatChunk };

@@ -2,6 +2,7 @@
 // this one function. Input Anthropic would reject for a reason the client cannot see (a system role inside messages,
 // two user turns in a row, empty text blocks) is reshaped; input that cannot be expressed at all is a clear 400.
 import { AlloyError } from "../../errors.ts";
+import { pushTurn } from "../kit.ts";
 import { contentText, type ChatMessage, type ChatRequest, type UserContentPart } from "../../openai/schema.ts";
 import type { AnthropicMessage, AnthropicRequest, AnthropicTool, AnthropicToolChoice, RequestBlock } from "./schema.ts";
 import { parseDataUrl, toolArguments } from "../content.ts";
@@ -35,12 +36,7 @@ export function toAnthropicRequest(req: ChatRequest, o: RequestOptions): Transla
   const system: string[] = [];
   const turns: AnthropicMessage[] = [];
   // Anthropic requires alternating roles: a message of the same role as the previous one is merged into it.
-  const push = (role: "user" | "assistant", blocks: RequestBlock[]) => {
-    if (blocks.length === 0) return;
-    const last = turns[turns.length - 1];
-    if (last && last.role === role) last.content.push(...blocks);
-    else turns.push({ role, content: blocks });
-  };
+  const push = (role: "user" | "assistant", blocks: RequestBlock[]) => pushTurn(turns, role, blocks);
   req.messages.forEach((m, i) => {
     switch (m.role) {
       case "system":

@@ -97,11 +97,6 @@ export const AnthropicResponse = T.Object(
   Open,
 );
 
-export const AnthropicErrorBody = T.Object(
-  { type: T.Literal("error"), error: T.Object({ type: Str, message: Str }, Open) },
-  Open,
-);
-
 // ---- stream events ------------------------------------------------------------------------------------------------
 
 export const MessageStartEvent = T.Object(
@@ -160,5 +155,4 @@ export type AnthropicToolChoice = Static<typeof AnthropicToolChoice>;
 export type AnthropicResponse = Static<typeof AnthropicResponse>;
 export type AnthropicUsage = Static<typeof AnthropicUsage>;
 export type ResponseBlock = Static<typeof ResponseBlock>;
-export type AnthropicErrorBody = Static<typeof AnthropicErrorBody>;
 export type StreamEvent = Static<typeof StreamEvent>;

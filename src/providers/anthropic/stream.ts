@@ -1,6 +1,7 @@
 // Typed Anthropic stream events → OpenAI chunks, as a state machine: `step(state, event)` returns the chunks an event
 // produces and `finish(state)` the closing ones. No I/O and no clock here; the provider feeds events in.
 import { AlloyError } from "../../errors.ts";
+import { chunkOf, usageChunk, type Delta } from "../kit.ts";
 import type { ChatChunk, ToolCallDelta } from "../../openai/schema.ts";
 import { streamError } from "./errors.ts";
 import type { JsonTool } from "./request.ts";
@@ -56,11 +57,7 @@ export function initStream(o: StreamOptions): StreamState {
   };
 }
 
-type Delta = ChatChunk["choices"][0]["delta"];
-
-function chunk(s: StreamState, delta: Delta, finish: ChatChunk["choices"][0]["finish_reason"] = null): ChatChunk {
-  return { id: s.id, object: "chat.completion.chunk", created: s.created, model: s.model, choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }] };
-}
+const chunk = chunkOf;
 
 /** Later usage reports are cumulative: each number given replaces the earlier one. */
 function mergeUsage(s: StreamState, u: AnthropicUsage | undefined): void {
@@ -150,6 +147,6 @@ export function finish(s: StreamState): ChatChunk[] {
   const out: ChatChunk[] = [];
   if (!s.roleSent) out.push(chunk(s, { role: "assistant", content: "" }));
   if (!s.finishSent) out.push(chunk(s, {}, "stop"));
-  out.push({ id: s.id, object: "chat.completion.chunk", created: s.created, model: s.model, choices: [], usage: toUsage(s.usage) });
+  out.push(usageChunk(s, toUsage(s.usage)));
   return out;
 }

@@ -12,6 +12,7 @@ import type {
   ToolUseBlock,
 } from "@aws-sdk/client-bedrock-runtime";
 import { AlloyError } from "../../errors.ts";
+import { pushTurn } from "../kit.ts";
 import { contentText, type ChatMessage, type ChatRequest, type UserContentPart } from "../../openai/schema.ts";
 import { own } from "../../util/own.ts";
 import { parseDataUrl, toolArguments } from "../content.ts";
@@ -108,10 +109,7 @@ export function toMessages(messages: ChatMessage[]): WireMessage[] {
   const out: WireMessage[] = [];
   messages.forEach((m, i) => {
     const turn = toTurn(m, i);
-    if (!turn || !turn.content.length) return;
-    const last = out[out.length - 1];
-    if (last && last.role === turn.role) last.content.push(...turn.content);
-    else out.push(turn);
+    if (turn) pushTurn(out, turn.role, turn.content);
   });
   return out;
 }

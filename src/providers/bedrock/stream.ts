@@ -2,6 +2,7 @@
 // produces (no I/O, no clock), `finish(state)` the closing usage chunk. The OpenAI tool-call index counts tool calls
 // (0, 1, …); Bedrock's contentBlockIndex also counts text blocks, so it is only used to find a call again.
 import type { ConverseStreamOutput, TokenUsage } from "@aws-sdk/client-bedrock-runtime";
+import { chunkOf, usageChunk } from "../kit.ts";
 import { AlloyError } from "../../errors.ts";
 import type { ChatChunk, FinishReason } from "../../openai/schema.ts";
 import { bedrockException } from "./errors.ts";
@@ -25,11 +26,7 @@ export function newStreamState(o: { provider: string; id: string; model: string;
   return { ...o, started: false, toolIndex: new Map() };
 }
 
-type Delta = ChatChunk["choices"][0]["delta"];
-
-function chunk(s: StreamState, delta: Delta, finish: FinishReason | null = null): ChatChunk {
-  return { id: s.id, object: "chat.completion.chunk", created: s.created, model: s.model, choices: [{ index: 0, delta, finish_reason: finish }] };
-}
+const chunk = chunkOf;
 
 /** The role chunk goes first, whatever event comes first. */
 function open(s: StreamState, out: ChatChunk[]): ChatChunk[] {
@@ -88,5 +85,5 @@ export function step(s: StreamState, ev: ConverseStreamOutput): ChatChunk[] {
 /** After the last event: the usage-only chunk (the HTTP layer drops it unless the client asked). */
 export function finish(s: StreamState): ChatChunk[] {
   if (!s.finish) throw new AlloyError("server", `${s.provider} ended the stream before messageStop`);
-  return [{ id: s.id, object: "chat.completion.chunk", created: s.created, model: s.model, choices: [], usage: toUsage(s.usage) }];
+  return [usageChunk(s, toUsage(s.usage))];
 }

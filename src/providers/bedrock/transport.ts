@@ -7,7 +7,7 @@ import { bedrockException, fromErrorResponse, fromSdkError } from "./errors.ts";
 import { DEFAULT_MAX_PAYLOAD, EventStreamDecoder, EventStreamError, type EventMessage } from "./eventstream.ts";
 import { escapeUri, sign, type AwsCredentials } from "./sigv4.ts";
 
-export type Operation = "converse" | "converse-stream" | "invoke" | "invoke-with-response-stream";
+export type Operation = "converse" | "converse-stream" | "invoke" | "invoke-with-response-stream" | "count-tokens";
 
 /** `/model/{modelId}/{operation}`, the id escaped as the SDK escapes path labels (ARNs: `:` → %3A, `/` → %2F). */
 export const modelPath = (modelId: string, op: Operation) => `/model/${escapeUri(modelId)}/${op}`;

@@ -1,0 +1,43 @@
+// Same-dialect streams are relayed event by event: the client gets the upstream's bytes unchanged, the usage chunk
+// only when it asked, and the access line still learns usage and the finish reason.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { logsSettled, startGateway, type TestGateway } from "../helpers/gateway.ts";
+import { startOpenAIMock, type OpenAIMock } from "../mocks/openai-upstream.ts";
+
+let up: OpenAIMock;
+let gw: TestGateway;
+const chunks = [
+  { id: "c1", object: "chat.completion.chunk", created: 7, model: "gpt-4o", system_fingerprint: "fp_x", choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }] },
+  { id: "c1", object: "chat.completion.chunk", created: 7, model: "gpt-4o", system_fingerprint: "fp_x", choices: [{ index: 0, delta: { content: 'say "hi"' }, finish_reason: null }] },
+  { id: "c1", object: "chat.completion.chunk", created: 7, model: "gpt-4o", system_fingerprint: "fp_x", choices: [{ index: 0, delta: {}, finish_reason: "stop" }] },
+  { id: "c1", object: "chat.completion.chunk", created: 7, model: "gpt-4o", choices: [], usage: { prompt_tokens: 11, completion_tokens: 3, total_tokens: 14 } },
+];
+
+beforeAll(async () => {
+  up = startOpenAIMock(() => new Response(chunks.map((c) => `data: ${JSON.stringify(c)}\n\n`).join("") + "data: [DONE]\n\n", { headers: { "content-type": "text/event-stream" } }));
+  gw = await startGateway(`[providers.openai]\napi_key = "sk-relay"\nbase_url = "${up.url}"\n`, {}, { logLevel: "info" });
+});
+afterAll(async () => {
+  await gw.stop(false);
+  up.stop();
+});
+
+const ask = (includeUsage: boolean, id: string) =>
+  fetch(`${gw.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-request-id": id },
+    body: JSON.stringify({ model: "gpt-4o", stream: true, ...(includeUsage ? { stream_options: { include_usage: true } } : {}), messages: [{ role: "user", content: "hi" }] }),
+  });
+
+test("with include_usage every upstream event arrives byte for byte, then [DONE]", async () => {
+  const text = await (await ask(true, "relay-1")).text();
+  expect(text).toBe(chunks.map((c) => `data: ${JSON.stringify(c)}\n\n`).join("") + "data: [DONE]\n\n");
+  await logsSettled();
+  const line = gw.logs.map((l) => JSON.parse(l)).find((l) => l.requestId === "relay-1" && l.msg === "request");
+  expect(line).toMatchObject({ promptTokens: 11, completionTokens: 3, finishReason: "stop", status: 200 });
+});
+
+test("without it the usage chunk stays out", async () => {
+  const text = await (await ask(false, "relay-2")).text();
+  expect(text).toBe(chunks.slice(0, 3).map((c) => `data: ${JSON.stringify(c)}\n\n`).join("") + "data: [DONE]\n\n");
+});
