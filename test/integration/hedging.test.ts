@@ -61,7 +61,7 @@ breaker_failures = 2
 breaker_cooldown_secs = 1
 [models.hedged]
 targets = ["first/m-first", "second/m-second"]
-hedge_after_ms = 40
+hedge_after_ms = 80
 [models.plain]
 targets = ["first/m-first", "second/m-second"]
 [models.fastest]
@@ -159,10 +159,10 @@ describe("hedged requests", () => {
 
   test("a failure of the primary after the hedge started leaves the hedge running: it answers", async () => {
     slow.script = async (_c, signal) => {
-      await after(80, signal);
+      await after(160, signal); // after the hedge has started
       return openaiError(400, "bad request at the primary");
     };
-    fast.script = answerAfter(200, "fast");
+    fast.script = answerAfter(300, "fast");
     const r = await chat("hedged");
     expect(r.content).toBe("fast");
     expect(await accessLine(r.id)).toMatchObject({ provider: "second", hedgeOutcome: "won" });
@@ -205,7 +205,21 @@ describe("hedged requests", () => {
   });
 
   test("chat stream: no hedge once the primary is streaming, however slow its later chunks", async () => {
-    slow.script = (c) => sseResponse(textChunks(c.body.model, ["a", "b", "c"], false), { delayMs: 30 }); // first byte at 30 ms, the rest well past 40
+    // The first chunk at once, the rest well past hedge_after_ms.
+    slow.script = (c, signal) => {
+      const frames = textChunks(c.body.model, ["a", "b", "c"], false).map((x) => `data: ${JSON.stringify(x)}\n\n`);
+      frames.push("data: [DONE]\n\n");
+      const enc = new TextEncoder();
+      const body = new ReadableStream<Uint8Array>({
+        async start(controller) {
+          controller.enqueue(enc.encode(frames[0]!));
+          await after(250, signal);
+          for (const f of frames.slice(1)) controller.enqueue(enc.encode(f));
+          controller.close();
+        },
+      });
+      return new Response(body, { headers: { "content-type": "text/event-stream; charset=utf-8" } });
+    };
     const { data: stream, response } = await client.chat.completions.create({ model: "hedged", messages: [{ role: "user", content: "hi" }], stream: true }).withResponse();
     let text = "";
     for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? "";
