@@ -113,7 +113,19 @@ function bedrockEventStream(): Reply {
   return { contentType: "application/vnd.amazon.eventstream", parts };
 }
 
+/** text-embedding-3-small's answer to the bench's eight passages at 256 dimensions. */
+function openaiEmbeddings(): Reply {
+  const data = Array.from({ length: 8 }, (_, index) => ({
+    object: "embedding",
+    index,
+    embedding: Array.from({ length: 256 }, (_, i) => Math.fround(Math.sin(index * 31 + i) / 16)),
+  }));
+  const body = { object: "list", data, model: "text-embedding-3-small", usage: { prompt_tokens: 160, total_tokens: 160 } };
+  return { contentType: "application/json", parts: [enc.encode(JSON.stringify(body))] };
+}
+
 export const replies = {
+  openaiEmbeddings: openaiEmbeddings(),
   openaiJson: openaiJson(),
   openaiSse: openaiSse(),
   anthropicJson: anthropicJson(),

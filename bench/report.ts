@@ -7,6 +7,8 @@ export interface TargetResult {
   /** Served by Alloy (gets a row in the ratio table). */
   alloy: boolean;
   skipped?: string;
+  /** Measured against this target's latency instead of direct's (another route; itself for that route's own direct run), and not streamed. */
+  baseline?: string;
   /** Medians over rounds. */
   rps64: number;
   p50at64: number;
@@ -132,6 +134,13 @@ function table(head: string[], rows: string[][]): string {
   return [line(head), line(head.map((_, i) => (i === 0 ? "---" : "---:"))), ...rows.map(line)].join("\n");
 }
 
+/** What a target's added latency is measured against: its own baseline (another route's direct run), else direct. */
+function baselineOf(r: BenchResult, t: TargetResult, direct: TargetResult | undefined): TargetResult | undefined {
+  if (t.baseline === t.key) return undefined; // it is the baseline
+  if (t.baseline !== undefined) return byKey(r, t.baseline);
+  return t.key !== "direct" ? direct : undefined;
+}
+
 export function renderMarkdown(r: BenchResult): string {
   const direct = byKey(r, "direct");
   const bare = byKey(r, "bare");
@@ -155,7 +164,7 @@ export function renderMarkdown(r: BenchResult): string {
               fmtMs(t.p99at64),
               fmtMs(t.p50at1),
               fmtMs(t.p99at1),
-              direct && t.key !== "direct" ? fmtDelta(addedP50(t, direct)) : "",
+              baselineOf(r, t, direct) ? fmtDelta(addedP50(t, baselineOf(r, t, direct)!)) : "",
               `${fmtInt(t.failures)} / ${fmtInt(t.requests)}`,
             ],
       ),
@@ -168,7 +177,7 @@ export function renderMarkdown(r: BenchResult): string {
     table(
       ["target", "streams/s @64", "TTFC p50 @1", "TTFC p99 @1", "added TTFC p50", "chunks/s @1"],
       r.targets
-        .filter((t) => !t.skipped)
+        .filter((t) => !t.skipped && t.baseline === undefined)
         .map((t) => [
           t.label,
           fmtInt(t.streamRps64),
@@ -189,7 +198,7 @@ export function renderMarkdown(r: BenchResult): string {
       table(
         ["target", "req/s @64", "p99 @64", "added p50 @1", "streams/s @64", "added TTFC p50", "chunks/s @1"],
         r.targets
-          .filter((t) => t.alloy && !t.skipped)
+          .filter((t) => t.alloy && !t.skipped && t.baseline === undefined)
           .map((t) => [
             t.label,
             fmtX(t.rps64 / bare.rps64),

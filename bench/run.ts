@@ -67,7 +67,8 @@ async function probe(t: Target): Promise<string | undefined> {
   try {
     const res = await post(t.json);
     const text = await res.text();
-    if (res.status !== 200 || !text.includes('"choices"')) return `JSON probe got HTTP ${res.status}: ${text.slice(0, 200)}`;
+    if (res.status !== 200 || !text.includes(t.stream === undefined ? '"embedding"' : '"choices"')) return `JSON probe got HTTP ${res.status}: ${text.slice(0, 200)}`;
+    if (t.stream === undefined) return;
     const s = await post(t.stream);
     const counter = new SseCounter();
     counter.push(await s.text());
@@ -125,7 +126,7 @@ async function main() {
   for (const t of targets) {
     if (t.skipped) continue;
     t.skipped = await probe(t);
-    if (t.alloy) alloyRequests += 2;
+    if (t.alloy) alloyRequests += t.stream === undefined ? 1 : 2;
   }
   const active = targets.filter((t) => !t.skipped);
   for (const t of targets) if (t.skipped) log(`skipping ${t.label}: ${t.skipped}`);
@@ -133,11 +134,13 @@ async function main() {
   if (!active.some((t) => t.key === "alloy-openai")) notes.push("Alloy → OpenAI did not answer, so the issue's targets cannot be judged.");
 
   // Memory marks use every Alloy path (JSON and streamed), so later traffic exercises no code the first mark missed.
-  const mixed = alloyActive.flatMap((t) => [t.json, t.stream]);
+  // Chat paths only: the marks go to one URL (embeddings have their own rows below).
+  const chatActive = alloyActive.filter((t): t is Target & { stream: string } => t.stream !== undefined);
+  const mixed = chatActive.flatMap((t) => [t.json, t.stream]);
   let first: MemResult["first"] | undefined;
   if (mixed.length) {
     const n = PLAN.firstMark - alloyRequests;
-    const r = await sendCount({ url: alloyActive[0]!.url, body: mixed[0]!, bodies: mixed, connections: 64, requests: n });
+    const r = await sendCount({ url: chatActive[0]!.url, body: mixed[0]!, bodies: mixed, connections: 64, requests: n });
     alloyRequests += n;
     if (r.failed) notes.push(`${r.failed} of the first ${n} memory-mark requests failed`);
     first = { requests: alloyRequests, mem: readMem(pid) };
@@ -148,7 +151,7 @@ async function main() {
   if (first) {
     const n = PLAN.lastMark - alloyRequests;
     log(`sending Alloy ${n} more requests for the ${PLAN.lastMark} mark`);
-    const r = await sendCount({ url: alloyActive[0]!.url, body: mixed[0]!, bodies: mixed, connections: 64, requests: n });
+    const r = await sendCount({ url: chatActive[0]!.url, body: mixed[0]!, bodies: mixed, connections: 64, requests: n });
     alloyRequests += n;
     if (r.failed) notes.push(`${r.failed} of ${n} memory-mark requests failed`);
     last = { requests: alloyRequests, mem: readMem(pid) };
@@ -185,11 +188,12 @@ async function main() {
       const r = await guard(`${t.label} @1`, () => tool.run({ url: t.url, body: t.json, connections: 1, seconds: PLAN.c1Secs }));
       if (r) samples.get(t.key)!.r1.push(count(t, r));
     }
-    for (const t of order) {
+    const streamed = order.filter((t): t is Target & { stream: string } => t.stream !== undefined);
+    for (const t of streamed) {
       const r = await guard(`${t.label} streamed @64`, () => tool.run({ url: t.url, body: t.stream, connections: 64, seconds: PLAN.streamSecs }));
       if (r) samples.get(t.key)!.s64.push(count(t, r));
     }
-    for (const t of order) {
+    for (const t of streamed) {
       const s = await guard(`${t.label} streamed @1`, () => streamSeries(t.url, t.stream, PLAN.streamSamples));
       if (s) samples.get(t.key)!.series.push(s);
       if (t.alloy) alloyRequests += PLAN.streamSamples;
@@ -239,6 +243,7 @@ async function main() {
       label: t.label,
       alloy: t.alloy,
       ...(t.skipped ? { skipped: t.skipped } : {}),
+      ...(t.baseline ? { baseline: t.baseline } : {}),
       rps64: m(s?.r64.map((r) => r.rps)),
       p50at64: m(s?.r64.map((r) => r.p50Ms)),
       p99at64: m(s?.r64.map((r) => r.p99Ms)),

@@ -25,12 +25,21 @@ export function chatBody(model: string, stream: boolean): string {
   });
 }
 
+/** A RAG-sized embeddings request: eight short passages, 256-dimension floats back. */
+export function embeddingsBody(model: string): string {
+  const passages = Array.from({ length: 8 }, (_, i) => `Passage ${i} of the catalogue: a paperback by Ursula K. Le Guin, in stock, CAT-${10440 + i}.`);
+  return JSON.stringify({ model, input: passages, encoding_format: "float", dimensions: 256 });
+}
+
 export interface Target {
   key: string;
   label: string;
   url: string;
   json: string;
-  stream: string;
+  /** The streamed request; undefined for routes that do not stream (embeddings). */
+  stream?: string;
+  /** The target whose latency this one's "added" columns are measured against (default: direct; itself when it is one). */
+  baseline?: string;
   /** Set when the target cannot run (provider type not registered, probe failed). */
   skipped?: string;
   /** Requests to this target are served by the Alloy process (counted for the memory marks). */
@@ -85,11 +94,22 @@ export function buildTargets(ports: { upstream: number; bare: number; alloy: num
       ...(missing.has(m.provider) ? { skipped: missing.get(m.provider) } : {}),
     };
   };
+  const embeddings = (port: number) => `http://127.0.0.1:${port}/v1/embeddings`;
   return [
     plain("direct", "direct to upstream", ports.upstream),
     plain("bare", "bare Bun proxy", ports.bare),
     viaAlloy("openai", "Alloy → OpenAI"),
     viaAlloy("anthropic", "Alloy → Anthropic"),
     viaAlloy("bedrock", "Alloy → Bedrock"),
+    { key: "direct-embeddings", label: "/v1/embeddings direct to upstream", url: embeddings(ports.upstream), json: embeddingsBody("text-embedding-bench"), baseline: "direct-embeddings", alloy: false },
+    {
+      key: "alloy-embeddings",
+      label: "/v1/embeddings Alloy → OpenAI",
+      url: embeddings(ports.alloy),
+      json: embeddingsBody(`${ALLOY_MODELS.openai.provider}/text-embedding-bench`),
+      baseline: "direct-embeddings",
+      alloy: true,
+      ...(missing.has(ALLOY_MODELS.openai.provider) ? { skipped: missing.get(ALLOY_MODELS.openai.provider) } : {}),
+    },
   ];
 }

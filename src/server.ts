@@ -13,6 +13,7 @@ import { createLogger, type Logger } from "./observability/log.ts";
 import { afterResponse, createRequestObserver } from "./observability/observer.ts";
 import { clientRedactor, collectSecrets, scrubClientMessage, upstreamHosts } from "./observability/redact.ts";
 import { AlloyError, setMessageScrubber } from "./errors.ts";
+import type { Store } from "./store/store.ts";
 
 export const VERSION = "0.1.0";
 
@@ -49,6 +50,23 @@ async function listenFailure(e: unknown, host: string, port: number): Promise<st
   return `${where}: ${code ? `${code}: ` : ""}${msg}`;
 }
 
+/**
+ * Open `[store] url` (migrated, background flush running). The store module and Bun's SQL client are loaded here, by
+ * a dynamic import, not with the rest of startup's modules. A store that cannot be opened is one line (exit 2).
+ */
+async function openConfiguredStore(config: Config, log: Logger): Promise<Store> {
+  const { openStore, StoreError } = await import("./store/store.ts");
+  try {
+    return await openStore(config.store.url, {
+      retentionDays: config.store.responses_retention_days,
+      onError: (e) => log.warn(e.message),
+    });
+  } catch (e) {
+    if (e instanceof StoreError) throw new StartupError(e.message);
+    throw new StartupError(`store: cannot be opened: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`);
+  }
+}
+
 export interface Running {
   port: number;
   url: string;
@@ -56,6 +74,7 @@ export interface Running {
   log: Logger;
   /** Present when MCP servers are configured. */
   mcp: McpManager | undefined;
+  store: Store;
   stop(graceful?: boolean): Promise<void>;
 }
 
@@ -79,7 +98,14 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
     ? new (await import("./mcp/servers.ts")).McpManager(config.mcp, { log, clientVersion: VERSION, onToolCall: metrics?.mcpToolCall })
     : undefined;
   const observer = afterResponse(createRequestObserver(log, metrics));
-  const app = createApp({ gateway, observer, metrics, mcp, readiness: mcp ? [() => mcp.readiness()] : [] });
+  let store: Store;
+  try {
+    store = await openConfiguredStore(config, log);
+  } catch (e) {
+    await Promise.allSettled([gateway.close(), mcp?.close()]);
+    throw e;
+  }
+  const app = createApp({ gateway, observer, metrics, mcp, readiness: mcp ? [() => mcp.readiness()] : [], store, log });
   try {
     app.listen({
       port: config.server.port,
@@ -94,7 +120,7 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
       idleTimeout: Math.ceil(config.server.read_timeout_secs) + 1,
     });
   } catch (e) {
-    await Promise.allSettled([gateway.close(), mcp?.close()]);
+    await Promise.allSettled([gateway.close(), mcp?.close(), store.close()]);
     throw new StartupError(await listenFailure(e, config.server.host, config.server.port));
   }
   const server = app.server!;
@@ -111,6 +137,7 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
     providers: active,
     aliases: Object.keys(config.models),
     mcpServers: Object.keys(config.mcp.servers),
+    store: store.name,
     metrics: config.metrics,
   });
   for (const [name, why] of Object.entries(config.inactive)) log.warn(`provider ${name} skipped: ${why}`, { provider: name });
@@ -125,6 +152,7 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
     gateway,
     log,
     mcp,
+    store,
     stop(graceful = true) {
       stopping ??= (async () => {
         const grace = config.server.shutdown_grace_secs * 1000;
@@ -143,7 +171,9 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
           }
           await server.stop(true);
         } else await drained;
+        // The store last: responses answered during the drain are queued, and closing flushes them.
         await Promise.allSettled([gateway.close(), mcp?.close()]);
+        await store.close().catch((e) => log.error(`store close failed: ${e instanceof Error ? e.message : String(e)}`));
         observer.flush();
         log.flush();
       })();

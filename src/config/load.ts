@@ -12,6 +12,7 @@ import {
   GovernanceConfig,
   McpConfig,
   ServerConfig,
+  StoreConfig,
   type Config,
   type ProviderConfig,
 } from "./schema.ts";
@@ -227,6 +228,8 @@ export async function loadConfig(flags: Flags, rawEnv: Env, modules: ProviderMod
   const server = check(file, "server", ServerConfig, raw.server);
   const governance = check(file, "governance", GovernanceConfig, raw.governance);
   const mcp = check(file, "mcp", McpConfig, raw.mcp);
+  const store = check(file, "store", StoreConfig, raw.store);
+  if (env.ALLOY_STORE_URL) store.url = env.ALLOY_STORE_URL;
   const models = check(file, "models", ConfigFile.properties.models, raw.models ?? {});
   const rawProviders = check(file, "providers", ConfigFile.properties.providers, raw.providers ?? {});
   const { providers, inactive } = loadProviders(file, rawProviders, env, modules);
@@ -251,6 +254,7 @@ export async function loadConfig(flags: Flags, rawEnv: Env, modules: ProviderMod
     governance,
     models,
     mcp,
+    store,
     log: { level, json: flags.jsonLogs ?? false },
     metrics: flags.metrics ?? true,
   };

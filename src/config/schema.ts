@@ -106,6 +106,17 @@ export const McpConfig = T.Object(
   Closed,
 );
 
+/** `[store]`: where Alloy keeps stored responses (and, later, keys and spend). */
+export const StoreConfig = T.Object(
+  {
+    /** `sqlite://alloy.db` (relative to the working directory), `sqlite:///abs/path.db`, `sqlite://:memory:` or `postgres://…`. */
+    url: T.String({ minLength: 1, default: "sqlite://alloy.db" }),
+    /** Stored responses expire this many days after they were created. */
+    responses_retention_days: T.Number({ exclusiveMinimum: 0, default: 30 }),
+  },
+  { ...Closed, default: {} },
+);
+
 export const ConfigFile = T.Object(
   {
     server: T.Optional(ServerConfig),
@@ -114,6 +125,7 @@ export const ConfigFile = T.Object(
     governance: T.Optional(GovernanceConfig),
     models: T.Optional(T.Record(T.String(), ModelAlias)),
     mcp: T.Optional(McpConfig),
+    store: T.Optional(StoreConfig),
   },
   Closed,
 );
@@ -125,6 +137,7 @@ export type ModelAlias = Static<typeof ModelAlias>;
 export type AliasTarget = Static<typeof AliasTarget>;
 export type McpServerConfig = Static<typeof McpServerConfig>;
 export type McpConfig = Static<typeof McpConfig>;
+export type StoreConfig = Static<typeof StoreConfig>;
 
 /** The validated, defaulted configuration the gateway runs with. */
 export interface Config {
@@ -136,6 +149,7 @@ export interface Config {
   governance: GovernanceConfig;
   models: Record<string, ModelAlias>;
   mcp: McpConfig;
+  store: StoreConfig;
   log: { level: string; json: boolean };
   metrics: boolean;
 }

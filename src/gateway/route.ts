@@ -18,7 +18,15 @@ export interface Route {
   hedgeAfterMs?: number;
   /** Alias option: pick among deployments by least time to first byte instead of weighted least-busy. */
   leastLatency?: boolean;
+  /**
+   * A non-alias route without its fallback_order steps: for operations whose answer must come from the model named
+   * (embeddings — a fallback's default model is a chat model, and vectors of another model are not comparable).
+   */
+  alone?: Route;
 }
+
+/** The route for such an operation: an alias keeps every target it lists, a direct model is tried alone. */
+export const namedTargetsOnly = (route: Route): Route => route.alone ?? route;
 
 export class Router {
   private readonly aliases = new Map<string, Route>();
@@ -112,6 +120,7 @@ export class Router {
 
   private direct(provider: string, model: string): Route {
     if (!model) throw new AlloyError("not_found", `The model '${provider}/' names no model`, { param: "model" });
-    return { steps: [{ deployments: [{ provider, model, weight: 1 }] }, ...this.fallbacks.get(provider)!] };
+    const first: Step = { deployments: [{ provider, model, weight: 1 }] };
+    return { steps: [first, ...this.fallbacks.get(provider)!], alone: { steps: [first] } };
   }
 }

@@ -9,6 +9,9 @@ import { ROUTES, UNAUTHORIZED, UNMATCHED } from "../routes.ts";
 import { GatewayAuth, rawPath } from "./auth.ts";
 import { ingressRoutes } from "./ingress-routes.ts";
 import type { IngressDeps } from "./ingress.ts";
+import { storedRoutes } from "./responses.ts";
+import type { Store } from "../store/store.ts";
+import type { Logger } from "../observability/log.ts";
 import { errorResponse } from "./errors.ts";
 import { json } from "./json.ts";
 import type { McpManager } from "../mcp/servers.ts";
@@ -32,6 +35,9 @@ export interface AppDeps {
   /** Extra readiness conditions (MCP servers): each returns a reason when not ready. */
   readiness?: Array<() => string[]>;
   startedAt?: number;
+  /** Alloy's store: stored responses for /v1/responses. */
+  store?: Store;
+  log?: Logger;
 }
 
 const JSON_TYPE = "application/json";
@@ -84,6 +90,7 @@ function modelRoutes(deps: IngressDeps) {
 export function createApp(deps: AppDeps) {
   const { gateway } = deps;
   const auth = new GatewayAuth(gateway.config.server);
+  const stored = storedRoutes(deps);
   const mcp = mcpRoutes({
     mcp: deps.mcp,
     config: gateway.config.mcp,
@@ -145,6 +152,11 @@ export function createApp(deps: AppDeps) {
     .get(ROUTES.models, observed<Ctx>(deps.observer, ROUTES.models, ({ requestId, caller }) => plain(modelsFor(caller), requestId)))
     .use(metricsRoute(deps.metrics, deps.observer))
     .use(modelRoutes({ ...deps, auth }))
+    // Stored responses (the POST is a model route above); GET /v1/responses is Codex's WebSocket probe.
+    .get(ROUTES.responses, ({ request, requestId }) => stored.probe(request, requestId))
+    .get(`${ROUTES.responses}/:id`, ({ request, requestId, params }) => stored.retrieve(request, requestId, params.id))
+    .delete(`${ROUTES.responses}/:id`, ({ request, requestId, params }) => stored.remove(request, requestId, params.id), { parse: "none" })
+    .get(`${ROUTES.responses}/:id/input_items`, ({ request, requestId, params }) => stored.inputItems(request, requestId, params.id))
     // Claude Code probes the base URL before it starts.
     .head("/", ({ requestId }) => plain(null, requestId))
     .get(ROUTES.mcpTools, observed<Ctx>(deps.observer, ROUTES.mcpTools, ({ requestId }) => mcp.list(requestId)))

@@ -12,6 +12,8 @@ import type { AccessRecord, RequestObserver } from "../observability/access.ts";
 import type { McpManager } from "../mcp/servers.ts";
 import type { KeyRule } from "../governance/keylimits.ts";
 import type { GatewayAuth } from "./auth.ts";
+import type { Store } from "../store/store.ts";
+import type { Logger } from "../observability/log.ts";
 import { readJsonBody } from "./body.ts";
 import { errorHeaders } from "./errors.ts";
 import { eventsToSse, observePiece, piecesEncoder, SSE_HEADERS, type ItemEncoder, type StreamEnd } from "./sse.ts";
@@ -23,6 +25,10 @@ export interface IngressDeps {
   auth?: GatewayAuth;
   /** MCP tools for requests that name them. */
   mcp?: McpManager;
+  /** Alloy's store (stored responses for /v1/responses). */
+  store?: Store;
+  /** For debug lines a route writes itself (built-in tools left out, …). */
+  log?: Logger;
 }
 
 /** One request in flight on a model route, as its `run` sees it. */

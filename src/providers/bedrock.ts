@@ -16,6 +16,10 @@ import { countModelId, countTokensRequest, isClaudeModel, toCountBody, toInvokeB
 import { streamError } from "./anthropic/errors.ts";
 import type { CallOptions, NativeMessages, NativeMessagesOptions, Piece, Provider, ProviderModule, Reply } from "./provider.ts";
 import type { SseFrame } from "./sse.ts";
+import { embeddingsList } from "../dialects/embeddings/encode.ts";
+import type { EmbeddingsRequest, EmbeddingsResponse, Inputs } from "../dialects/embeddings/schema.ts";
+import { embeddingFamily, planEmbeddings, readEmbedAnswer } from "./bedrock/embeddings.ts";
+import { mapLimited } from "../util/pool.ts";
 
 export type BedrockConfig = ProviderConfig & Partial<BedrockClientOptions>;
 
@@ -52,6 +56,8 @@ export class BedrockProvider implements Provider {
     messagesStream: (body, o) => this.messagesStream(body, o),
     countTokens: (body, o) => this.countTokens(body, o),
   };
+  /** Embedding calls one request may have in flight (a Titan list fans out one text per call). */
+  private readonly fanOut: number;
 
   constructor(
     readonly name: string,
@@ -59,6 +65,7 @@ export class BedrockProvider implements Provider {
     opts: BedrockProviderOptions = {},
   ) {
     this.transport = new BedrockTransport(name, { ...cfg, maxResponseSize: opts.maxResponseSize ?? DEFAULT_MAX_RESPONSE_SIZE });
+    this.fanOut = cfg.max_concurrent ?? 64;
   }
 
   /** Our abort reason (timeout, client gone) wins over whatever the fetch made of the abort. */
@@ -185,6 +192,46 @@ export class BedrockProvider implements Provider {
     }
     if (typeof n !== "number") throw new AlloyError("server", `${this.name} returned a CountTokens answer without inputTokens`);
     return { value: { input_tokens: n } };
+  }
+
+  /**
+   * Embeddings through InvokeModel (Titan Text Embeddings v2, Cohere Embed v3; bodies in bedrock/embeddings.ts): the
+   * request becomes one call per Titan text or per 96 Cohere texts, at most max_concurrent in flight, vectors in input
+   * order. The first failure aborts the rest; all answers together are bounded by max_response_size.
+   */
+  async embeddings(req: EmbeddingsRequest, inputs: Inputs, o: CallOptions): Promise<Reply<EmbeddingsResponse>> {
+    const family = embeddingFamily(o.model);
+    if (!family)
+      throw new AlloyError("bad_request", `The model '${req.model}' does not serve embeddings (on Bedrock: amazon.titan-embed-text-v2:0, cohere.embed-english-v3, cohere.embed-multilingual-v3)`, { param: "model" });
+    const calls = planEmbeddings(family, o.model, req, inputs);
+    const ac = new AbortController();
+    const signal = AbortSignal.any([o.signal, ac.signal]);
+    const headers = { "content-type": "application/json", accept: "application/json" };
+    let budget = this.transport.maxResponseSize;
+    const vectors: number[][] = [];
+    let tokens = 0;
+    try {
+      const answers = await mapLimited(calls, this.fanOut, async (call) => {
+        const res = await this.transport.send("invoke", o.model, call.body, { signal, headers });
+        const bytes = await this.transport.readAll(res, signal, budget);
+        budget -= bytes.byteLength;
+        let json: unknown;
+        try {
+          json = JSON.parse(utf8.decode(bytes));
+        } catch {
+          throw new AlloyError("server", `${this.name} returned a body that is not JSON`);
+        }
+        return readEmbedAnswer(family, this.name, json, call.count, res.headers.get("x-amzn-bedrock-input-token-count"));
+      });
+      for (const a of answers) {
+        for (const v of a.vectors) vectors.push(v);
+        tokens += a.tokens;
+      }
+    } catch (e) {
+      ac.abort();
+      throw this.fail(e, o.signal);
+    }
+    return { value: embeddingsList(vectors, req.model, tokens) };
   }
 
   close(): void {

@@ -8,6 +8,9 @@ import { sleep } from "../governance/backoff.ts";
 import { contentText, type ChatRequest, type ChatResponse, type FinishReason, type ToolCall, type Usage } from "../openai/schema.ts";
 import type { ProviderConfig } from "../config/schema.ts";
 import type { CallOptions, Piece, Provider, ProviderModule, Reply } from "./provider.ts";
+import { embeddingsList } from "../dialects/embeddings/encode.ts";
+import type { EmbeddingsRequest, EmbeddingsResponse, Inputs } from "../dialects/embeddings/schema.ts";
+import { MOCK_DIMENSIONS, MOCK_MAX_VALUES, mockVector, tokensKey } from "./mock/embeddings.ts";
 
 export interface MockConfig extends ProviderConfig {
   reply?: string;
@@ -64,10 +67,12 @@ export class MockProvider implements Provider {
    * What the mock answers, first rule that applies:
    * 1. the latest user message with a `[mock:tool NAME {args}]` directive, NAME among the request's tools: that tool
    *    call, unless a tool result already follows that message — then `Tool result: <the last result>`;
-   * 2. a tool call when tool_choice names one (or is "required");
-   * 3. the configured reply; `Tool result: …` after a tool result; else `You said: <last user text>`.
+   * 2. the model id `tool:NAME` and a tool NAME (or `<namespace>__NAME`) offered: a call to it with the last user
+   *    message as its arguments when that is a JSON object (else `{}`), unless the last message is a tool result;
+   * 3. a tool call when tool_choice names one (or is "required");
+   * 4. the configured reply; `Tool result: …` after a tool result; else `You said: <last user text>`.
    */
-  answer(req: ChatRequest): Answer {
+  answer(req: ChatRequest, model = ""): Answer {
     let prompt = 0;
     for (const m of req.messages) prompt += countTokens(contentText(m.content));
     const last = req.messages[req.messages.length - 1]!;
@@ -75,16 +80,24 @@ export class MockProvider implements Provider {
     const scripted = this.directed(req, tools.map((t) => t.function.name));
     if (scripted) return { ...scripted, usage: usage(prompt, scripted.toolCalls ? 1 : countTokens(scripted.content ?? "")) };
     const choice = req.tool_choice;
+    const asked = model.startsWith("tool:") ? model.slice(5) : undefined;
+    const byModel = asked
+      ? tools.find((t) => t.type === "function" && (t.function.name === asked || t.function.name.endsWith(`__${asked}`)))
+      : undefined;
     const toolName =
       last.role === "tool"
         ? undefined
         : typeof choice === "object"
           ? choice.function.name
-          : choice === "required" && tools[0]?.type === "function"
-            ? tools[0].function.name
-            : undefined;
+          : byModel?.type === "function"
+            ? byModel.function.name
+            : choice === "required" && tools[0]?.type === "function"
+              ? tools[0].function.name
+              : undefined;
     if (toolName) {
-      const call: ToolCall = { id: `call_${nextId().replace(/-/g, "")}`, type: "function", function: { name: toolName, arguments: "{}" } };
+      const lastUser = [...req.messages].reverse().find((m) => m.role === "user");
+      const args = byModel && lastUser ? jsonObjectText(contentText(lastUser.content)) : "{}";
+      const call: ToolCall = { id: `call_${nextId().replace(/-/g, "")}`, type: "function", function: { name: toolName, arguments: args } };
       return { content: null, toolCalls: [call], usage: usage(prompt, 1) };
     }
     let content: string;
@@ -125,7 +138,7 @@ export class MockProvider implements Provider {
 
   async chat(req: ChatRequest, o: CallOptions): Promise<Reply<ChatResponse>> {
     await this.begin(o);
-    const a = this.answer(req);
+    const a = this.answer(req, o.model);
     const value: ChatResponse = {
       id: `chatcmpl-${nextId()}`,
       object: "chat.completion",
@@ -144,9 +157,24 @@ export class MockProvider implements Provider {
     return { value };
   }
 
+  /** Deterministic unit vectors derived from each input; usage counts tokens by the mock's rule (token arrays: their length). */
+  async embeddings(req: EmbeddingsRequest, inputs: Inputs, o: CallOptions): Promise<Reply<EmbeddingsResponse>> {
+    const dims = req.dimensions ?? MOCK_DIMENSIONS;
+    const n = inputs.kind === "text" ? inputs.texts.length : inputs.tokens.length;
+    if (n * dims > MOCK_MAX_VALUES)
+      throw new AlloyError("bad_request", `${this.name}: ${n} inputs × ${dims} dimensions is more than the mock answers at once (${MOCK_MAX_VALUES} values)`, { param: "dimensions" });
+    await this.begin(o);
+    let tokens = 0;
+    const vectors =
+      inputs.kind === "text"
+        ? inputs.texts.map((t) => ((tokens += countTokens(t)), mockVector(t, dims)))
+        : inputs.tokens.map((t) => ((tokens += t.length), mockVector(tokensKey(t), dims)));
+    return { value: embeddingsList(vectors, o.model, tokens) };
+  }
+
   async *chatStream(req: ChatRequest, o: CallOptions): AsyncGenerator<Piece> {
     await this.begin(o);
-    const a = this.answer(req);
+    const a = this.answer(req, o.model);
     const head = { id: `chatcmpl-${nextId()}`, created: unixNow(), model: o.model };
     const chunk = (delta: Delta, finish: FinishReason | null = null): Piece => ({ chunk: chunkOf(head, delta, finish) });
     yield chunk({ role: "assistant", content: "" });
@@ -165,6 +193,17 @@ export class MockProvider implements Provider {
     yield chunk({}, a.toolCalls ? "tool_calls" : "stop");
     yield { chunk: usageChunk(head, a.usage) };
   }
+}
+
+/** The text when it is a JSON object, else `{}`. */
+function jsonObjectText(text: string): string {
+  try {
+    const v = JSON.parse(text);
+    if (v && typeof v === "object" && !Array.isArray(v)) return JSON.stringify(v);
+  } catch {
+    // not JSON: no arguments
+  }
+  return "{}";
 }
 
 function usage(prompt: number, completion: number): Usage {

@@ -5,19 +5,28 @@ import { streamFailure } from "./kit.ts";
 import { AlloyError } from "../errors.ts";
 import type { ChatChunk, ChatRequest, ChatResponse, Usage } from "../openai/schema.ts";
 import type { ProviderConfig } from "../config/schema.ts";
-import type { CallOptions, ChatRelay, Piece, Provider, ProviderModule, Reply } from "./provider.ts";
+import type { EmbeddingsRequest, EmbeddingsResponse } from "../dialects/embeddings/schema.ts";
+import { RESPONSES_TERMINAL, type CallOptions, type ChatRelay, type NativeResponses, type Piece, type Provider, type ProviderModule, type Reply } from "./provider.ts";
 import { scanChunk, type RelayEvent } from "./openai/scan.ts";
-import { sseFrames } from "./sse.ts";
+import { sseFrames, type SseFrame } from "./sse.ts";
 import { DEFAULT_LIMITS, errorFromResponse, parseOpenAIError, post, readText, type UpstreamLimits } from "./upstream.ts";
 
 export interface OpenAIConfig extends ProviderConfig {
   /** Extra headers for every upstream call (e.g. `api-key` for Azure-style proxies, `OpenAI-Organization`). */
   headers?: Record<string, string>;
+  /**
+   * How `/v1/responses` reaches this upstream: `native` (its own Responses API; the default for the provider named
+   * `openai`) or `chat` (translated to Chat Completions; the default for other OpenAI-compatible upstreams).
+   */
+  responses?: "native" | "chat";
 }
 
-export class OpenAIProvider implements Provider, ChatRelay {
+export class OpenAIProvider implements Provider, ChatRelay, NativeResponses {
   readonly chatRelay: ChatRelay = this;
+  readonly nativeResponses?: NativeResponses;
   private readonly url: string;
+  private readonly embeddingsUrl: string;
+  private readonly responsesUrl: string;
   private readonly headers: Record<string, string>;
   private readonly sse: { provider: string; maxEventSize: number };
 
@@ -26,7 +35,11 @@ export class OpenAIProvider implements Provider, ChatRelay {
     cfg: OpenAIConfig,
     private readonly limits: UpstreamLimits = DEFAULT_LIMITS,
   ) {
-    this.url = `${cfg.base_url!.replace(/\/+$/, "")}/chat/completions`;
+    const base = cfg.base_url!.replace(/\/+$/, "");
+    this.url = `${base}/chat/completions`;
+    this.embeddingsUrl = `${base}/embeddings`;
+    this.responsesUrl = `${base}/responses`;
+    if (cfg.responses === "native") this.nativeResponses = this;
     // Built once: the only per-request header is the request id.
     this.headers = { "content-type": "application/json", accept: "application/json", ...(cfg.headers ?? {}) };
     if (cfg.api_key) this.headers.authorization = `Bearer ${cfg.api_key}`;
@@ -47,6 +60,55 @@ export class OpenAIProvider implements Provider, ChatRelay {
     return post(this.name, this.url, { ...this.headers, "x-request-id": o.requestId }, JSON.stringify(body), o.signal);
   }
 
+  /** Native Responses call: the body as given (model replaced), the answer's bytes back unchanged. */
+  async responses(body: Record<string, unknown>, o: CallOptions): Promise<Reply<unknown>> {
+    const res = await post(this.name, this.responsesUrl, { ...this.headers, "x-request-id": o.requestId }, JSON.stringify({ ...body, model: o.model, stream: undefined }), o.signal);
+    if (!res.ok) throw await errorFromResponse(res, this.name, parseOpenAIError);
+    const text = await readText(res, this.limits.maxResponseSize, this.name, o.signal);
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new AlloyError("server", `${this.name} returned a body that is not JSON`);
+    }
+    if (!json || typeof json !== "object" || typeof (json as { id?: unknown }).id !== "string")
+      throw new AlloyError("server", `${this.name} returned an unexpected body`);
+    return { value: json, raw: text };
+  }
+
+  /** Native Responses stream: the upstream's events as they come, ending with a terminal event or an error. */
+  async *responsesStream(body: Record<string, unknown>, o: CallOptions): AsyncGenerator<SseFrame> {
+    const headers = { ...this.headers, accept: "text/event-stream", "x-request-id": o.requestId };
+    const res = await post(this.name, this.responsesUrl, headers, JSON.stringify({ ...body, model: o.model, stream: true }), o.signal);
+    if (!res.ok) throw await errorFromResponse(res, this.name, parseOpenAIError);
+    if (!res.body) throw new AlloyError("server", `${this.name} returned an empty stream`);
+    let ended = false;
+    try {
+      for await (const frame of sseFrames(res.body, this.sse)) {
+        if (frame.data === "[DONE]") break;
+        let type: unknown = frame.event;
+        // Named events say their type; only unnamed ones (and errors, for their message) are parsed here.
+        if (type === undefined || type === "error") {
+          let json: { type?: unknown; message?: string; code?: string; error?: { message?: string } };
+          try {
+            json = JSON.parse(frame.data);
+          } catch {
+            throw new AlloyError("server", `${this.name} sent a stream event that is not JSON`);
+          }
+          type = json?.type;
+          if (type === "error") throw new AlloyError("server", json.message ?? json.error?.message ?? "upstream stream error", { upstreamType: json.code });
+        }
+        if (typeof type === "string" && RESPONSES_TERMINAL.has(type)) ended = true;
+        yield frame;
+        if (ended) break;
+      }
+    } catch (e) {
+      if (o.signal.aborted) throw o.signal.reason;
+      throw e;
+    }
+    if (!ended) throw new AlloyError("server", `${this.name} stream ended before response.completed (the answer was cut short)`);
+  }
+
   async chat(req: ChatRequest, o: CallOptions): Promise<Reply<ChatResponse>> {
     const res = await this.send(req, o, false);
     if (!res.ok) throw await errorFromResponse(res, this.name, parseOpenAIError);
@@ -61,6 +123,23 @@ export class OpenAIProvider implements Provider, ChatRelay {
     if (!isChatResponse(json)) throw new AlloyError("server", `${this.name} returned an unexpected body`);
     // The upstream's own bytes are the answer: the encoder sends them instead of serialising the object again.
     return { value: json, raw: text };
+  }
+
+  /** Passthrough: the client's request with only the model replaced; the answer's bytes go back as they came. */
+  async embeddings(req: EmbeddingsRequest, _inputs: unknown, o: CallOptions): Promise<Reply<EmbeddingsResponse>> {
+    const body = JSON.stringify({ ...req, model: o.model });
+    const res = await post(this.name, this.embeddingsUrl, { ...this.headers, "x-request-id": o.requestId }, body, o.signal);
+    if (!res.ok) throw await errorFromResponse(res, this.name, parseOpenAIError);
+    const text = await readText(res, this.limits.maxResponseSize, this.name, o.signal);
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new AlloyError("server", `${this.name} returned a body that is not JSON`);
+    }
+    // Checked, not cast: the route reads usage, and a client deserves a list, not whatever came.
+    if (!Array.isArray((json as { data?: unknown } | null)?.data)) throw new AlloyError("server", `${this.name} returned an unexpected embeddings body`);
+    return { value: json as EmbeddingsResponse, raw: text };
   }
 
   /**
@@ -189,7 +268,10 @@ export const openaiModule: ProviderModule<OpenAIConfig> = {
   type: "openai",
   family: /^(gpt-|o1|o3|o4|chatgpt-|text-embedding-)/,
   envKey: "OPENAI_API_KEY",
-  options: { headers: T.Optional(T.Record(T.String(), T.String())) },
+  options: {
+    headers: T.Optional(T.Record(T.String(), T.String())),
+    responses: T.Optional(T.Union([T.Literal("native"), T.Literal("chat")])),
+  },
   resolve(name, cfg, { env }) {
     const envVar = `${name.toUpperCase().replace(/[^A-Z0-9]/g, "_")}_API_KEY`;
     const api_key = env[envVar] ?? cfg.api_key;
@@ -198,7 +280,8 @@ export const openaiModule: ProviderModule<OpenAIConfig> = {
     // api.openai.com always needs a key; self-hosted compatible servers (Ollama, vLLM) often do not.
     if (!api_key && base_url.includes("api.openai.com"))
       return { cfg, inactive: `no API key (set ${envVar} or providers.${name}.api_key)` };
-    return { cfg: { ...cfg, api_key, base_url } };
+    const responses = cfg.responses ?? (name === "openai" ? "native" : "chat");
+    return { cfg: { ...cfg, api_key, base_url, responses } };
   },
   create: (name, cfg, limits) => new OpenAIProvider(name, cfg, limits),
 };

@@ -2,6 +2,7 @@
 // chunks out, failures thrown as AlloyError (kind says whether governance may retry). Nothing here knows HTTP routing.
 import type { TSchema } from "@sinclair/typebox";
 import type { ChatChunk, ChatRequest, ChatResponse } from "../openai/schema.ts";
+import type { EmbeddingsRequest, EmbeddingsResponse, Inputs } from "../dialects/embeddings/schema.ts";
 import type { RelayEvent } from "./openai/scan.ts";
 import type { SseFrame } from "./sse.ts";
 import type { UpstreamLimits } from "./upstream.ts";
@@ -52,6 +53,20 @@ export interface NativeMessages {
   countTokens?(body: Record<string, unknown>, o: NativeMessagesOptions): Promise<Reply<unknown>>;
 }
 
+/** Events that end a Responses stream; a native stream without one was cut short. */
+export const RESPONSES_TERMINAL: ReadonlySet<string> = new Set(["response.completed", "response.incomplete", "response.failed"]);
+
+/**
+ * Optional capability: the upstream has the OpenAI Responses API, so `/v1/responses` goes to it without translation.
+ * The body is the client's (model replaced; Alloy's stored turns already expanded into `input`); the answer and
+ * every event come back unchanged.
+ */
+export interface NativeResponses {
+  responses(body: Record<string, unknown>, o: CallOptions): Promise<Reply<unknown>>;
+  /** The upstream's events as they come; the stream must end with a terminal event (RESPONSES_TERMINAL) or it throws. */
+  responsesStream(body: Record<string, unknown>, o: CallOptions): AsyncIterable<SseFrame>;
+}
+
 /**
  * Optional capability: the upstream streams OpenAI chunks itself, so a Chat Completions stream that goes out
  * unchanged can be relayed event by event, scanned instead of parsed (see providers/openai/scan.ts).
@@ -66,9 +81,17 @@ export interface Provider {
   readonly chatRelay?: ChatRelay;
   /** Present when the upstream speaks the Anthropic Messages API natively. */
   readonly nativeMessages?: NativeMessages;
+  /** Present when the upstream speaks the OpenAI Responses API natively (and is configured to be used so). */
+  readonly nativeResponses?: NativeResponses;
   chat(req: ChatRequest, o: CallOptions): Promise<Reply<ChatResponse>>;
   /** Chunks in OpenAI shape; the last one carries finish_reason, a usage-only chunk may follow. */
   chatStream(req: ChatRequest, o: CallOptions): AsyncIterable<Piece>;
+  /**
+   * Optional capability: `/v1/embeddings`. `req` is the client's request (validated), `inputs` its input in one shape.
+   * The answer is OpenAI's list; a provider that builds it itself returns float vectors (the route encodes base64 when
+   * asked), a passthrough provider the upstream's answer and bytes unchanged (`raw`). Without it: a 400.
+   */
+  embeddings?(req: EmbeddingsRequest, inputs: Inputs, o: CallOptions): Promise<Reply<EmbeddingsResponse>>;
   /** Release clients and sockets on shutdown. */
   close?(): Promise<void> | void;
 }

@@ -35,6 +35,8 @@ export async function startGateway(toml: string, env: Record<string, string | un
   const file = writeConfig(toml);
   const config = await loadConfig({ config: file, port: 0 }, env);
   config.server.host = "127.0.0.1";
+  // Tests never leave an alloy.db behind: the store is in memory unless the test names one.
+  if (!/^\s*\[store\]/m.test(toml) && !env.ALLOY_STORE_URL) config.store.url = "sqlite://:memory:";
   const logs: string[] = [];
   const log = createLogger({ level: o.logLevel ?? "debug", json: true, write: (l) => logs.push(l) });
   const running = await start(config, { log });
@@ -53,7 +55,8 @@ export interface BinaryGateway {
 export async function spawnBinary(args: string[], opts: { env?: Record<string, string>; cwd?: string } = {}): Promise<BinaryGateway> {
   const proc = Bun.spawn([BINARY, "--port", "0", "--json-logs", ...args], {
     cwd: opts.cwd ?? ROOT,
-    env: opts.env ?? {},
+    // The store in memory unless the test says otherwise: no alloy.db left in the repo.
+    env: { ALLOY_STORE_URL: "sqlite://:memory:", ...opts.env },
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",

@@ -157,7 +157,7 @@ describe("the binary on its own", () => {
     const g = await spawnBinary(["-c", file], { env: { ALLOY_PORT: "1" } }); // the helper passes --port 0
     expect(g.port).toBeGreaterThan(1);
     await g.stop();
-    const proc = Bun.spawn([BINARY, "-c", file, "--json-logs"], { env: { ALLOY_PORT: String(envPort) }, stdout: "pipe" });
+    const proc = Bun.spawn([BINARY, "-c", file, "--json-logs"], { env: { ALLOY_PORT: String(envPort), ALLOY_STORE_URL: "sqlite://:memory:" }, stdout: "pipe" });
     const reader = proc.stdout.getReader();
     const { value } = await reader.read();
     expect(new TextDecoder().decode(value)).toContain(`"port":${envPort}`);
@@ -186,7 +186,7 @@ describe("startup failures: one line, exit 2", () => {
   const MOCK = `[providers.mock]\n`;
   /** Run ./alloy to its exit; the bound is only there so that a process that starts after all fails the test. */
   const run = (args: string[]) => {
-    const r = Bun.spawnSync([BINARY, ...args], { env: {}, stdout: "pipe", stderr: "pipe", timeout: 10_000 });
+    const r = Bun.spawnSync([BINARY, ...args], { env: { ALLOY_STORE_URL: "sqlite://:memory:" }, stdout: "pipe", stderr: "pipe", timeout: 10_000 });
     return { code: r.exitCode, err: r.stderr.toString(), out: r.stdout.toString() };
   };
   const expectOneLine = (r: { code: number | null; err: string }, ...parts: string[]) => {

@@ -55,7 +55,7 @@ describe("the binary's logs", () => {
   test("text logs by default: startup facts, no key; on SIGTERM every line (the last access line too) is written", async () => {
     const proc = Bun.spawn([BINARY, "--port", "0", "--config", config], {
       cwd: ROOT,
-      env: { OPENAI_API_KEY: ENV_KEY },
+      env: { OPENAI_API_KEY: ENV_KEY, ALLOY_STORE_URL: "sqlite://:memory:" },
       stdout: "pipe",
       stderr: "pipe",
     });
@@ -83,7 +83,7 @@ describe("the binary's logs", () => {
   });
 
   test("a client cannot forge a text log line: control characters in its model name are escaped", async () => {
-    const proc = Bun.spawn([BINARY, "--port", "0", "--config", config], { cwd: ROOT, env: {}, stdout: "pipe", stderr: "pipe" });
+    const proc = Bun.spawn([BINARY, "--port", "0", "--config", config], { cwd: ROOT, env: { ALLOY_STORE_URL: "sqlite://:memory:" }, stdout: "pipe", stderr: "pipe" });
     const out = collect(proc.stdout);
     const port = Number((await out.waitFor(/ port=(\d+)/))[1]);
     const forged = "mock/x\n2026-01-01T00:00:00.000Z FATAL forged\r\u2028\u0085\u001b[2J";

@@ -8,7 +8,7 @@ import { ROOT, writeConfig } from "../helpers/gateway.ts";
 test("the re-exec keeps Bun's flags and the script, and adds the runtime settings", async () => {
   const file = writeConfig(`[providers.mock]\ntype = "mock"\n`);
   const proc = Bun.spawn(["bun", "--smol", join(ROOT, "src/main.ts"), "--config", file, "--port", "0", "--json-logs"], {
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp" },
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", ALLOY_STORE_URL: "sqlite://:memory:" },
     stdout: "pipe",
     stderr: "pipe",
   });

@@ -181,10 +181,85 @@ export function claudeEvents(msg: ReturnType<typeof anthropicMessage>): unknown[
   return out;
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// Embedding models on InvokeModel, as their model cards document them
+
+const TITAN_EMBED = /(^|[./])amazon\.titan-embed-text-v2/;
+const COHERE_EMBED = /(^|[./])cohere\.embed-(english|multilingual)-v3/;
+
+/** A deterministic vector for a text (unit length when `normalize`): tests can recompute what the gateway should return. */
+export function mockEmbedding(text: string, dims: number, normalize = true): number[] {
+  let h = 2166136261;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619) >>> 0;
+  const v = Array.from({ length: dims }, (_, i) => Math.sin(h + i * 7.13) * 3);
+  const n = normalize ? Math.sqrt(v.reduce((a, x) => a + x * x, 0)) : 1;
+  return v.map((x) => Math.fround(x / n));
+}
+
+/** Token count the mock reports: words, like the mock provider. */
+export const mockTokens = (text: string) => text.split(/\s+/).filter(Boolean).length;
+
+const extraneous = (body: Record<string, unknown>, allowed: string[]) => {
+  const extra = Object.keys(body).find((k) => !allowed.includes(k));
+  return extra && `Malformed input request: extraneous key [${extra}] is not permitted, please reformat your input and try again.`;
+};
+
+/** Titan Text Embeddings v2 / Cohere Embed v3 request checks; the message, or undefined when valid (or not an embedding model). */
+export function validateEmbedInvoke(modelId: string, body: any): string | undefined {
+  if (TITAN_EMBED.test(modelId)) {
+    if (!body || typeof body !== "object" || Array.isArray(body)) return "Malformed input request, please reformat your input and try again.";
+    const extra = extraneous(body, ["inputText", "dimensions", "normalize", "embeddingTypes"]);
+    if (extra) return extra;
+    if (typeof body.inputText !== "string") return "Malformed input request: #: required key [inputText] not found, please reformat your input and try again.";
+    if (body.inputText.length < 1 || body.inputText.length > 50_000) return "Malformed input request: #/inputText: expected minLength: 1, maximum 50000, please reformat your input and try again.";
+    if (body.dimensions !== undefined && ![256, 512, 1024].includes(body.dimensions)) return "Malformed input request: #/dimensions: 256, 512 or 1024, please reformat your input and try again.";
+    if (body.normalize !== undefined && typeof body.normalize !== "boolean") return "Malformed input request: #/normalize: expected type: Boolean, please reformat your input and try again.";
+    if (body.embeddingTypes !== undefined && (!Array.isArray(body.embeddingTypes) || !body.embeddingTypes.every((t: unknown) => t === "float" || t === "binary")))
+      return "Malformed input request: #/embeddingTypes: float or binary, please reformat your input and try again.";
+    return undefined;
+  }
+  if (COHERE_EMBED.test(modelId)) {
+    if (!body || typeof body !== "object" || Array.isArray(body)) return "Malformed input request, please reformat your input and try again.";
+    const extra = extraneous(body, ["texts", "input_type", "truncate", "embedding_types", "images"]);
+    if (extra) return extra;
+    if (!Array.isArray(body.texts) || !body.texts.every((t: unknown) => typeof t === "string")) return "Malformed input request: #: required key [texts] not found, please reformat your input and try again.";
+    if (body.texts.length > 96) return `Malformed input request: #/texts: expected maximum item count: 96, found: ${body.texts.length}, please reformat your input and try again.`;
+    if (body.texts.some((t: string) => t.length > 2048)) return "Malformed input request: #/texts: expected maxLength: 2048, please reformat your input and try again.";
+    if (!["search_document", "search_query", "classification", "clustering"].includes(body.input_type))
+      return "Malformed input request: #/input_type: search_document, search_query, classification or clustering, please reformat your input and try again.";
+    if (body.truncate !== undefined && !["NONE", "START", "END"].includes(body.truncate)) return "Malformed input request: #/truncate: NONE, START or END, please reformat your input and try again.";
+    return undefined;
+  }
+  return undefined;
+}
+
+/** The documented answer of an embedding model to a valid body, or undefined for other models. */
+export function embedAnswer(modelId: string, body: any): Response | undefined {
+  if (TITAN_EMBED.test(modelId)) {
+    const embedding = mockEmbedding(body.inputText, body.dimensions ?? 1024, body.normalize ?? true);
+    const tokens = mockTokens(body.inputText);
+    return jsonResponse({ embedding, inputTextTokenCount: tokens, embeddingsByType: { float: embedding } }, 200, { "x-amzn-bedrock-input-token-count": String(tokens) });
+  }
+  if (COHERE_EMBED.test(modelId)) {
+    const texts: string[] = body.texts;
+    const tokens = texts.reduce((a, t) => a + mockTokens(t), 0);
+    return jsonResponse(
+      { embeddings: texts.map((t) => mockEmbedding(t, 1024)), id: crypto.randomUUID(), response_type: "embeddings_floats", texts },
+      200,
+      { "x-amzn-bedrock-input-token-count": String(tokens) },
+    );
+  }
+  return undefined;
+}
+
 /** Default behaviour: a tool call when toolChoice names a tool, else "Hello from Bedrock", as JSON or frames. */
 export const defaultScript: BedrockScript = (call) => {
   const claude = CLAUDE_ID.test(call.modelId);
   if (call.operation === "count-tokens") return jsonResponse({ inputTokens: Math.ceil(JSON.stringify(call.countBody ?? {}).length / 4) });
+  if (call.operation === "invoke") {
+    const embedded = embedAnswer(call.modelId, call.body);
+    if (embedded) return embedded;
+  }
   if (call.operation === "invoke")
     return claude
       ? jsonResponse(claudeAnswer(call.body))
@@ -417,7 +492,13 @@ export function startBedrockMock(opts: {
       }
       const converse = op === "converse" || op === "converse-stream";
       const claudeBody = CLAUDE_ID.test(modelId) ? (op === "count-tokens" ? countBody : op.startsWith("invoke") ? body : undefined) : undefined;
-      const invalid = converse ? validateConverse(body) : claudeBody !== undefined ? validateClaudeInvoke(claudeBody) : undefined;
+      const invalid = converse
+        ? validateConverse(body)
+        : claudeBody !== undefined
+          ? validateClaudeInvoke(claudeBody)
+          : op === "invoke"
+            ? validateEmbedInvoke(modelId, body)
+            : undefined;
       if (invalid) return refuse(400, "ValidationException", invalid);
       const call = log.add(
         {

@@ -125,9 +125,11 @@ max_retries = 0
 
   test("targets carry the skip reason of their provider", () => {
     const targets = buildTargets({ upstream: 1, bare: 2, alloy: 3 }, new Map([["bench-bedrock", "not registered"]]));
-    expect(targets.map((t) => t.key)).toEqual(["direct", "bare", "alloy-openai", "alloy-anthropic", "alloy-bedrock"]);
+    expect(targets.map((t) => t.key)).toEqual(["direct", "bare", "alloy-openai", "alloy-anthropic", "alloy-bedrock", "direct-embeddings", "alloy-embeddings"]);
+    expect(targets.find((t) => t.key === "alloy-embeddings")).toMatchObject({ url: "http://127.0.0.1:3/v1/embeddings", baseline: "direct-embeddings" });
+    expect(JSON.parse(targets.find((t) => t.key === "alloy-embeddings")!.json)).toMatchObject({ model: "bench-openai/text-embedding-bench", dimensions: 256 });
     expect(targets.find((t) => t.key === "alloy-bedrock")!.skipped).toBe("not registered");
     expect(targets.find((t) => t.key === "alloy-openai")!.skipped).toBeUndefined();
-    expect(JSON.parse(targets.find((t) => t.key === "alloy-anthropic")!.stream)).toMatchObject({ model: "bench-anthropic/claude-bench", stream: true });
+    expect(JSON.parse(targets.find((t) => t.key === "alloy-anthropic")!.stream!)).toMatchObject({ model: "bench-anthropic/claude-bench", stream: true });
   });
 });

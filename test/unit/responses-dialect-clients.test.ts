@@ -25,16 +25,20 @@ describe("Codex", () => {
     }
   });
 
-  test("with -m gpt-5.1-codex: function tools, a namespace and web_search; the built-ins are dropped", () => {
+  test("with -m gpt-5.1-codex: function tools, a namespace (flattened) and web_search (dropped)", () => {
     const req = validateResponses(post(codexNamed).body);
     expect(req.stream).toBe(true);
     expect(req.store).toBe(false);
     expect(req.include).toEqual(["reasoning.encrypted_content"]);
-    const { chat, dropped, inputItems } = toChatRequest(req, [], { responseId: "resp_codex" });
-    expect(dropped).toEqual(["namespace", "web_search"]);
+    const { chat, dropped, inputItems, toolNames } = toChatRequest(req, [], { responseId: "resp_codex" });
+    expect(dropped).toEqual(["web_search"]);
     const names = (chat.tools ?? []).map((t) => (t.type === "function" ? t.function.name : t.type));
     expect(names).toContain("exec_command");
     expect(names).toContain("view_image");
+    // The multi_agent_v1 namespace's members, each as `<namespace>__<name>`, mapped back for the answer.
+    expect(names).toContain("multi_agent_v1__close_agent");
+    expect(toolNames.get("multi_agent_v1__close_agent")).toEqual({ name: "close_agent", namespace: "multi_agent_v1", custom: false });
+    expect(names.every((n) => /^[a-zA-Z0-9_-]{1,64}$/.test(n))).toBe(true);
     expect(chat.tools!.every((t) => t.type === "function" && t.function.strict === false)).toBe(true);
     expect(chat.messages[0]!.role).toBe("developer"); // Codex sends its instructions as developer messages
     expect(chat.messages.at(-1)).toEqual({ role: "user", content: [{ type: "text", text: "say hi" }] });
@@ -46,13 +50,21 @@ describe("Codex", () => {
     expect(validateChatRequest(chat)).toBe(chat);
   });
 
-  test("default model: tools arrive in an additional_tools input item, which chat targets leave out", () => {
+  test("default model: tools arrive as namespaces in an additional_tools input item, flattened for chat targets", () => {
     const req = validateResponses(post(codexDefault).body);
     const items = req.input as { type?: string }[];
     expect(items[0]!.type).toBe("additional_tools");
     expect(req.tools).toBeUndefined();
-    const { chat, dropped } = toChatRequest(req, []);
-    expect(chat.tools).toBeUndefined();
+    const { chat, dropped, toolNames } = toChatRequest(req, []);
+    const names = (chat.tools ?? []).map((t) => (t.type === "function" ? t.function.name : t.type));
+    expect(names).toContain("functions__exec");
+    expect(names).toContain("clock__sleep");
+    expect(names).toContain("collaboration__spawn_agent");
+    expect(names.every((n) => /^[a-zA-Z0-9_-]{1,64}$/.test(n))).toBe(true);
+    // `exec` is a custom (grammar) tool: a function taking {input: string}, its calls mapped back to custom_tool_call.
+    expect(toolNames.get("functions__exec")).toEqual({ name: "exec", namespace: "functions", custom: true });
+    const exec = chat.tools!.find((t) => t.type === "function" && t.function.name === "functions__exec");
+    expect(exec?.type === "function" && exec.function.parameters).toEqual({ type: "object", properties: { input: { type: "string" } }, required: ["input"], additionalProperties: false });
     expect(dropped).toEqual([]);
     expect(chat.messages.filter((m) => m.role === "developer").length).toBe(4);
     expect(chat.messages.at(-1)).toEqual({ role: "user", content: [{ type: "text", text: "say hi" }] });

@@ -184,7 +184,7 @@ describe("toChatRequest", () => {
     expect(() => toChatRequest(validateResponses({ model: "m", input: [{ type: "item_reference", id: "msg_x" }, { role: "user", content: "hi" }] }), prior)).toThrow(/no earlier item/);
   });
 
-  test("tools: functions keep strict, mcp entries pass, built-ins are dropped and listed", () => {
+  test("tools: functions keep strict, mcp entries pass, custom tools become {input} functions, built-ins are dropped and listed", () => {
     const req = validateResponses({
       model: "m",
       input: "hi",
@@ -205,10 +205,18 @@ describe("toChatRequest", () => {
       { type: "function", function: { name: "get_weather", description: "d", parameters: { type: "object", properties: {} }, strict: true } },
       { type: "function", function: { name: "noargs" } },
       { type: "mcp", server_label: "fs", server_url: "https://x", allowed_tools: ["read_file"], require_approval: "always" },
+      {
+        type: "function",
+        function: {
+          name: "apply_patch",
+          description: "Pass the tool's whole input as the string argument `input`.",
+          parameters: { type: "object", properties: { input: { type: "string" } }, required: ["input"], additionalProperties: false },
+        },
+      },
     ]);
     expect(chat.tool_choice).toBe("required");
     expect(chat.parallel_tool_calls).toBe(false);
-    expect(dropped).toEqual(["web_search", "local_shell", "custom"]);
+    expect(dropped).toEqual(["web_search", "local_shell"]);
     expect(validateChatRequest(chat)).toBe(chat);
   });
 

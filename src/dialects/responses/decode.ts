@@ -7,6 +7,7 @@ import { LazyCheck } from "../../util/lazy-check.ts";
 import type { ChatMessage, ChatRequest, FunctionTool, McpTool, ToolCall, ToolChoice, UserContentPart } from "../../openai/schema.ts";
 import { own } from "../../util/own.ts";
 import { ItemIds } from "./ids.ts";
+import { flatName, flattenNamespace, flattenTool, type ToolNames } from "./tools.ts";
 import {
   ItemByType,
   LIMITS,
@@ -123,6 +124,8 @@ export interface ChatTranslation {
   inputItems: ResponseItem[];
   /** Built-in tool types left out because Chat Completions targets cannot run them (for a debug line). */
   dropped: string[];
+  /** Flattened tool names (namespace members, custom tools) → what they stand for, for the encoders. */
+  toolNames: ToolNames;
 }
 
 export interface DecodeOptions {
@@ -199,18 +202,22 @@ function messagesOf(items: readonly ResponseItem[], firstInput: number, byId: Ma
       case "message":
         out.push(messageOf(item as MessageItem, at));
         break;
-      case "function_call": {
-        const fc = item as { call_id: string; name: string; arguments: string };
-        const call: ToolCall = { id: fc.call_id, type: "function", function: { name: fc.name, arguments: fc.arguments } };
+      case "function_call":
+      case "custom_tool_call": {
+        const fc = item as { call_id: string; name: string; namespace?: unknown; arguments?: string; input?: unknown };
+        const name = flatName(typeof fc.namespace === "string" ? fc.namespace : undefined, fc.name);
+        const args = kind === "function_call" ? fc.arguments! : JSON.stringify({ input: typeof fc.input === "string" ? fc.input : "" });
+        const call: ToolCall = { id: fc.call_id, type: "function", function: { name, arguments: args } };
         const last = out[out.length - 1];
         // An assistant's text and the calls after it are one chat turn (Responses lists them as separate items).
         if (last?.role === "assistant") (last.tool_calls ??= []).push(call);
         else out.push({ role: "assistant", content: null, tool_calls: [call] });
         break;
       }
-      case "function_call_output": {
+      case "function_call_output":
+      case "custom_tool_call_output": {
         const o = item as FunctionCallOutputItem;
-        out.push({ role: "tool", tool_call_id: o.call_id, content: toolOutputText(o.output) });
+        out.push({ role: "tool", tool_call_id: String(o.call_id), content: toolOutputText(o.output ?? "") });
         break;
       }
       default:
@@ -231,26 +238,52 @@ function mcpToolOf(t: McpToolParam, at: string): McpTool {
   return tool;
 }
 
-function toolsOf(tools: readonly ToolParam[] | undefined): { tools: (FunctionTool | McpTool)[]; dropped: string[] } {
+/**
+ * Tools for a chat target: function tools as they are, namespace members and custom tools flattened (tools.ts),
+ * `mcp` entries for the MCP planner; other built-in types are left out and named in `dropped`. `extra` holds the
+ * tools of `additional_tools` input items (Codex's default model sends its tools there).
+ */
+function toolsOf(tools: readonly ToolParam[] | undefined, extra: readonly unknown[]): { tools: (FunctionTool | McpTool)[]; dropped: string[]; names: ToolNames } {
   const out: (FunctionTool | McpTool)[] = [];
   const dropped: string[] = [];
-  (tools ?? []).forEach((t, i) => {
-    if (t.type === "function") {
-      const f = t as Extract<ToolParam, { type: "function" }>;
-      const fn: FunctionTool["function"] = { name: f.name };
-      if (f.description != null) fn.description = f.description;
-      if (f.parameters != null) fn.parameters = f.parameters;
-      if (f.strict != null) fn.strict = f.strict;
-      out.push({ type: "function", function: fn });
-    } else if (t.type === "mcp") out.push(mcpToolOf(t as McpToolParam, `tools[${i}]`));
+  const names: ToolNames = new Map();
+  const seen = new Set<string>();
+  const add = (f: FunctionTool) => {
+    // The same tool twice (a namespace repeated in additional_tools) would be refused upstream.
+    if (seen.has(f.function.name)) return;
+    seen.add(f.function.name);
+    out.push(f);
+  };
+  const one = (t: ToolParam, i: number | undefined) => {
+    if (t.type === "function" || t.type === "custom") {
+      const f = flattenTool(t as never, undefined, names);
+      if (f) add(f);
+    } else if (t.type === "namespace") for (const f of flattenNamespace(t as never, names, dropped)) add(f);
+    else if (t.type === "mcp" && i !== undefined) out.push(mcpToolOf(t as McpToolParam, `tools[${i}]`));
     else if (!dropped.includes(t.type)) dropped.push(t.type);
-  });
-  return { tools: out, dropped };
+  };
+  (tools ?? []).forEach((t, i) => one(t, i));
+  for (const t of extra) if (t && typeof t === "object" && typeof (t as { type?: unknown }).type === "string") one(t as ToolParam, undefined);
+  return { tools: out, dropped, names };
+}
+
+/** The tools of `additional_tools` input items (this turn's; earlier turns' tools are not offered again). */
+function additionalTools(input: Req["input"]): unknown[] {
+  if (!Array.isArray(input)) return [];
+  const out: unknown[] = [];
+  for (const item of input) {
+    const o = item as { type?: unknown; tools?: unknown };
+    if (o.type === "additional_tools" && Array.isArray(o.tools)) out.push(...o.tools);
+  }
+  return out;
 }
 
 function toolChoiceOf(tc: ToolChoiceParam | undefined): ToolChoice | undefined {
   if (tc === undefined || typeof tc === "string") return tc;
-  if (tc.type === "function") return { type: "function", function: { name: (tc as { name: string }).name } };
+  if (tc.type === "function" || tc.type === "custom") {
+    const named = tc as { name: string; namespace?: unknown };
+    return { type: "function", function: { name: flatName(typeof named.namespace === "string" ? named.namespace : undefined, named.name) } };
+  }
   const mode = (tc as { mode?: unknown }).mode;
   if (tc.type === "allowed_tools" && (mode === "auto" || mode === "required")) return mode;
   if (tc.type === "mcp") return "required";
@@ -283,7 +316,7 @@ export function toChatRequest(req: Req, prior: readonly ResponseItem[], opts: De
 
   // prompt_cache_key and safety_identifier are Chat Completions fields too, outside the unified schema's list.
   const chat: ChatRequest & { prompt_cache_key?: string; safety_identifier?: string } = { model: req.model, messages };
-  const { tools, dropped } = toolsOf(req.tools);
+  const { tools, dropped, names: toolNames } = toolsOf(req.tools, additionalTools(req.input));
   if (tools.length) {
     chat.tools = tools;
     const choice = toolChoiceOf(req.tool_choice);
@@ -312,7 +345,7 @@ export function toChatRequest(req: Req, prior: readonly ResponseItem[], opts: De
     chat.stream = true;
     chat.stream_options = { include_usage: true };
   }
-  return { chat, inputItems, dropped };
+  return { chat, inputItems, dropped, toolNames };
 }
 
 function withId(item: InputItem, ids: ItemIds): ResponseItem {

@@ -5,6 +5,7 @@ import type { ChatResponse, FinishReason, Usage } from "../../openai/schema.ts";
 import type { EncodeContext } from "../dialect.ts";
 import { ItemIds } from "./ids.ts";
 import type { OutputItem, OutputMessage, ResponseObject, ResponseUsage, ResponsesRequest, ToolParam } from "./schema.ts";
+import { customInput, type ToolNames } from "./tools.ts";
 
 export interface ResponseContext extends EncodeContext {
   /** `resp_…`, chosen by the route. */
@@ -12,6 +13,22 @@ export interface ResponseContext extends EncodeContext {
   request: ResponsesRequest;
   /** Unix seconds when the answer was complete, when the route knows it. */
   completedAt?: number;
+  /** Flattened tool names to map back (namespace members, custom tools), from the decoder. */
+  tools?: ToolNames;
+}
+
+/** A chat tool call as its Responses output item: a function call, or the custom / namespaced tool it stands for. */
+export function callItem(
+  ctx: ResponseContext,
+  id: (prefix: "fc" | "ctc") => string,
+  call: { call_id: string; name: string; arguments: string },
+  status: "in_progress" | "completed",
+): Extract<OutputItem, { type: "function_call" | "custom_tool_call" }> {
+  const origin = ctx.tools?.get(call.name);
+  const ns = origin?.namespace !== undefined ? { namespace: origin.namespace } : {};
+  if (origin?.custom)
+    return { id: id("ctc"), type: "custom_tool_call", status, call_id: call.call_id, name: origin.name, ...ns, input: status === "completed" ? customInput(call.arguments) : "" };
+  return { id: id("fc"), type: "function_call", status, call_id: call.call_id, name: origin?.name ?? call.name, ...ns, arguments: call.arguments };
 }
 
 /** Tools as the Response object lists them: function tools with every field the schema requires. */
@@ -105,8 +122,7 @@ export function toResponse(res: ChatResponse, ctx: ResponseContext): ResponseObj
     if (refusal) content.push({ type: "refusal", refusal });
     output.push({ id: ids.next("msg"), type: "message", status: status === "completed" ? "completed" : "incomplete", role: "assistant", content });
   }
-  for (const c of calls)
-    output.push({ id: ids.next("fc"), type: "function_call", status: "completed", call_id: c.id, name: c.function.name, arguments: c.function.arguments });
+  for (const c of calls) output.push(callItem(ctx, (p) => ids.next(p), { call_id: c.id, name: c.function.name, arguments: c.function.arguments }, "completed"));
 
   return {
     ...responseShell(ctx, status),

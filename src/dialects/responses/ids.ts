@@ -10,7 +10,7 @@ export class ItemIds {
     this.stem = responseId.startsWith("resp_") ? responseId.slice(5) : responseId;
   }
 
-  next(prefix: "msg" | "fc" | "rs" | "item"): string {
+  next(prefix: "msg" | "fc" | "ctc" | "rs" | "item"): string {
     return `${prefix}_${this.stem}_${this.series}${this.n++}`;
   }
 }

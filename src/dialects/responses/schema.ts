@@ -200,10 +200,21 @@ export const OutputFunctionCall = T.Object({
   status: ItemStatus,
   call_id: Str,
   name: Str,
+  /** The namespace tool the function belongs to, when it came from one. */
+  namespace: OptStr,
   arguments: Str,
 });
+export const OutputCustomToolCall = T.Object({
+  id: Str,
+  type: T.Literal("custom_tool_call"),
+  status: ItemStatus,
+  call_id: Str,
+  name: Str,
+  namespace: OptStr,
+  input: Str,
+});
 export const OutputReasoning = T.Object({ id: Str, type: T.Literal("reasoning"), summary: T.Array(SummaryText) });
-export const OutputItem = T.Union([OutputMessage, OutputFunctionCall, OutputReasoning]);
+export const OutputItem = T.Union([OutputMessage, OutputFunctionCall, OutputCustomToolCall, OutputReasoning]);
 
 export const ResponseUsage = T.Object({
   input_tokens: T.Integer(),
@@ -251,6 +262,7 @@ export const ResponseObject = T.Object({
 
 export type OutputMessage = Static<typeof OutputMessage>;
 export type OutputFunctionCall = Static<typeof OutputFunctionCall>;
+export type OutputCustomToolCall = Static<typeof OutputCustomToolCall>;
 export type OutputReasoning = Static<typeof OutputReasoning>;
 export type OutputItem = Static<typeof OutputItem>;
 export type ResponseUsage = Static<typeof ResponseUsage>;
@@ -276,6 +288,8 @@ export const ResponseStreamEvent = T.Union([
   T.Object({ type: T.Literal("response.refusal.done"), ...At, content_index: T.Integer(), refusal: Str, ...Seq }),
   T.Object({ type: T.Literal("response.function_call_arguments.delta"), ...At, delta: Str, ...Seq }),
   T.Object({ type: T.Literal("response.function_call_arguments.done"), ...At, name: Str, arguments: Str, ...Seq }),
+  T.Object({ type: T.Literal("response.custom_tool_call_input.delta"), ...At, delta: Str, ...Seq }),
+  T.Object({ type: T.Literal("response.custom_tool_call_input.done"), ...At, input: Str, ...Seq }),
   T.Object({ type: T.Literal("response.reasoning_summary_part.added"), ...At, summary_index: T.Integer(), part: SummaryText, ...Seq }),
   T.Object({ type: T.Literal("response.reasoning_summary_part.done"), ...At, summary_index: T.Integer(), part: SummaryText, ...Seq }),
   T.Object({ type: T.Literal("response.reasoning_summary_text.delta"), ...At, summary_index: T.Integer(), delta: Str, ...Seq }),

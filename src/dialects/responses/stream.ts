@@ -5,14 +5,18 @@
 import type { AlloyError } from "../../errors.ts";
 import type { ChatChunk, FinishReason, Usage } from "../../openai/schema.ts";
 import type { SseEvent, StreamEncoder } from "../dialect.ts";
-import { outcome, reasoningText, responseShell, usageOf, type ResponseContext } from "./encode.ts";
+import { callItem, outcome, reasoningText, responseShell, usageOf, type ResponseContext } from "./encode.ts";
 import { ItemIds } from "./ids.ts";
-import type { OutputFunctionCall, OutputItem, OutputMessage, OutputReasoning, ResponseErrorCode, ResponseObject, ResponseStreamEvent } from "./schema.ts";
+import type { OutputCustomToolCall, OutputFunctionCall, OutputItem, OutputMessage, OutputReasoning, ResponseErrorCode, ResponseObject, ResponseStreamEvent } from "./schema.ts";
+import { customInput } from "./tools.ts";
+
+/** A tool call being streamed; `args` is the chat call's arguments so far (a custom tool's input is inside them). */
+type CallOpen = { kind: "call"; index: number; item: OutputFunctionCall | OutputCustomToolCall; toolIndex: number; args: string };
 
 type Open =
   | { kind: "reasoning"; index: number; item: OutputReasoning }
   | { kind: "message"; index: number; item: OutputMessage; part: "text" | "refusal" | undefined }
-  | { kind: "call"; index: number; item: OutputFunctionCall; toolIndex: number };
+  | CallOpen;
 
 export interface ResponsesStreamState {
   readonly ctx: ResponseContext;
@@ -21,7 +25,7 @@ export interface ResponsesStreamState {
   output: OutputItem[];
   open: Open | undefined;
   /** Tool-call index in the chat stream → its output item (late argument fragments still reach the right call). */
-  calls: Map<number, OutputFunctionCall>;
+  calls: Map<number, CallOpen>;
   finish: FinishReason | null;
   usage: Usage | undefined;
   /** The terminal response, once `finish` or `fail` wrote it. */
@@ -84,7 +88,13 @@ function closeOpen(s: ResponsesStreamState, out: SseEvent[], itemStatus: "comple
     closePart(s, out, o);
     o.item.status = itemStatus;
   } else {
-    emit(s, out, { type: "response.function_call_arguments.done", item_id: o.item.id, output_index: o.index, name: o.item.name, arguments: o.item.arguments });
+    const at = { item_id: o.item.id, output_index: o.index };
+    if (o.item.type === "custom_tool_call") {
+      // The input sits inside the chat call's JSON arguments: it is known whole only now.
+      o.item.input = customInput(o.args);
+      if (o.item.input) emit(s, out, { type: "response.custom_tool_call_input.delta", ...at, delta: o.item.input });
+      emit(s, out, { type: "response.custom_tool_call_input.done", ...at, input: o.item.input });
+    } else emit(s, out, { type: "response.function_call_arguments.done", ...at, name: o.item.name, arguments: o.item.arguments });
     o.item.status = "completed";
   }
   emit(s, out, { type: "response.output_item.done", output_index: o.index, item: copy(o.item) });
@@ -139,30 +149,29 @@ function addMessageText(s: ResponsesStreamState, out: SseEvent[], delta: string,
 function addCallDelta(s: ResponsesStreamState, out: SseEvent[], d: { index: number; id?: string; function?: { name?: string; arguments?: string } }): void {
   const args = d.function?.arguments ?? "";
   const known = s.calls.get(d.index);
-  if (known && !(s.open?.kind === "call" && s.open.toolIndex === d.index)) {
+  if (known && s.open !== known) {
     // A fragment for a call that is already closed (a provider interleaving parallel calls): it still belongs in
     // the final item, but `.done` went out, so no delta event follows it.
-    known.arguments += args;
+    known.args += args;
+    if (known.item.type === "function_call") known.item.arguments = known.args;
+    else known.item.input = customInput(known.args);
     return;
   }
   if (!known) {
     closeOpen(s, out);
-    const item: OutputFunctionCall = {
-      id: s.ids.next("fc"),
-      type: "function_call",
-      status: "in_progress",
-      call_id: d.id || `call_${s.ctx.id}_${d.index}`,
-      name: d.function?.name ?? "",
-      arguments: "",
-    };
-    s.calls.set(d.index, item);
-    openItem(s, out, { kind: "call", index: s.output.length, item, toolIndex: d.index });
+    const item = callItem(s.ctx, (p) => s.ids.next(p), { call_id: d.id || `call_${s.ctx.id}_${d.index}`, name: d.function?.name ?? "", arguments: "" }, "in_progress");
+    const o: CallOpen = { kind: "call", index: s.output.length, item, toolIndex: d.index, args: "" };
+    s.calls.set(d.index, o);
+    openItem(s, out, o);
   }
-  const o = s.open as Extract<Open, { kind: "call" }>;
+  const o = s.open as CallOpen;
   if (!o.item.name && d.function?.name) o.item.name = d.function.name;
   if (args) {
-    o.item.arguments += args;
-    emit(s, out, { type: "response.function_call_arguments.delta", item_id: o.item.id, output_index: o.index, delta: args });
+    o.args += args;
+    if (o.item.type === "function_call") {
+      o.item.arguments += args;
+      emit(s, out, { type: "response.function_call_arguments.delta", item_id: o.item.id, output_index: o.index, delta: args });
+    }
   }
 }
 
