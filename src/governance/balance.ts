@@ -45,10 +45,16 @@ export class Balancer {
   private readonly alpha: number;
   private readonly halfLifeMs: number;
 
+  /** Health by deployment object too: routes are built once, so a lookup builds no key string. */
+  private readonly byDeployment = new WeakMap<Deployment, Health>();
+
   private h(d: Deployment): Health {
+    let h = this.byDeployment.get(d);
+    if (h) return h;
     const key = `${d.provider}/${d.model}`;
-    let h = this.health.get(key);
+    h = this.health.get(key);
     if (!h) this.health.set(key, (h = { inFlight: 0, failures: 0, openUntil: 0, ttfb: NaN, sampledAt: 0 }));
+    this.byDeployment.set(d, h);
     return h;
   }
 
@@ -109,8 +115,9 @@ export class Balancer {
     if (pool.length === 1) return pool[0]!;
     const x = pool.length === 2 ? pool[0]! : this.byWeight(pool);
     const y = pool.length === 2 ? pool[1]! : this.byWeight(pool, x);
-    const cx = this.expectedTtfb(x, pool, now) * (this.h(x).inFlight + 1);
-    const cy = this.expectedTtfb(y, pool, now) * (this.h(y).inFlight + 1);
+    const mean = this.poolMean(pool);
+    const cx = this.expected(this.h(x), mean, now) * (this.h(x).inFlight + 1);
+    const cy = this.expected(this.h(y), mean, now) * (this.h(y).inFlight + 1);
     const lo = Math.min(cx, cy);
     if (Math.max(cx, cy) <= lo * (1 + LATENCY_TIE)) return this.random() * (x.weight + y.weight) < x.weight ? x : y;
     return cx < cy ? x : y;
@@ -124,6 +131,16 @@ export class Balancer {
    * mean (0 when nothing is known).
    */
   expectedTtfb(d: Deployment, pool: Deployment[], now = this.now()): number {
+    return this.expected(this.h(d), this.poolMean(pool), now);
+  }
+
+  private expected(h: Health, mean: number, now: number): number {
+    if (Number.isNaN(h.ttfb)) return mean;
+    return mean + (h.ttfb - mean) * 2 ** (-Math.max(0, now - h.sampledAt) / this.halfLifeMs);
+  }
+
+  /** The pool's averages, each weighed by its freshness (halved every half-life behind the freshest); 0 when none. */
+  private poolMean(pool: Deployment[]): number {
     let latest = -Infinity;
     for (const o of pool) {
       const h = this.h(o);
@@ -139,10 +156,7 @@ export class Balancer {
       sum += w * h.ttfb;
       weights += w;
     }
-    const mean = sum / weights;
-    const h = this.h(d);
-    if (Number.isNaN(h.ttfb)) return mean;
-    return mean + (h.ttfb - mean) * 2 ** (-Math.max(0, now - h.sampledAt) / this.halfLifeMs);
+    return sum / weights;
   }
 
   /**
@@ -153,7 +167,7 @@ export class Balancer {
   observe(d: Deployment, ms: number, pool: Deployment[]): void {
     const h = this.h(d);
     const now = this.now();
-    h.ttfb = Number.isNaN(h.ttfb) ? ms : (1 - this.alpha) * this.expectedTtfb(d, pool, now) + this.alpha * ms;
+    h.ttfb = Number.isNaN(h.ttfb) ? ms : (1 - this.alpha) * this.expected(h, this.poolMean(pool), now) + this.alpha * ms;
     h.sampledAt = now;
   }
 
