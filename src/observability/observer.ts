@@ -28,6 +28,10 @@ export function accessFields(rec: AccessRecord): Fields {
     f.completionTokens = rec.usage.completion_tokens;
     f.totalTokens = rec.usage.total_tokens;
   }
+  if (rec.hedgeOutcome) {
+    f.hedges = rec.hedges ?? 0;
+    f.hedgeOutcome = rec.hedgeOutcome;
+  }
   if (rec.key) f.key = rec.key;
   if (rec.finishReason) f.finishReason = rec.finishReason;
   if (rec.error) {
