@@ -100,6 +100,10 @@ export const ModelAlias = T.Object(
   {
     targets: T.Array(AliasTarget, { minItems: 1 }),
     mcp_servers: T.Optional(StrList),
+    /** Start the next target as well when the current one has given no first byte after this many ms (one hedge). */
+    hedge_after_ms: T.Optional(T.Integer({ minimum: 1, maximum: 600_000 })),
+    /** How a deployment list is spread over: weighted least-busy (default) or least time to first byte. */
+    strategy: T.Optional(T.Union([T.Literal("weighted"), T.Literal("least_latency")])),
   },
   Closed,
 );

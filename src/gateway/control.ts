@@ -13,6 +13,17 @@ export interface DispatchInfo {
   attempts: number;
   retries: number;
   failovers: number;
+  /** Hedged attempts started (at most one per request), and how the hedge went (`skipped`: no free slot). */
+  hedges?: number;
+  hedgeOutcome?: "won" | "lost" | "skipped";
+}
+
+/** A second attempt in flight beside the first (a hedge): made only when one starts. */
+interface SecondAttempt {
+  ac: AbortController;
+  provider: string;
+  timeoutMs: number;
+  endsAt: number;
 }
 
 export class RequestControl implements Watched {
@@ -29,6 +40,7 @@ export class RequestControl implements Watched {
   private attemptProvider = "";
   private attemptTimeoutMs = 0;
   private ac: AbortController | undefined;
+  private second: SecondAttempt | undefined;
 
   /**
    * @param budgetMs the request deadline, from now
@@ -59,10 +71,19 @@ export class RequestControl implements Watched {
     this.ended = reason;
     this.ac?.abort(reason);
     this.attempt?.abort(reason);
+    this.second?.ac.abort(reason);
   }
 
-  /** An upstream attempt starts: it is aborted when the request ends or when `timeoutMs` passes. */
-  beginAttempt(ac: AbortController, provider: string, timeoutMs: number): void {
+  /**
+   * An upstream attempt starts: it is aborted when the request ends or when `timeoutMs` passes. `second`: a hedge,
+   * in flight beside the attempt already begun (at most one).
+   */
+  beginAttempt(ac: AbortController, provider: string, timeoutMs: number, second = false): void {
+    if (second) {
+      this.second = { ac, provider, timeoutMs, endsAt: performance.now() + timeoutMs };
+      if (this.ended) ac.abort(this.ended);
+      return;
+    }
     this.attempt = ac;
     this.attemptProvider = provider;
     this.attemptTimeoutMs = timeoutMs;
@@ -71,11 +92,16 @@ export class RequestControl implements Watched {
   }
 
   /** A committed stream has no attempt timeout any more (the request deadline still holds). */
-  commitAttempt(): void {
-    this.attemptEndsAt = Infinity;
+  commitAttempt(ac?: AbortController): void {
+    if (ac && this.second?.ac === ac) this.second.endsAt = Infinity;
+    else this.attemptEndsAt = Infinity;
   }
 
   endAttempt(ac: AbortController): void {
+    if (this.second?.ac === ac) {
+      this.second = undefined;
+      return;
+    }
     if (this.attempt !== ac) return;
     this.attempt = undefined;
     this.attemptEndsAt = Infinity;
@@ -89,6 +115,11 @@ export class RequestControl implements Watched {
       const ac = this.attempt;
       this.attemptEndsAt = Infinity;
       ac.abort(new AlloyError("timeout", `provider '${this.attemptProvider}' did not answer within ${this.attemptTimeoutMs / 1000}s`));
+    }
+    const h = this.second;
+    if (h && !this.ended && now >= h.endsAt) {
+      h.endsAt = Infinity;
+      h.ac.abort(new AlloyError("timeout", `provider '${h.provider}' did not answer within ${h.timeoutMs / 1000}s`));
     }
   }
 }

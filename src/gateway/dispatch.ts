@@ -2,6 +2,7 @@
 // with backoff, then fail over to the next step — all inside the request deadline. Streams are committed (and can no
 // longer be retried) once their first chunk arrives. What an attempt does is the caller's: `run` takes an attempt
 // function, so chat, a provider's native operations and embeddings share one governance without knowing wire formats.
+// An alias with `hedge_after_ms` may run one hedge: the next target beside a slow first attempt, first answer wins.
 import type { GovernanceConfig } from "../config/schema.ts";
 import { AlloyError, asAlloyError } from "../errors.ts";
 import { retryDelay, sleep } from "../governance/backoff.ts";
@@ -10,7 +11,7 @@ import type { Limiter } from "../governance/limiter.ts";
 import type { ChatRequest, ChatResponse } from "../openai/schema.ts";
 import type { Piece, Provider, Reply } from "../providers/provider.ts";
 import type { RequestControl } from "./control.ts";
-import type { Route } from "./route.ts";
+import type { Route, Step } from "./route.ts";
 
 export type { DispatchInfo } from "./control.ts";
 /** The request a dispatch serves: its deadline, its end (client gone, timeout) and the attempt in flight. */
@@ -21,7 +22,11 @@ export interface DispatchObserver {
   attempt(provider: string, model: string, ms: number, error: AlloyError | undefined, requestId: string): void;
   retry(provider: string): void;
   failover(from: string, to: string): void;
+  /** A hedge on an alias: `won` (it answered first), `lost` (the first attempt did, or neither), `skipped` (no slot). */
+  hedge(alias: string, outcome: HedgeOutcome): void;
 }
+
+export type HedgeOutcome = "won" | "lost" | "skipped";
 
 export interface Upstream {
   provider: Provider;
@@ -60,7 +65,29 @@ export async function opened<T>(iterable: AsyncIterable<T>, target: AttemptTarge
   return { first: first.value, rest: holdSlot(it, keep(), target.signal) };
 }
 
-const NOOP: DispatchObserver = { attempt() {}, retry() {}, failover() {} };
+const NOOP: DispatchObserver = { attempt() {}, retry() {}, failover() {}, hedge() {} };
+
+/** One attempt in flight: its result, and how to end it early (the loser of a hedge). */
+interface InFlight<T> {
+  result: Promise<T>;
+  /** Abort it and free its slot at once: another attempt answered first. */
+  cancel(reason: AlloyError): void;
+}
+
+/** How an attempt of a hedged pair ended; `hedge` says which of the two it was. */
+type Settled<T> = { ok: true; value: T; hedge: boolean } | { ok: false; error: AlloyError; hedge: boolean };
+
+function settle<T>(f: InFlight<T>, hedge: boolean): Promise<Settled<T>> {
+  return f.result.then(
+    (value) => ({ ok: true, value, hedge }),
+    (e) => ({ ok: false, error: asAlloyError(e), hedge }),
+  );
+}
+
+function unwrap<T>(r: Settled<T>): T {
+  if (r.ok) return r.value;
+  throw r.error;
+}
 
 export class Dispatcher {
   constructor(
@@ -82,16 +109,14 @@ export class Dispatcher {
   async run<T>(route: Route, ctx: DispatchContext, call: Attempt<T>): Promise<T> {
     const steps = this.gov.failover_enabled ? route.steps : route.steps.slice(0, 1);
     const info = ctx.info;
+    const fastest = route.leastLatency === true;
     let lastError: AlloyError | undefined;
     let prev: Deployment | undefined;
     for (let s = 0; s < steps.length; s++) {
       const deps = steps[s]!.deployments;
       let avoid: Deployment | undefined;
       for (let attempt = 0; attempt <= this.gov.max_retries; attempt++) {
-        const dep = this.balancer.pick(deps, avoid);
-        // Health is tracked only where there is a choice to make: load-balanced deployments come from config (a
-        // bounded set), while a single target may be any `provider/model` a client typed.
-        const balanced = deps.length > 1;
+        const dep = this.balancer.pick(deps, avoid, fastest);
         const up = this.upstreams.get(dep.provider)!;
         if (prev && prev.provider !== dep.provider && attempt === 0) {
           info.failovers++;
@@ -107,7 +132,11 @@ export class Dispatcher {
         info.upstreamModel = dep.model;
         let e: AlloyError;
         try {
-          return await this.attempt(up, dep, balanced, ctx, call);
+          await this.acquire(up, ctx);
+          const first = this.launch(up, dep, deps, fastest, ctx, call, false);
+          // One hedge per request: once one has started (or was skipped), later attempts run alone.
+          if (route.hedgeAfterMs === undefined || info.hedgeOutcome !== undefined) return await first.result;
+          return await this.hedged(first, route, steps, s, dep, ctx, call);
         } catch (thrown) {
           e = asAlloyError(thrown);
         }
@@ -132,14 +161,65 @@ export class Dispatcher {
     throw lastError ?? new AlloyError("unavailable", "no provider could serve the request");
   }
 
-  /** One attempt: queue for a slot (bounded by the deadline), then call under the per-attempt timeout. */
-  private async attempt<T>(
-    up: Upstream,
-    dep: Deployment,
-    balanced: boolean,
-    ctx: DispatchContext,
-    call: Attempt<T>,
-  ): Promise<T> {
+  /**
+   * Wait for `first`; when it has given nothing after the alias's `hedge_after_ms`, start the next target beside it
+   * (only with a free slot at once: a hedge never queues). The first success wins and the other is aborted, its slot
+   * freed; a failure of either is an ordinary failed attempt and the other runs on. When both fail, the first
+   * attempt's failure goes back to the retry loop, which carries on as if there had been no hedge.
+   */
+  private async hedged<T>(first: InFlight<T>, route: Route, steps: Step[], s: number, dep: Deployment, ctx: DispatchContext, call: Attempt<T>): Promise<T> {
+    const a = settle(first, false);
+    // A timer only for hedged aliases, cleared as soon as the first attempt settles (see docs/governance.md).
+    let timer: Timer | undefined;
+    const due = new Promise<undefined>((resolve) => (timer = setTimeout(resolve, route.hedgeAfterMs)));
+    const early = await Promise.race([a, due]);
+    clearTimeout(timer);
+    if (early) return unwrap(early);
+    const next = ctx.ended ? undefined : this.hedgeTarget(steps, s, dep, route.leastLatency === true);
+    if (!next) return unwrap(await a);
+    const info = ctx.info;
+    const alias = route.alias ?? "";
+    const up = this.upstreams.get(next.dep.provider)!;
+    if (!up.limiter.tryAcquire()) {
+      info.hedgeOutcome = "skipped";
+      this.observer.hedge(alias, "skipped");
+      ctx.trace?.event("alloy.hedge", { "alloy.outcome": "skipped", "alloy.provider": next.dep.provider });
+      return unwrap(await a);
+    }
+    info.hedges = (info.hedges ?? 0) + 1;
+    const second = this.launch(up, next.dep, next.pool, route.leastLatency === true, ctx, call, true);
+    const b = settle(second, true);
+    const r1 = await Promise.race([a, b]);
+    const r = r1.ok ? r1 : await (r1.hedge ? a : b);
+    const outcome = r.ok && r.hedge ? "won" : "lost";
+    info.hedgeOutcome = outcome;
+    this.observer.hedge(alias, outcome);
+    ctx.trace?.event("alloy.hedge", { "alloy.outcome": outcome, "alloy.provider": next.dep.provider });
+    if (r.ok) {
+      (r.hedge ? first : second).cancel(new AlloyError("cancelled", "another attempt answered first (hedged request)"));
+      if (r.hedge) {
+        info.provider = next.dep.provider;
+        info.upstreamModel = next.dep.model;
+      }
+      return r.value;
+    }
+    return unwrap(await a); // both failed: the first attempt's failure
+  }
+
+  /** Where a hedge goes: another deployment of the same target when there is one in rotation, else the next target. */
+  private hedgeTarget(steps: Step[], s: number, dep: Deployment, fastest: boolean): { dep: Deployment; pool: Deployment[] } | undefined {
+    const deps = steps[s]!.deployments;
+    if (deps.length > 1) {
+      const other = this.balancer.pick(deps, dep, fastest);
+      if (other !== dep && !this.balancer.isOpen(other)) return { dep: other, pool: deps };
+    }
+    const step = steps[s + 1];
+    if (!step) return undefined;
+    return { dep: this.balancer.pick(step.deployments, undefined, fastest), pool: step.deployments };
+  }
+
+  /** Queue for a slot of the provider (bounded by the deadline). */
+  private async acquire(up: Upstream, ctx: DispatchContext): Promise<void> {
     try {
       // A free slot is taken synchronously; only a full provider costs a wait.
       if (!up.limiter.tryAcquire()) {
@@ -154,13 +234,34 @@ export class Dispatcher {
         retryAfterMs: 1000,
       });
     }
+  }
+
+  /**
+   * Start one attempt on `dep` (one of `pool`) on a slot already taken, under the per-attempt timeout. With
+   * `fastest`, its time to first byte (the attempt function resolving) feeds the balancer. `second`: a hedge beside
+   * an attempt in flight.
+   */
+  private launch<T>(
+    up: Upstream,
+    dep: Deployment,
+    pool: Deployment[],
+    fastest: boolean,
+    ctx: DispatchContext,
+    call: Attempt<T>,
+    second: boolean,
+  ): InFlight<T> {
+    // Health is tracked only where there is a choice to make: load-balanced deployments come from config (a bounded
+    // set), while a single target may be any `provider/model` a client typed.
+    const balanced = pool.length > 1;
     ctx.info.attempts++;
     if (balanced) this.balancer.begin(dep);
     const start = performance.now();
     // The attempt's own signal: aborted by its timeout or by the request ending (the request's watchdog does both).
     const ac = new AbortController();
-    ctx.beginAttempt(ac, up.provider.name, up.timeoutMs);
+    ctx.beginAttempt(ac, up.provider.name, up.timeoutMs, second);
     const span = ctx.trace?.attempt(dep.provider, dep.model);
+    const sampled = fastest && balanced;
+    let settled = false;
     let released = false;
     let outcome: "ok" | "retryable" | "other" = "other";
     let error: AlloyError | undefined;
@@ -178,21 +279,37 @@ export class Dispatcher {
     let kept = false;
     const keep = () => {
       kept = true;
-      ctx.commitAttempt();
+      ctx.commitAttempt(ac);
       return release;
     };
-    try {
-      const v = await call({ provider: up.provider, model: dep.model, signal: ac.signal, requestId: ctx.requestId, headers: span?.headers }, keep);
-      outcome = "ok";
-      if (!kept) release();
-      return v;
-    } catch (e) {
-      // An abort surfaces as whatever the transport threw; its reason (timeout, deadline, client gone) is the truth.
-      error = asAlloyError(ac.signal.aborted ? ac.signal.reason : e);
-      outcome = error.retryable ? "retryable" : "other";
+    const result = (async () => {
+      try {
+        const v = await call({ provider: up.provider, model: dep.model, signal: ac.signal, requestId: ctx.requestId, headers: span?.headers }, keep);
+        settled = true;
+        outcome = "ok";
+        if (sampled) this.balancer.observe(dep, performance.now() - start, pool);
+        if (!kept) release();
+        return v;
+      } catch (e) {
+        settled = true;
+        // An abort surfaces as whatever the transport threw; its reason (timeout, deadline, client gone) is the truth.
+        error = asAlloyError(ac.signal.aborted ? ac.signal.reason : e);
+        outcome = error.retryable ? "retryable" : "other";
+        release();
+        throw error;
+      }
+    })();
+    const cancel = (reason: AlloyError) => {
+      if (released) return;
+      // Still waiting for its first byte: it is at least this slow, which is worth knowing when picking by latency.
+      if (!settled) {
+        if (sampled) this.balancer.observe(dep, performance.now() - start, pool);
+        error = reason;
+      }
+      ac.abort(reason);
       release();
-      throw error;
-    }
+    };
+    return { result, cancel };
   }
 }
 

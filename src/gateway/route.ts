@@ -14,6 +14,10 @@ export interface Route {
   /** The alias, when the model named one. */
   alias?: string;
   mcpServers?: string[];
+  /** Alias option: start the next target too when the current one has given no first byte after this long. */
+  hedgeAfterMs?: number;
+  /** Alias option: pick among deployments by least time to first byte instead of weighted least-busy. */
+  leastLatency?: boolean;
   /**
    * A non-alias route without its fallback_order steps: for operations whose answer must come from the model named
    * (embeddings — a fallback's default model is a chat model, and vectors of another model are not comparable).
@@ -49,7 +53,9 @@ export class Router {
           .filter((d) => active(d.provider));
         if (deployments.length) steps.push({ deployments });
       }
-      const route = { steps, alias: name, mcpServers: alias.mcp_servers };
+      const route: Route = { steps, alias: name, mcpServers: alias.mcp_servers };
+      if (alias.hedge_after_ms !== undefined) route.hedgeAfterMs = alias.hedge_after_ms;
+      if (alias.strategy === "least_latency") route.leastLatency = true;
       if (name.endsWith("*")) this.wildcards.push([name.slice(0, -1), route]);
       else this.aliases.set(name, route);
     }

@@ -14,6 +14,10 @@ export interface AccessRecord {
   attempts: number;
   retries: number;
   failovers: number;
+  /** Hedged attempts started (0 or 1; absent when the alias does not hedge or no hedge was due). */
+  hedges?: number;
+  /** How the hedge went: won (it answered first), lost, or skipped (no free slot). */
+  hedgeOutcome?: "won" | "lost" | "skipped";
   stream: boolean;
   /** ms from arrival to the first byte of the answer. */
   ttfbMs?: number;

@@ -6,6 +6,7 @@ export function withAttemptLog(log: Logger, inner?: DispatchObserver): DispatchO
   return {
     retry: () => {},
     failover: () => {},
+    hedge: () => {},
     ...inner,
     attempt(provider, model, ms, error, requestId) {
       inner?.attempt(provider, model, ms, error, requestId);

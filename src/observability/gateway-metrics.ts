@@ -3,14 +3,14 @@
 import type { Config } from "../config/schema.ts";
 import { MODEL_ROUTES, ROUTE_LABELS } from "../routes.ts";
 import type { AlloyError } from "../errors.ts";
-import type { DispatchObserver, Upstream } from "../gateway/dispatch.ts";
+import type { DispatchObserver, HedgeOutcome, Upstream } from "../gateway/dispatch.ts";
 import type { AccessRecord } from "./access.ts";
 import { DURATION_BUCKETS, TTFT_BUCKETS } from "./histogram.ts";
 import { BoundedLabel, NONE, requestedModels, upstreamModels } from "./labels.ts";
 import { Registry } from "./metrics.ts";
 
 export interface GatewayMetrics {
-  /** Handed to the Dispatcher: attempts, retries, failovers. */
+  /** Handed to the Dispatcher: attempts, retries, failovers, hedges. */
   readonly dispatch: DispatchObserver;
   /** One finished HTTP request (any route; chat completions also count per provider and model). */
   request(rec: AccessRecord): void;
@@ -87,6 +87,10 @@ export function createGatewayMetrics(opts: { config: Config; version: string }):
   ]);
   const retries = reg.counter("alloy_retries_total", "Retries of an upstream call after a retryable failure.", ["provider"]);
   const failovers = reg.counter("alloy_failovers_total", "Failovers from one provider to the next.", ["from", "to"]);
+  const hedges = reg.counter("alloy_hedges_total", "Hedged requests, by alias and outcome (won: the hedge answered first; lost; skipped: no free slot).", [
+    "alias",
+    "outcome",
+  ]);
   reg.gauge("alloy_upstream_in_flight", "Upstream requests holding a concurrency slot.", ["provider"], () =>
     [...upstreams].map(([name, up]) => [[name], up.limiter.inFlight]),
   );
@@ -151,6 +155,9 @@ export function createGatewayMetrics(opts: { config: Config; version: string }):
     },
     failover(from: string, to: string) {
       failovers.labels(providerL.of(from), providerL.of(to)).inc();
+    },
+    hedge(alias: string, outcome: HedgeOutcome) {
+      hedges.labels(requestedL.of(alias), outcome).inc();
     },
   };
 

@@ -29,6 +29,10 @@ export function accessFields(rec: AccessRecord): Fields {
     f.totalTokens = rec.usage.total_tokens;
   }
   if (rec.costUsd !== undefined) f.costUsd = rec.costUsd;
+  if (rec.hedgeOutcome) {
+    f.hedges = rec.hedges ?? 0;
+    f.hedgeOutcome = rec.hedgeOutcome;
+  }
   if (rec.key) f.key = rec.key;
   if (rec.finishReason) f.finishReason = rec.finishReason;
   if (rec.error) {

@@ -18,8 +18,8 @@ export interface OpenAIMock {
   script: Script;
   /** Resolves when call number n (1-based) arrives. */
   waitForCall(n: number): Promise<RecordedCall>;
-  /** Resolves when some call gets aborted by the gateway. */
-  waitForAbort(): Promise<RecordedCall>;
+  /** Resolves when some call (call number n, if given) gets aborted by the gateway. */
+  waitForAbort(n?: number): Promise<RecordedCall>;
   stop(): void;
 }
 
@@ -224,7 +224,7 @@ export function startOpenAIMock(script: Script = defaultScript): OpenAIMock {
     inFlight: 0,
     script,
     waitForCall: (n) => log.waitForCall(n),
-    waitForAbort: () => log.waitForAbort(),
+    waitForAbort: (n) => log.waitForAbort(n),
     stop: () => server.stop(true),
   };
   const server = Bun.serve({
