@@ -206,6 +206,23 @@ describe("cost", () => {
     expect(response.headers.get("x-alloy-cost-usd")).toBe("7");
   });
 
+  test("/v1/responses and /v1/embeddings carry the cost header and bill the key too", async () => {
+    const k = await createKey({ label: "frank" });
+    const post = (path: string, body: unknown) =>
+      fetch(`${gw.url}${path}`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${k.key}` }, body: JSON.stringify(body) });
+    const r = await post("/v1/responses", { model: "mock/m", input: "hi" });
+    expect(r.status).toBe(200);
+    expect(r.headers.get("x-alloy-cost-usd")).toBe("7");
+    const e = await post("/v1/embeddings", { model: "mock/m", input: "one two three" });
+    expect(e.status).toBe(200);
+    const usage = ((await e.json()) as any).usage;
+    // Embeddings have no output tokens: their prompt tokens at $1 each.
+    expect(e.headers.get("x-alloy-cost-usd")).toBe(String(usage.prompt_tokens));
+    const view = (await (await admin(`/keys/${k.id}`)).json()) as any;
+    expect(view.spend_usd).toBe(7 + usage.prompt_tokens);
+    expect(view.usage.requests).toBe(2);
+  });
+
   test("an unpriced model costs 0, is counted, and warned about once", async () => {
     const k = await createKey({ label: "erin" });
     for (let i = 0; i < 3; i++) {
