@@ -36,6 +36,7 @@ export function costOf(price: Price, u: Usage): number {
 export class Pricing {
   private readonly cache = new Map<string, Map<string, Price | null>>();
   private readonly configured: Record<string, Price> = {};
+  private cached = 0;
 
   /**
    * `providers`: the configured providers (a name's type picks the built-in table). `onUnpriced` is told once per
@@ -56,9 +57,13 @@ export class Pricing {
     const hit = byModel.get(model);
     if (hit !== undefined) return hit ?? undefined;
     const found = this.resolve(provider, model);
-    // Bounded: model names come from upstream answers, so a hostile upstream must not grow this without end.
-    if (byModel.size < 1000) byModel.set(model, found ?? null);
-    if (!found) this.onUnpriced(provider, model);
+    // Bounded: model names come from upstream answers, so a hostile upstream must not grow this without end. Past the
+    // bound a model is looked up each time, and no longer warned about (one line per model, at most 1000 lines).
+    if (this.cached < 1000) {
+      byModel.set(model, found ?? null);
+      this.cached++;
+      if (!found) this.onUnpriced(provider, model);
+    }
     return found;
   }
 
