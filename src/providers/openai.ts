@@ -5,11 +5,12 @@ import { streamFailure } from "./kit.ts";
 import { AlloyError } from "../errors.ts";
 import type { ChatChunk, ChatRequest, ChatResponse, Usage } from "../openai/schema.ts";
 import type { ProviderConfig } from "../config/schema.ts";
-import type { EmbeddingsRequest, EmbeddingsResponse } from "../dialects/embeddings/schema.ts";
+import type { EmbeddingsRequest, EmbeddingsResponse, RelayedEmbeddings } from "../dialects/embeddings/schema.ts";
 import { RESPONSES_TERMINAL, type CallOptions, type ChatRelay, type NativeResponses, type Piece, type Provider, type ProviderModule, type Reply } from "./provider.ts";
 import { scanChunk, type RelayEvent } from "./openai/scan.ts";
 import { sseFrames, type SseFrame } from "./sse.ts";
-import { DEFAULT_LIMITS, parseOpenAIError, post, readJson, streamBody, type UpstreamLimits } from "./upstream.ts";
+import { DEFAULT_LIMITS, parseOpenAIError, post, readJson, readOk, streamBody, type UpstreamLimits } from "./upstream.ts";
+import { scanEmbeddings } from "./openai/scan.ts";
 
 export interface OpenAIConfig extends ProviderConfig {
   /** Extra headers for every upstream call (e.g. `api-key` for Azure-style proxies, `OpenAI-Organization`). */
@@ -111,11 +112,20 @@ export class OpenAIProvider implements Provider, ChatRelay, NativeResponses {
   }
 
   /** Passthrough: the client's request with only the model replaced; the answer's bytes go back as they came. */
-  async embeddings(req: EmbeddingsRequest, _inputs: unknown, o: CallOptions): Promise<Reply<EmbeddingsResponse>> {
+  async embeddings(req: EmbeddingsRequest, _inputs: unknown, o: CallOptions): Promise<Reply<EmbeddingsResponse> | RelayedEmbeddings> {
     const body = JSON.stringify({ ...req, model: o.model });
     const res = await post(this.name, this.embeddingsUrl, { ...this.headers, "x-request-id": o.requestId, ...o.headers }, body, o.signal);
-    const { json, text } = await readJson(res, this.name, this.limits.maxResponseSize, o.signal, parseOpenAIError);
-    // Checked, not cast: the route reads usage, and a client deserves a list, not whatever came.
+    const text = await readOk(res, this.name, this.limits.maxResponseSize, o.signal, parseOpenAIError);
+    // The bytes go out as they came; of them the gateway needs usage and model, found without parsing the vectors.
+    // Anything that does not look like OpenAI's list is parsed and checked in full.
+    const found = scanEmbeddings(text);
+    if (found) return { raw: text, ...found };
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new AlloyError("server", `${this.name} returned a body that is not JSON`);
+    }
     if (!Array.isArray((json as { data?: unknown } | null)?.data)) throw new AlloyError("server", `${this.name} returned an unexpected embeddings body`);
     return { value: json as EmbeddingsResponse, raw: text };
   }

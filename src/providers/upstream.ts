@@ -150,13 +150,18 @@ export async function readJson(
   signal: AbortSignal,
   parseError: (json: any) => ParsedError | undefined,
 ): Promise<{ json: unknown; text: string }> {
-  if (!res.ok) throw await errorFromResponse(res, provider, parseError);
-  const text = await readText(res, max, provider, signal);
+  const text = await readOk(res, provider, max, signal, parseError);
   try {
     return { json: JSON.parse(text), text };
   } catch {
     throw new AlloyError("server", `${provider} returned a body that is not JSON`);
   }
+}
+
+/** A successful answer's text (bounded by `max`), or the upstream's error. */
+export async function readOk(res: Response, provider: string, max: number, signal: AbortSignal, parseError: (json: any) => ParsedError | undefined): Promise<string> {
+  if (!res.ok) throw await errorFromResponse(res, provider, parseError);
+  return readText(res, max, provider, signal);
 }
 
 /** The body of a successful streamed answer, or the upstream's error. */
