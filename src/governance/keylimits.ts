@@ -4,6 +4,8 @@
 export interface KeyRule {
   /** The key's name from config: safe for logs and metrics. */
   label: string;
+  /** A stable name for what the key owns (stored responses): its store id for virtual keys; absent for config keys. */
+  id?: string;
   rpm?: number;
   maxConcurrent?: number;
   /** Aliases or `provider/model` ids (a trailing `*` matches a prefix); absent means every model. */
