@@ -164,7 +164,7 @@ export function checks(r: BenchResult): Check[] {
 
 /** Feature costs: a row against the row it differs from by one thing. */
 export const PAIRS: readonly { subject: string; reference: string; what: string }[] = [
-  { subject: "alloy-bedrock", reference: "alloy-openai", what: "Bedrock (AWS SDK, SigV4, eventstream) vs OpenAI" },
+  { subject: "alloy-bedrock", reference: "alloy-openai", what: "Bedrock (SigV4, eventstream) vs OpenAI" },
   { subject: "alloy-anthropic", reference: "alloy-openai", what: "Anthropic (translated) vs OpenAI" },
   { subject: "alloy-hedged", reference: "alloy-openai", what: "hedged alias (hedge_after_ms, primary fast) vs provider/model" },
   { subject: "alloy-keyed", reference: "alloy-openai", what: "configured key with rpm vs no keys" },
