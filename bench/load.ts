@@ -25,13 +25,14 @@ async function exec(cmd: string[], timeoutMs: number): Promise<{ code: number; s
 /** Marks the one line of machine-readable output our Lua `done` hook prints. */
 const WRK_MARK = "BENCH_RESULT ";
 
-/** A wrk Lua script that POSTs `body` and prints the summary as one JSON line (latencies in µs). */
-export function wrkScript(body: string): string {
+/** A wrk Lua script that POSTs `body` (with extra headers) and prints the summary as one JSON line (latencies in µs). */
+export function wrkScript(body: string, headers: Record<string, string> = {}): string {
   let eq = "";
   while (body.includes(`]${eq}]`)) eq += "=";
+  const extra = Object.entries(headers).map(([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}\n`).join("");
   return `wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-wrk.body = [${eq}[${body}]${eq}]
+${extra}wrk.body = [${eq}[${body}]${eq}]
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format('${WRK_MARK}{"requests":%d,"duration_us":%d,"errors":%d,"non2xx":%d,"p50_us":%d,"p99_us":%d}\\n',
@@ -63,11 +64,12 @@ function wrkTool(version: string): LoadTool {
   return {
     name: `wrk ${version} (1 thread)`,
     async run(spec) {
-      let file = scripts.get(spec.body);
+      const id = JSON.stringify([spec.body, spec.headers ?? {}]);
+      let file = scripts.get(id);
       if (!file) {
         file = join(dir, `post-${scripts.size}.lua`);
-        writeFileSync(file, wrkScript(spec.body));
-        scripts.set(spec.body, file);
+        writeFileSync(file, wrkScript(spec.body, spec.headers));
+        scripts.set(id, file);
       }
       // One thread: the machine has few cores and every one the load tool takes is stolen from the targets.
       const cmd = ["wrk", "-t1", `-c${spec.connections}`, `-d${spec.seconds}s`, "--timeout", "10s", "-s", file, spec.url];
@@ -109,7 +111,8 @@ function ohaTool(version: string): LoadTool {
   return {
     name: `oha ${version}`,
     async run(spec) {
-      const args = (flag: string[]) => ["oha", "--no-tui", ...flag, "-z", `${spec.seconds}s`, "-c", String(spec.connections), "-m", "POST", "-H", "content-type: application/json", "-d", spec.body, spec.url];
+      const extra = Object.entries(spec.headers ?? {}).flatMap(([k, v]) => ["-H", `${k}: ${v}`]);
+      const args = (flag: string[]) => ["oha", "--no-tui", ...flag, "-z", `${spec.seconds}s`, "-c", String(spec.connections), "-m", "POST", "-H", "content-type: application/json", ...extra, "-d", spec.body, spec.url];
       let r = await exec(args(jsonFlag), spec.seconds * 1000 + 30_000);
       if (r.code !== 0 && jsonFlag[0] !== "-j") {
         jsonFlag = ["-j"]; // oha before 1.5 only knows -j

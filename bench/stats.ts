@@ -4,6 +4,8 @@ export interface LoadSpec {
   url: string;
   /** JSON request body, POSTed with content-type application/json. */
   body: string;
+  /** Extra request headers (a gateway key). */
+  headers?: Record<string, string>;
   connections: number;
   seconds: number;
 }
