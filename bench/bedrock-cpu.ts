@@ -9,24 +9,11 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { sendCount } from "./bun-load.ts";
-import { freePort, installCleanup, spawnHelper, spawnServer, stopAll, tempDir } from "./procs.ts";
+import { freePort, installCleanup, readCpu, spawnHelper, spawnServer, stopAll, tempDir } from "./procs.ts";
 import { median } from "./stats.ts";
 import { ALLOY_MODELS, alloyConfig, chatBody, registeredProviderTypes } from "./targets.ts";
 
 const ROOT = join(import.meta.dir, "..");
-const TICKS_PER_SEC = 100; // USER_HZ on Linux
-
-/** utime + stime of a process (every thread), in microseconds. */
-export function cpuMicros(statLine: string): number {
-  // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
-  const rest = statLine.slice(statLine.lastIndexOf(")") + 2).split(" ");
-  const utime = Number(rest[11]);
-  const stime = Number(rest[12]);
-  return ((utime + stime) * 1_000_000) / TICKS_PER_SEC;
-}
-
-const readCpu = (pid: number) => cpuMicros(readFileSync(`/proc/${pid}/stat`, "utf8"));
-
 async function main() {
   const { values } = parseArgs({
     args: Bun.argv.slice(2),

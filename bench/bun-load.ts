@@ -5,17 +5,17 @@ import { summarize, type LoadResult, type LoadSpec } from "./stats.ts";
 export interface CountSpec {
   url: string;
   body: string;
-  connections: number;
-  /** Bodies are taken in turn, one per request, so a mixed workload hits every path. */
-  bodies?: string[];
-  requests: number;
   headers?: Record<string, string>;
+  connections: number;
+  /** Requests taken in turn, one each, instead of url/body: a mixed workload hits every path. */
+  mix?: { url: string; body: string; headers?: Record<string, string> }[];
+  requests: number;
 }
 
-const headers = { "content-type": "application/json" };
+const JSON_HEADERS = { "content-type": "application/json" };
 
 async function one(url: string, body: string, extra?: Record<string, string>): Promise<boolean> {
-  const res = await fetch(url, { method: "POST", headers: extra ? { ...headers, ...extra } : headers, body });
+  const res = await fetch(url, { method: "POST", headers: extra ? { ...JSON_HEADERS, ...extra } : JSON_HEADERS, body });
   await res.arrayBuffer();
   return res.ok;
 }
@@ -44,14 +44,14 @@ export async function bunLoad(spec: LoadSpec): Promise<LoadResult> {
 
 /** Send exactly spec.requests requests; resolves with how many failed. */
 export async function sendCount(spec: CountSpec): Promise<{ failed: number }> {
-  const bodies = spec.bodies ?? [spec.body];
+  const mix = spec.mix ?? [spec];
   let next = 0;
   let failed = 0;
   const worker = async () => {
     while (next < spec.requests) {
-      const body = bodies[next++ % bodies.length]!;
+      const r = mix[next++ % mix.length]!;
       try {
-        if (!(await one(spec.url, body, spec.headers))) failed++;
+        if (!(await one(r.url, r.body, r.headers))) failed++;
       } catch {
         failed++;
       }

@@ -7,15 +7,13 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { cpuMicros } from "./bedrock-cpu.ts";
 import { sendCount } from "./bun-load.ts";
-import { freePort, installCleanup, spawnHelper, spawnServer, stopAll, tempDir } from "./procs.ts";
+import { freePort, installCleanup, readCpu, spawnHelper, spawnServer, stopAll, tempDir } from "./procs.ts";
 import { median } from "./stats.ts";
 import { ALLOY_MODELS, alloyConfig, chatBody, registeredProviderTypes } from "./targets.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const rotate = <T>(xs: T[], n: number) => xs.map((_, i) => xs[(i + n) % xs.length]!);
-const readCpu = (pid: number) => cpuMicros(readFileSync(`/proc/${pid}/stat`, "utf8"));
 
 async function main() {
   const { values } = parseArgs({

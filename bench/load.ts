@@ -25,7 +25,7 @@ async function exec(cmd: string[], timeoutMs: number): Promise<{ code: number; s
 /** Marks the one line of machine-readable output our Lua `done` hook prints. */
 const WRK_MARK = "BENCH_RESULT ";
 
-/** A wrk Lua script that POSTs `body` and prints the summary as one JSON line (latencies in µs). */
+/** A wrk Lua script that POSTs `body` (with extra headers) and prints the summary as one JSON line (latencies in µs). */
 export function wrkScript(body: string, headers: Record<string, string> = {}): string {
   let eq = "";
   while (body.includes(`]${eq}]`)) eq += "=";
@@ -111,7 +111,8 @@ function ohaTool(version: string): LoadTool {
   return {
     name: `oha ${version}`,
     async run(spec) {
-      const args = (flag: string[]) => ["oha", "--no-tui", ...flag, "-z", `${spec.seconds}s`, "-c", String(spec.connections), "-m", "POST", "-H", "content-type: application/json", ...Object.entries(spec.headers ?? {}).flatMap(([k, v]) => ["-H", `${k}: ${v}`]), "-d", spec.body, spec.url];
+      const extra = Object.entries(spec.headers ?? {}).flatMap(([k, v]) => ["-H", `${k}: ${v}`]);
+      const args = (flag: string[]) => ["oha", "--no-tui", ...flag, "-z", `${spec.seconds}s`, "-c", String(spec.connections), "-m", "POST", "-H", "content-type: application/json", ...extra, "-d", spec.body, spec.url];
       let r = await exec(args(jsonFlag), spec.seconds * 1000 + 30_000);
       if (r.code !== 0 && jsonFlag[0] !== "-j") {
         jsonFlag = ["-j"]; // oha before 1.5 only knows -j

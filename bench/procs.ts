@@ -160,3 +160,16 @@ export function parseProcStatus(text: string): Mem {
 export function readMem(pid: number): Mem {
   return parseProcStatus(readFileSync(`/proc/${pid}/status`, "utf8"));
 }
+
+const TICKS_PER_SEC = 100; // USER_HZ on Linux
+
+/** utime + stime of a process (every thread) from its /proc/<pid>/stat line, in microseconds. */
+export function cpuMicros(statLine: string): number {
+  // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+  const rest = statLine.slice(statLine.lastIndexOf(")") + 2).split(" ");
+  const utime = Number(rest[11]);
+  const stime = Number(rest[12]);
+  return ((utime + stime) * 1_000_000) / TICKS_PER_SEC;
+}
+
+export const readCpu = (pid: number) => cpuMicros(readFileSync(`/proc/${pid}/stat`, "utf8"));

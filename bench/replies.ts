@@ -1,5 +1,6 @@
 // What the bench upstream answers, built once at startup so the mock costs the same for every target and never
-// becomes the bottleneck: byte-exact OpenAI JSON/SSE, Anthropic JSON/SSE and Bedrock Converse JSON/eventstream.
+// becomes the bottleneck: byte-exact OpenAI Chat Completions JSON/SSE, OpenAI Responses JSON/SSE, Anthropic JSON/SSE
+// and Bedrock Converse JSON/eventstream.
 import { EventStreamCodec } from "@smithy/eventstream-codec";
 import { fromUtf8, toUtf8 } from "@smithy/util-utf8";
 
@@ -113,6 +114,38 @@ function bedrockEventStream(): Reply {
   return { contentType: "application/vnd.amazon.eventstream", parts };
 }
 
+const RESPONSE_BASE = { id: "resp_bench", object: "response", created_at: 1_700_000_000, model: "gpt-bench", parallel_tool_calls: true, tools: [], tool_choice: "auto", temperature: 0.7, top_p: 1, max_output_tokens: 256, previous_response_id: null, reasoning: { effort: null, summary: null }, text: { format: { type: "text" } }, truncation: "disabled", store: false, metadata: {}, error: null, incomplete_details: null, instructions: null, user: "bench-user-42" };
+const RESPONSE_ITEM = { id: "msg_bench", type: "message", status: "completed", role: "assistant" };
+const RESPONSE_USAGE = { input_tokens: USAGE.prompt, input_tokens_details: { cached_tokens: 0 }, output_tokens: USAGE.completion, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: USAGE.prompt + USAGE.completion };
+const outputText = (text: string) => ({ type: "output_text", text, annotations: [], logprobs: [] });
+
+/** An OpenAI Responses answer (POST /v1/responses without stream). */
+function responsesJson(): Reply {
+  const body = { ...RESPONSE_BASE, status: "completed", output: [{ ...RESPONSE_ITEM, content: [outputText(TEXT)] }], usage: RESPONSE_USAGE };
+  return { contentType: "application/json", parts: [enc.encode(JSON.stringify(body))] };
+}
+
+/** An OpenAI Responses stream: created, in_progress, the item and part opened, one text delta per token, all closed, completed. */
+function responsesSse(): Reply {
+  let seq = 0;
+  const ev = (type: string, data: object) => enc.encode(`event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: seq++, ...data })}\n\n`);
+  const at = { item_id: RESPONSE_ITEM.id, output_index: 0, content_index: 0 };
+  const pending = { ...RESPONSE_BASE, status: "in_progress", output: [], usage: null };
+  const item = { ...RESPONSE_ITEM, content: [outputText(TEXT)] };
+  const parts = [
+    ev("response.created", { response: pending }),
+    ev("response.in_progress", { response: pending }),
+    ev("response.output_item.added", { output_index: 0, item: { ...RESPONSE_ITEM, status: "in_progress", content: [] } }),
+    ev("response.content_part.added", { ...at, part: outputText("") }),
+    ...TOKENS.map((t) => ev("response.output_text.delta", { ...at, delta: t, logprobs: [] })),
+    ev("response.output_text.done", { ...at, text: TEXT, logprobs: [] }),
+    ev("response.content_part.done", { ...at, part: outputText(TEXT) }),
+    ev("response.output_item.done", { output_index: 0, item }),
+    ev("response.completed", { response: { ...RESPONSE_BASE, status: "completed", output: [item], usage: RESPONSE_USAGE } }),
+  ];
+  return { contentType: "text/event-stream; charset=utf-8", parts };
+}
+
 /** text-embedding-3-small's answer to the bench's eight passages at 256 dimensions. */
 function openaiEmbeddings(): Reply {
   const data = Array.from({ length: 8 }, (_, index) => ({
@@ -128,6 +161,8 @@ export const replies = {
   openaiEmbeddings: openaiEmbeddings(),
   openaiJson: openaiJson(),
   openaiSse: openaiSse(),
+  responsesJson: responsesJson(),
+  responsesSse: responsesSse(),
   anthropicJson: anthropicJson(),
   anthropicSse: anthropicSse(),
   bedrockJson: bedrockJson(),

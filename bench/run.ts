@@ -1,7 +1,8 @@
 #!/usr/bin/env bun
-// `bun run bench`: Alloy's cost against the runtime's floor. Starts a mock upstream, a bare Bun proxy and the
-// compiled ./alloy, drives them in alternation with one load tool, and writes bench/results/<time>.md + latest.md.
-//   BENCH_QUICK=1     smoke run (under a minute)
+// `bun run bench`: Alloy's cost against the runtime's floor. Starts a mock upstream, a bare Bun proxy, the floor (a
+// bare metering proxy) and the compiled ./alloy (plain, traced and keyed), drives them in alternation with one load
+// tool, and writes bench/results/<time>.md + latest.md.
+//   BENCH_QUICK=1     smoke run (under two minutes)
 //   BENCH_NO_INSTALL=1  never apt-get install wrk
 //   BENCH_LOAD_TOOL=oha|wrk|bun  use that load tool (default: oha, else wrk, else the Bun generator)
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -9,20 +10,21 @@ import { cpus, loadavg, release, tmpdir, type } from "node:os";
 import { join } from "node:path";
 import { sendCount } from "./bun-load.ts";
 import { pickLoadTool, type LoadTool } from "./load.ts";
-import { freePort, installCleanup, readMem, spawnHelper, spawnServer, stopAll, tempDir, wasInterrupted } from "./procs.ts";
+import { freePort, installCleanup, readCpu, readMem, spawnHelper, spawnServer, stopAll, tempDir, wasInterrupted } from "./procs.ts";
 import { STREAM_TOKENS } from "./replies.ts";
 import { checks, renderMarkdown, type BenchResult, type MemResult, type TargetResult } from "./report.ts";
 import { median, type LoadResult } from "./stats.ts";
 import { SseCounter, streamSeries, type StreamStats } from "./stream-client.ts";
-import { alloyConfig, buildTargets, registeredProviderTypes, tracedConfig, type Target } from "./targets.ts";
+import { alloyConfig, buildTargets, isAlloy, jsonMark, keyedConfig, registeredProviderTypes, servedRoutes, tracedConfig, type Proc, type Target } from "./targets.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const BINARY = join(ROOT, "alloy");
 const QUICK = process.env.BENCH_QUICK === "1";
 
+// ~17 rows on 2 cores: a full run takes ~7 minutes, a quick one ~1.5.
 const PLAN = QUICK
-  ? { rounds: 1, warmRequests: 300, c64Secs: 2, c1Secs: 1, streamSecs: 1, streamSamples: 10, firstMark: 1000, lastMark: 10_000 }
-  : { rounds: 3, warmRequests: 1000, c64Secs: 4, c1Secs: 3, streamSecs: 3, streamSamples: 20, firstMark: 1000, lastMark: 100_000 };
+  ? { rounds: 1, warmRequests: 300, c64Secs: 1, c1Secs: 1, streamSecs: 1, streamSamples: 10, firstMark: 1000, lastMark: 10_000 }
+  : { rounds: 3, warmRequests: 1000, c64Secs: 3, c1Secs: 2, streamSecs: 2, streamSamples: 20, firstMark: 1000, lastMark: 100_000 };
 
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
 
@@ -61,19 +63,19 @@ function emptyCompileSize(): number {
   }
 }
 
-/** One JSON and one streamed request; a reason when the target does not answer like OpenAI. */
+/** One JSON and one streamed request; a reason when the target does not answer in its route's dialect. */
 async function probe(t: Target): Promise<string | undefined> {
-  const post = (body: string) => fetch(t.url, { method: "POST", headers: { "content-type": "application/json" }, body });
+  const post = (body: string) => fetch(t.url, { method: "POST", headers: { "content-type": "application/json", ...t.headers }, body });
   try {
     const res = await post(t.json);
     const text = await res.text();
-    if (res.status !== 200 || !text.includes(t.stream === undefined ? '"embedding"' : '"choices"')) return `JSON probe got HTTP ${res.status}: ${text.slice(0, 200)}`;
+    if (res.status !== 200 || !text.includes(jsonMark(t))) return `JSON probe got HTTP ${res.status}: ${text.slice(0, 200)}`;
     if (t.stream === undefined) return;
     const s = await post(t.stream);
-    const counter = new SseCounter();
+    const counter = new SseCounter(t.dialect);
     counter.push(await s.text());
-    if (s.status !== 200 || counter.chunks < STREAM_TOKENS || !counter.sawDone)
-      return `stream probe got HTTP ${s.status}, ${counter.chunks} chunks, ${counter.sawDone ? "" : "no "}[DONE]`;
+    if (s.status !== 200 || counter.chunks < STREAM_TOKENS || !counter.sawEnd)
+      return `stream probe got HTTP ${s.status}, ${counter.chunks} ${t.dialect} chunks, ${counter.sawEnd ? "" : "no "}terminal event`;
   } catch (e) {
     return `probe failed: ${(e as Error).message}`;
   }
@@ -83,6 +85,9 @@ async function probe(t: Target): Promise<string | undefined> {
 const rotate = <T>(xs: T[], n: number) => xs.map((_, i) => xs[(i + n) % xs.length]!);
 
 interface Samples {
+  /** CPU µs per request of the serving process, per @64 run (JSON, streamed). */
+  cpu: number[];
+  streamCpu: number[];
   r64: LoadResult[];
   r1: LoadResult[];
   s64: LoadResult[];
@@ -110,6 +115,7 @@ async function main() {
   const upstream = await spawnHelper(["bun", join(import.meta.dir, "upstream.ts")], childEnv);
   const upstreamUrl = `http://127.0.0.1:${upstream.port}`;
   const bare = await spawnHelper(["bun", join(import.meta.dir, "bare-proxy.ts")], { ...childEnv, UPSTREAM_URL: upstreamUrl });
+  const floor = await spawnHelper(["bun", join(import.meta.dir, "floor.ts")], { ...childEnv, UPSTREAM_URL: upstreamUrl });
 
   const { toml, missing } = alloyConfig(await Bun.file(join(import.meta.dir, "config.toml")).text(), upstreamUrl, registeredProviderTypes(ROOT));
   const cfgDir = tempDir("alloy-bench-cfg-");
@@ -121,7 +127,12 @@ async function main() {
   const tracedFile = join(cfgDir, "traced.toml");
   writeFileSync(tracedFile, tracedConfig(toml, upstreamUrl));
   const tracedPort = freePort();
-  await spawnServer([BINARY, "--config", tracedFile, "--port", String(tracedPort), "--log-level", "warn"], childEnv, tracedPort);
+  const traced = await spawnServer([BINARY, "--config", tracedFile, "--port", String(tracedPort), "--log-level", "warn"], childEnv, tracedPort);
+  const keyedFile = join(cfgDir, "keyed.toml");
+  writeFileSync(keyedFile, keyedConfig(toml));
+  const keyedPort = freePort();
+  const keyed = await spawnServer([BINARY, "--config", keyedFile, "--port", String(keyedPort), "--log-level", "warn"], childEnv, keyedPort);
+  const pids: Record<Proc, number> = { upstream: upstream.proc.pid, bare: bare.proc.pid, floor: floor.proc.pid, alloy: pid, traced: traced.proc.pid, keyed: keyed.proc.pid };
 
   // Idle: started, answered its health checks, nothing else.
   await Bun.sleep(1000);
@@ -129,26 +140,28 @@ async function main() {
   const bareIdle = readMem(bare.proc.pid);
   log(`Alloy idle RSS ${(idle.rss / 1048576).toFixed(1)} MB`);
 
-  const targets = buildTargets({ upstream: upstream.port, bare: bare.port, alloy: alloyPort, traced: tracedPort }, missing);
+  const ports = { upstream: upstream.port, bare: bare.port, floor: floor.port, alloy: alloyPort, traced: tracedPort, keyed: keyedPort };
+  const targets = buildTargets(ports, missing, servedRoutes(ROOT));
+  // Requests the main Alloy (pid) has served: the memory marks are exact counts.
+  const onMain = (t: Target) => t.proc === "alloy";
   let alloyRequests = 0;
   for (const t of targets) {
     if (t.skipped) continue;
     t.skipped = await probe(t);
-    if (t.alloy) alloyRequests += t.stream === undefined ? 1 : 2;
+    if (onMain(t)) alloyRequests += t.stream === undefined ? 1 : 2;
   }
   const active = targets.filter((t) => !t.skipped);
   for (const t of targets) if (t.skipped) log(`skipping ${t.label}: ${t.skipped}`);
-  const alloyActive = active.filter((t) => t.alloy);
+  const alloyActive = active.filter(onMain);
   if (!active.some((t) => t.key === "alloy-openai")) notes.push("Alloy → OpenAI did not answer, so the issue's targets cannot be judged.");
 
-  // Memory marks use every Alloy path (JSON and streamed), so later traffic exercises no code the first mark missed.
-  // Chat paths only: the marks go to one URL (embeddings have their own rows below).
-  const chatActive = alloyActive.filter((t): t is Target & { stream: string } => t.stream !== undefined);
-  const mixed = chatActive.flatMap((t) => [t.json, t.stream]);
+  // Memory marks use every path of the main Alloy (every route, JSON and streamed), so later traffic exercises no
+  // code the first mark missed.
+  const mixed = alloyActive.flatMap((t) => [{ url: t.url, body: t.json }, ...(t.stream !== undefined ? [{ url: t.url, body: t.stream }] : [])]);
   let first: MemResult["first"] | undefined;
   if (mixed.length) {
     const n = PLAN.firstMark - alloyRequests;
-    const r = await sendCount({ url: chatActive[0]!.url, body: mixed[0]!, bodies: mixed, connections: 64, requests: n });
+    const r = await sendCount({ ...mixed[0]!, mix: mixed, connections: 64, requests: n });
     alloyRequests += n;
     if (r.failed) notes.push(`${r.failed} of the first ${n} memory-mark requests failed`);
     first = { requests: alloyRequests, mem: readMem(pid) };
@@ -159,18 +172,24 @@ async function main() {
   if (first) {
     const n = PLAN.lastMark - alloyRequests;
     log(`sending Alloy ${n} more requests for the ${PLAN.lastMark} mark`);
-    const r = await sendCount({ url: chatActive[0]!.url, body: mixed[0]!, bodies: mixed, connections: 64, requests: n });
+    const r = await sendCount({ ...mixed[0]!, mix: mixed, connections: 64, requests: n });
     alloyRequests += n;
     if (r.failed) notes.push(`${r.failed} of ${n} memory-mark requests failed`);
     last = { requests: alloyRequests, mem: readMem(pid) };
   }
 
-  const samples = new Map<string, Samples>(active.map((t) => [t.key, { r64: [], r1: [], s64: [], series: [] }]));
+  const samples = new Map<string, Samples>(active.map((t) => [t.key, { cpu: [], streamCpu: [], r64: [], r1: [], s64: [], series: [] }]));
   const failures = new Map<string, number>();
   const count = (t: Target, r: LoadResult) => {
     failures.set(t.key, (failures.get(t.key) ?? 0) + r.errors + r.non2xx);
-    if (t.alloy) alloyRequests += r.requests;
+    if (onMain(t)) alloyRequests += r.requests;
     return r;
+  };
+  /** A timed run, with the serving process's CPU per completed request. */
+  const timed = async (t: Target, body: string, connections: number, seconds: number) => {
+    const before = readCpu(pids[t.proc]);
+    const r = await tool.run({ url: t.url, body, connections, seconds, ...(t.headers ? { headers: t.headers } : {}) });
+    return { r, cpuUs: r.requests ? (readCpu(pids[t.proc]) - before) / r.requests : NaN };
   };
   const guard = async <T>(what: string, f: () => Promise<T>): Promise<T | undefined> => {
     try {
@@ -185,26 +204,32 @@ async function main() {
     log(`round ${round + 1}/${PLAN.rounds}: ${order.map((t) => t.key).join(", ")}`);
     // Interleaved per measurement, so a noisy moment lands on every target of that measurement.
     for (const t of order) {
-      await sendCount({ url: t.url, body: t.json, connections: 64, requests: PLAN.warmRequests });
-      if (t.alloy) alloyRequests += PLAN.warmRequests;
+      await sendCount({ url: t.url, body: t.json, ...(t.headers ? { headers: t.headers } : {}), connections: 64, requests: PLAN.warmRequests });
+      if (onMain(t)) alloyRequests += PLAN.warmRequests;
     }
     for (const t of order) {
-      const r = await guard(`${t.label} @64`, () => tool.run({ url: t.url, body: t.json, connections: 64, seconds: PLAN.c64Secs }));
-      if (r) samples.get(t.key)!.r64.push(count(t, r));
+      const x = await guard(`${t.label} @64`, () => timed(t, t.json, 64, PLAN.c64Secs));
+      if (x) {
+        samples.get(t.key)!.r64.push(count(t, x.r));
+        samples.get(t.key)!.cpu.push(x.cpuUs);
+      }
     }
     for (const t of order) {
-      const r = await guard(`${t.label} @1`, () => tool.run({ url: t.url, body: t.json, connections: 1, seconds: PLAN.c1Secs }));
-      if (r) samples.get(t.key)!.r1.push(count(t, r));
+      const x = await guard(`${t.label} @1`, () => timed(t, t.json, 1, PLAN.c1Secs));
+      if (x) samples.get(t.key)!.r1.push(count(t, x.r));
     }
     const streamed = order.filter((t): t is Target & { stream: string } => t.stream !== undefined);
     for (const t of streamed) {
-      const r = await guard(`${t.label} streamed @64`, () => tool.run({ url: t.url, body: t.stream, connections: 64, seconds: PLAN.streamSecs }));
-      if (r) samples.get(t.key)!.s64.push(count(t, r));
+      const x = await guard(`${t.label} streamed @64`, () => timed(t, t.stream, 64, PLAN.streamSecs));
+      if (x) {
+        samples.get(t.key)!.s64.push(count(t, x.r));
+        samples.get(t.key)!.streamCpu.push(x.cpuUs);
+      }
     }
     for (const t of streamed) {
-      const s = await guard(`${t.label} streamed @1`, () => streamSeries(t.url, t.stream, PLAN.streamSamples));
+      const s = await guard(`${t.label} streamed @1`, () => streamSeries(t.url, t.stream, PLAN.streamSamples, t.dialect, t.headers));
       if (s) samples.get(t.key)!.series.push(s);
-      if (t.alloy) alloyRequests += PLAN.streamSamples;
+      if (onMain(t)) alloyRequests += PLAN.streamSamples + 1;
     }
   }
 
@@ -254,7 +279,8 @@ async function main() {
     return {
       key: t.key,
       label: t.label,
-      alloy: t.alloy,
+      alloy: isAlloy(t.proc),
+      streamed: t.stream !== undefined,
       ...(t.skipped ? { skipped: t.skipped } : {}),
       ...(t.baseline ? { baseline: t.baseline } : {}),
       rps64: m(s?.r64.map((r) => r.rps)),
@@ -266,24 +292,21 @@ async function main() {
       ttfcP50: m(s?.series.map((x) => x.ttfcP50Ms)),
       ttfcP99: m(s?.series.map((x) => x.ttfcP99Ms)),
       chunksPerSec: m(s?.series.map((x) => x.chunksPerSec)),
+      cpuUs: m(s?.cpu),
+      streamCpuUs: m(s?.streamCpu),
       failures: failures.get(t.key) ?? 0,
       requests: [...(s?.r64 ?? []), ...(s?.r1 ?? []), ...(s?.s64 ?? [])].reduce((a, r) => a + r.requests, 0),
     };
   });
 
-  const plainR = results.find((r) => r.key === "alloy-openai");
-  const tracedR = results.find((r) => r.key === "alloy-openai-traced");
-  if (plainR?.rps64 && tracedR?.rps64)
-    notes.push(
-      `Tracing on (every span exported over OTLP/HTTP) against off, Alloy → OpenAI JSON: ${(tracedR.rps64 / plainR.rps64).toFixed(2)}× the requests/s @64, ` +
-        `p50 @1 ${tracedR.p50at1?.toFixed(3) ?? "?"} ms against ${plainR.p50at1?.toFixed(3) ?? "?"} ms.`,
-    );
   const cpu = cpus();
   const elapsed = Math.round((performance.now() - startedAt) / 1000);
   notes.push(
     `Alloy ran as \`./alloy --log-level warn\` (metrics on, the default; its default 512 MB GC heap hint) with BUN_CONFIG_MAX_HTTP_REQUESTS=4096; ` +
-      `upstream, bare proxy and load tool share the same ${cpu.length} cores; whole run took ${elapsed} s.`,
-    `1-minute load average before the run: ${loadBefore.toFixed(2)} (above ~0.5 means other work shared the cores).`,
+      `upstream, bare proxy, floor, the three Alloys and the load tool share the same ${cpu.length} cores; whole run took ${elapsed} s.`,
+    `1-minute load average before the run: ${loadBefore.toFixed(2)}, after: ${loadavg()[0]!.toFixed(2)} (above ~0.5 before means other work shared the cores).`,
+    `The keyed Alloy has one [server.keys.bench] key with rpm = 100,000 and every request carries it; the traced one exports every span to the bench upstream. ` +
+      `CPU per call is the serving process's utime + stime (clock ticks of 10 ms) over a timed run ÷ its requests.`,
   );
   const result: BenchResult = {
     when: new Date().toISOString().replace(/\.\d+Z$/, "Z"),

@@ -4,10 +4,10 @@ export interface LoadSpec {
   url: string;
   /** JSON request body, POSTed with content-type application/json. */
   body: string;
-  connections: number;
-  seconds: number;
   /** Extra request headers (a gateway key). */
   headers?: Record<string, string>;
+  connections: number;
+  seconds: number;
 }
 
 export interface LoadResult {

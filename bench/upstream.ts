@@ -1,5 +1,5 @@
 // The bench's mock upstream, run as its own process so its CPU use is visible and equal for every target.
-// Serves OpenAI Chat Completions (JSON/SSE) and Embeddings (JSON), Anthropic Messages (JSON/SSE) and Bedrock Converse (JSON/eventstream)
+// Serves OpenAI Chat Completions (JSON/SSE), Responses (JSON/SSE) and Embeddings (JSON), Anthropic Messages (JSON/SSE) and Bedrock Converse (JSON/eventstream)
 // from answers built once at startup. Prints "LISTENING <port>" on stdout when ready.
 //   bun bench/upstream.ts [port]
 import { exitWithParent } from "./orphan.ts";
@@ -38,6 +38,7 @@ const server = Bun.serve({
     if (req.method === "GET") return path === "/health" ? new Response("ok") : notFound(path);
     const body = await req.text();
     if (path === "/v1/chat/completions") return respond(wantsStream(body) ? replies.openaiSse : replies.openaiJson);
+    if (path === "/v1/responses") return respond(wantsStream(body) ? replies.responsesSse : replies.responsesJson);
     if (path === "/v1/embeddings") return respond(replies.openaiEmbeddings);
     // The traced Alloy's OTLP collector: spans are taken and dropped.
     if (path === "/v1/traces") return new Response(null, { status: 200 });

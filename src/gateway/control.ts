@@ -107,7 +107,26 @@ export class RequestControl implements Watched {
     this.attemptEndsAt = Infinity;
   }
 
+  private readEndsAt = Infinity;
+  private onReadTimeout: (() => void) | undefined;
+
+  /** Keep the body read's deadline with the others (one watchdog tick late at most): no timer per request. */
+  startRead(ms: number, onTimeout: () => void): void {
+    this.readEndsAt = performance.now() + ms;
+    this.onReadTimeout = onTimeout;
+  }
+
+  stopRead(): void {
+    this.readEndsAt = Infinity;
+    this.onReadTimeout = undefined;
+  }
+
   check(now: number): void {
+    if (now >= this.readEndsAt) {
+      const fire = this.onReadTimeout;
+      this.stopRead();
+      fire?.();
+    }
     if (this.ended) return;
     if (now >= this.endsAt) this.end(new AlloyError("timeout", `request deadline of ${this.budgetMs / 1000}s exceeded`));
     else if (this.gone?.()) this.end(new AlloyError("cancelled", "client closed the connection"));

@@ -7,7 +7,10 @@ import type { BudgetPeriod } from "../store/schema.ts";
 export interface KeyRule {
   /** The key's name: safe for logs and errors. */
   label: string;
-  /** Unique and stable: a virtual key's id; config keys use their label. Counters and spend go by it. */
+  /**
+   * A virtual key's store id: stable and unique, so counters, spend and what the key owns (stored responses) go by
+   * it. Absent for config keys, which go by their label (keyId).
+   */
   id?: string;
   rpm?: number;
   /** Prompt + completion tokens in any sliding 60 s window (counted when a request ends, from its usage). */

@@ -186,9 +186,9 @@ export function createApp(deps: AppDeps) {
     .use(modelRoutes({ ...deps, auth }))
     // Stored responses (the POST is a model route above); GET /v1/responses is Codex's WebSocket probe.
     .get(ROUTES.responses, ({ request, requestId }) => stored.probe(request, requestId))
-    .get(`${ROUTES.responses}/:id`, ({ request, requestId, params }) => stored.retrieve(request, requestId, params.id))
-    .delete(`${ROUTES.responses}/:id`, ({ request, requestId, params }) => stored.remove(request, requestId, params.id), { parse: "none" })
-    .get(`${ROUTES.responses}/:id/input_items`, ({ request, requestId, params }) => stored.inputItems(request, requestId, params.id))
+    .get(`${ROUTES.responses}/:id`, ({ request, requestId, caller, params }) => stored.retrieve(request, requestId, params.id, caller))
+    .delete(`${ROUTES.responses}/:id`, ({ request, requestId, caller, params }) => stored.remove(request, requestId, params.id, caller), { parse: "none" })
+    .get(`${ROUTES.responses}/:id/input_items`, ({ request, requestId, caller, params }) => stored.inputItems(request, requestId, params.id, caller))
     // Claude Code probes the base URL before it starts.
     .head("/", ({ requestId }) => plain(null, requestId))
     // The admin API exists only with an admin key (the guard has checked it); otherwise /admin/* is an unknown path.

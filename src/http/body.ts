@@ -9,10 +9,18 @@ const DEFAULT_TIMEOUT_MS = 30_000;
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
+/** Calls `onTimeout` once `ms` pass, unless `stopRead` comes first. */
+export interface ReadWatch {
+  startRead(ms: number, onTimeout: () => void): void;
+  stopRead(): void;
+}
+
 export interface ReadOptions {
   /** The whole body must arrive within this many ms (server.read_timeout_secs). */
   timeoutMs?: number;
   maxDepth?: number;
+  /** Who keeps the read deadline: a model route's request control (no timer of its own); else a timer. */
+  watch?: ReadWatch;
 }
 
 function tooLarge(limit: number) {
@@ -60,32 +68,41 @@ const EMPTY = new Uint8Array(0);
  * A body with a declared length (already checked against the limit): Bun reads it natively in one go, which costs far
  * less than pulling it through a stream reader. Raced against the read deadline for clients that trickle it.
  */
-function readDeclared(request: Request, timeoutMs: number): Promise<Uint8Array> {
+function readDeclared(request: Request, timeoutMs: number, watch: ReadWatch): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(tooSlow(timeoutMs)), timeoutMs);
+    watch.startRead(timeoutMs, () => reject(tooSlow(timeoutMs)));
     request.bytes().then(
       (bytes) => {
-        clearTimeout(timer);
+        watch.stopRead();
         resolve(bytes);
       },
       (e) => {
-        clearTimeout(timer);
+        watch.stopRead();
         reject(new AlloyError("bad_request", "Request body could not be read (connection closed or malformed framing)", { cause: e }));
       },
     );
   });
 }
 
+/** A timer of its own, for readers that have no request control watching them. */
+function ownTimer(): ReadWatch {
+  let t: ReturnType<typeof setTimeout> | undefined;
+  return {
+    startRead: (ms, onTimeout) => (t = setTimeout(onTimeout, ms)),
+    stopRead: () => clearTimeout(t),
+  };
+}
+
 /** Read the body, counting bytes as they arrive; stops reading the moment the limit or the deadline is passed. */
-async function readLimited(request: Request, limit: number, timeoutMs: number): Promise<Uint8Array> {
+async function readLimited(request: Request, limit: number, timeoutMs: number, watch: ReadWatch): Promise<Uint8Array> {
   if (!request.body) return EMPTY;
   const reader = request.body.getReader();
   let timedOut = false;
-  // One timer per request, not a race per chunk: cancelling the reader ends the pending read.
-  const timer = setTimeout(() => {
+  // One deadline per request, not a race per chunk: cancelling the reader ends the pending read.
+  watch.startRead(timeoutMs, () => {
     timedOut = true;
     reader.cancel().catch(() => {});
-  }, timeoutMs);
+  });
   const chunks: Uint8Array[] = [];
   let size = 0;
   try {
@@ -107,7 +124,7 @@ async function readLimited(request: Request, limit: number, timeoutMs: number): 
       chunks.push(r.value);
     }
   } finally {
-    clearTimeout(timer);
+    watch.stopRead();
   }
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
 }
@@ -120,7 +137,8 @@ export async function readJsonBody(request: Request, limit: number, opts: ReadOp
   const declared = request.headers.get("content-length");
   if (declared !== null && Number(declared) > limit) throw tooLarge(limit);
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const bytes = declared !== null ? await readDeclared(request, timeoutMs) : await readLimited(request, limit, timeoutMs);
+  const watch = opts.watch ?? ownTimer();
+  const bytes = declared !== null ? await readDeclared(request, timeoutMs, watch) : await readLimited(request, limit, timeoutMs, watch);
   if (bytes.byteLength === 0) throw new AlloyError("bad_request", "Request body is empty; expected a JSON object");
   const maxDepth = opts.maxDepth ?? MAX_JSON_DEPTH;
   if (exceedsDepth(bytes, maxDepth)) throw new AlloyError("bad_request", `Request body is nested deeper than ${maxDepth} levels`);

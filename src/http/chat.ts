@@ -1,5 +1,6 @@
 // POST /v1/chat/completions: the OpenAI Chat Completions dialect. Decode (validate), run (one dispatch, or the MCP
 // tool loop when the request names MCP tools), encode (the answer as it is, its upstream bytes when unchanged).
+import { ROUTES } from "../routes.ts";
 import { chatErrorReply } from "../dialects/chat/errors.ts";
 import { chatRelay, chatStream, observeRelay } from "../dialects/chat/stream.ts";
 import { opened, type Opened, type OpenStream } from "../gateway/dispatch.ts";
@@ -15,7 +16,7 @@ export function chatHandler(deps: IngressDeps) {
   const { gateway, observer, mcp } = deps;
   const mcpDeps = { mcp, config: gateway.config.mcp, dispatcher: gateway.dispatcher };
   return ingressHandler(deps, {
-    route: "/v1/chat/completions",
+    route: ROUTES.chat,
     errorReply: chatErrorReply,
     async run(x, body) {
       const req = validateChatRequest(body);

@@ -6,7 +6,7 @@ import { AlloyError } from "../errors.ts";
 import { validateEmbeddingsRequest } from "../dialects/embeddings/decode.ts";
 import { embeddingsUsage, encodeEmbeddings } from "../dialects/embeddings/encode.ts";
 import { embeddingsErrorReply } from "../dialects/embeddings/errors.ts";
-import type { EmbeddingsResponse } from "../dialects/embeddings/schema.ts";
+import type { EmbeddingsResponse, RelayedEmbeddings } from "../dialects/embeddings/schema.ts";
 import { namedTargetsOnly } from "../gateway/route.ts";
 import type { Reply } from "../providers/provider.ts";
 import { ROUTES } from "../routes.ts";
@@ -26,10 +26,16 @@ export function embeddingsHandler(deps: IngressDeps) {
       const route = namedTargetsOnly(x.route(req.model));
       // Refused before any slot is taken when no target of the route has embeddings (an Anthropic model).
       if (!route.steps.some((s) => s.deployments.some((d) => gateway.upstreams.get(d.provider)?.provider.embeddings))) throw notServed(req.model);
-      const reply = await gateway.dispatcher.run<Reply<EmbeddingsResponse>>(route, x.ctrl, (t) => {
+      const reply = await gateway.dispatcher.run<Reply<EmbeddingsResponse> | RelayedEmbeddings>(route, x.ctrl, (t) => {
         if (!t.provider.embeddings) throw notServed(req.model);
         return t.provider.embeddings(req, inputs, t);
       });
+      if (!("value" in reply)) {
+        // Relayed: the upstream's bytes, with what the gateway needs found in them.
+        x.rec.usage = embeddingsUsage(reply.usage);
+        if (reply.model) x.ctrl.trace?.answer(reply.model);
+        return x.json(reply.raw);
+      }
       x.rec.usage = embeddingsUsage(reply.value.usage);
       x.ctrl.trace?.answer(reply.value.model);
       if (reply.raw !== undefined) return x.json(reply.raw);

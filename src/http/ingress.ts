@@ -158,7 +158,7 @@ export function ingressHandler({ gateway, observer, auth, tracing, accounting }:
 
     try {
       release = auth?.admit(caller) ?? release;
-      const body = await readJsonBody(request, maxBody, { timeoutMs: readTimeoutMs });
+      const body = await readJsonBody(request, maxBody, { timeoutMs: readTimeoutMs, watch: ctrl });
       // The body is in: from here on only the configured timeouts may end the call, not the socket idle limit.
       server?.timeout(request, 0);
       const res = await spec.run(x, body);

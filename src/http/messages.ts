@@ -3,6 +3,7 @@
 // the answer and events back unchanged), translated through the unified request everywhere else. Failover may move
 // a request from one path to the other; governance is the same for both. Native targets (Anthropic, Claude on
 // Bedrock) get the body without unsigned thinking blocks; an alias's mcp_servers run the tool loop on translated ones.
+import { ROUTES } from "../routes.ts";
 import type { AlloyError } from "../errors.ts";
 import { estimateTokens } from "../dialects/anthropic/count.ts";
 import { toChatRequest, validateCountTokens, validateMessages } from "../dialects/anthropic/decode.ts";
@@ -66,7 +67,7 @@ export function messagesHandler(deps: IngressDeps) {
   const { gateway, mcp } = deps;
   const mcpConfig = gateway.config.mcp;
   return ingressHandler(deps, {
-    route: "/v1/messages",
+    route: ROUTES.messages,
     errorReply,
     async run(x, body) {
       const req = validateMessages(body);
@@ -200,14 +201,14 @@ function relayNative(x: Exchange, open: Opened<SseFrame>, headers: Record<string
 export function countTokensHandler(deps: IngressDeps) {
   const { gateway } = deps;
   return ingressHandler(deps, {
-    route: "/v1/messages/count_tokens",
+    route: ROUTES.countTokens,
     errorReply,
     async run(x, body) {
       const req = validateCountTokens(body);
       x.rec.model = req.model;
       const route = x.route(req.model);
       const raw = body as Record<string, unknown>;
-      // Anthropic's own count where the target has one; otherwise the documented estimate (see docs/anthropic.md).
+      // Anthropic's own count where the target has one; otherwise the documented estimate (see docs/api.md, Anthropic Messages).
       const counted = await gateway.dispatcher.run<Reply<unknown> | undefined>(route, x.ctrl, async (t) => {
         const count = nativeFor(t)?.countTokens;
         return count ? count.call(t.provider.nativeMessages, raw, nativeOptions(x, t)) : undefined;

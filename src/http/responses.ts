@@ -19,6 +19,7 @@ import type { Reply } from "../providers/provider.ts";
 import type { SseFrame } from "../providers/sse.ts";
 import { ROUTES } from "../routes.ts";
 import type { Store } from "../store/store.ts";
+import type { KeyRule } from "../governance/keylimits.ts";
 import { errorResponse } from "./errors.ts";
 import { ingressHandler, type Exchange, type IngressDeps } from "./ingress.ts";
 import { json } from "./json.ts";
@@ -84,7 +85,7 @@ export function responsesHandler(deps: IngressDeps) {
       const prev = req.previous_response_id;
       let prior: ResponseItem[] = [];
       if (prev != null) {
-        const chain = store ? await store.responses.chain(prev) : null;
+        const chain = store ? await store.responses.chain(prev, ownerOf(x.caller)) : null;
         if (!chain) throw unknownPrevious(prev);
         prior = chain as ResponseItem[];
       }
@@ -97,6 +98,7 @@ export function responsesHandler(deps: IngressDeps) {
         if (!keep || typeof response.id !== "string") return;
         store.responses.put({
           id: response.id,
+          owner: ownerOf(x.caller),
           model: req.model,
           provider: x.rec.provider ?? "",
           previousResponseId: prev ?? null,
@@ -223,10 +225,16 @@ function relayNative(x: Exchange, open: Opened<SseFrame>, ctx: ResponseContext, 
 
 // ── stored responses: GET, DELETE, input_items; the WebSocket probe ──────────────────────────────────────────────
 
+/**
+ * Who owns a stored response: the key that stored it (by its store id, or its config label), "" without keys. A
+ * response is found only by its owner, so one app's key never reads, chains on or deletes another's conversations.
+ */
+export const ownerOf = (caller: KeyRule | undefined): string => (caller ? (caller.id ?? `config:${caller.label}`) : "");
+
 export interface StoredRoutes {
-  retrieve(request: Request, requestId: string, id: string): Promise<Response>;
-  remove(request: Request, requestId: string, id: string): Promise<Response>;
-  inputItems(request: Request, requestId: string, id: string): Promise<Response>;
+  retrieve(request: Request, requestId: string, id: string, caller: KeyRule | undefined): Promise<Response>;
+  remove(request: Request, requestId: string, id: string, caller: KeyRule | undefined): Promise<Response>;
+  inputItems(request: Request, requestId: string, id: string, caller: KeyRule | undefined): Promise<Response>;
   /** GET /v1/responses: Codex first asks for a WebSocket; a clear 426 makes it fall back to HTTP at once. */
   probe(request: Request, requestId: string): Response;
 }
@@ -267,21 +275,21 @@ export function storedRoutes(deps: { store?: Store; observer: IngressDeps["obser
     return res;
   };
   return {
-    retrieve: (request, requestId, id) =>
+    retrieve: (request, requestId, id, caller) =>
       handled(request, requestId, async () => {
-        const r = store ? await store.responses.get(id) : null;
+        const r = store ? await store.responses.get(id, ownerOf(caller)) : null;
         if (!r) throw notFound(id);
         return json(r.response, requestId);
       }),
-    remove: (request, requestId, id) =>
+    remove: (request, requestId, id, caller) =>
       handled(request, requestId, async () => {
-        if (!store || !(await store.responses.delete(id))) throw notFound(id);
+        if (!store || !(await store.responses.delete(id, ownerOf(caller)))) throw notFound(id);
         return json({ id, object: "response", deleted: true }, requestId);
       }),
-    inputItems: (request, requestId, id) =>
+    inputItems: (request, requestId, id, caller) =>
       handled(request, requestId, async () => {
         const q = itemsQuery(request);
-        const page = store ? await store.responses.inputItems(id, q) : null;
+        const page = store ? await store.responses.inputItems(id, q, ownerOf(caller)) : null;
         if (!page) throw notFound(id);
         return json({ object: "list", data: page.data, first_id: page.firstId, last_id: page.lastId, has_more: page.hasMore }, requestId);
       }),

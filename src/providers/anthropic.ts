@@ -15,7 +15,7 @@ import type { CallOptions, NativeMessages, NativeMessagesOptions, Piece, Provide
 import type { SseFrame } from "./sse.ts";
 import { streamError } from "./anthropic/errors.ts";
 import { sseFrames } from "./sse.ts";
-import { DEFAULT_LIMITS, errorFromResponse, post, readText, type UpstreamLimits } from "./upstream.ts";
+import { DEFAULT_LIMITS, post, readJson, streamBody, type UpstreamLimits } from "./upstream.ts";
 import { LazyCheck } from "../util/lazy-check.ts";
 
 export interface AnthropicConfig extends ProviderConfig {
@@ -59,8 +59,7 @@ export class AnthropicProvider implements Provider, NativeMessages {
     const t = toAnthropicRequest(req, { model: o.model, defaultMaxTokens: this.defaultMaxTokens });
     const body = stream ? { ...t.body, stream: true } : t.body;
     const res = await post(this.name, this.url, { ...this.headers, "x-request-id": o.requestId, ...o.headers }, JSON.stringify(body), o.signal);
-    if (!res.ok) throw await errorFromResponse(res, this.name, parseAnthropicError);
-    return { res, t };
+    return { res, t }; // its status is checked by readJson / streamBody
   }
 
   /** The client's version and betas win over the configured ones (Claude Code relies on its betas). */
@@ -81,22 +80,16 @@ export class AnthropicProvider implements Provider, NativeMessages {
 
   private async nativeJson(url: string, body: Record<string, unknown>, o: NativeMessagesOptions): Promise<Reply<unknown>> {
     const res = await post(this.name, url, this.nativeHeaders(o), JSON.stringify(body), o.signal);
-    if (!res.ok) throw await errorFromResponse(res, this.name, parseAnthropicError);
-    const text = await readText(res, this.limits.maxResponseSize, this.name, o.signal);
-    try {
-      return { value: JSON.parse(text), raw: text };
-    } catch {
-      throw new AlloyError("server", `${this.name} returned a body that is not JSON`);
-    }
+    const { json, text } = await readJson(res, this.name, this.limits.maxResponseSize, o.signal, parseAnthropicError);
+    return { value: json, raw: text };
   }
 
   async *messagesStream(body: Record<string, unknown>, o: NativeMessagesOptions): AsyncGenerator<SseFrame> {
     const res = await post(this.name, this.url, this.nativeHeaders(o), JSON.stringify({ ...body, model: o.model, stream: true }), o.signal);
-    if (!res.ok) throw await errorFromResponse(res, this.name, parseAnthropicError);
-    if (!res.body) throw new AlloyError("server", `${this.name} returned an empty stream`);
+    const events = await streamBody(res, this.name, parseAnthropicError);
     let stopped = false;
     try {
-      for await (const frame of sseFrames(res.body, this.sse)) {
+      for await (const frame of sseFrames(events, this.sse)) {
         if (frame.event === "error") {
           const e = parseEvent(frame);
           if (e.type === "error") throw streamError(e.error);
@@ -112,23 +105,17 @@ export class AnthropicProvider implements Provider, NativeMessages {
 
   async chat(req: ChatRequest, o: CallOptions): Promise<Reply<ChatResponse>> {
     const { res, t } = await this.send(req, o, false);
-    const text = await readText(res, this.limits.maxResponseSize, this.name, o.signal);
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      throw new AlloyError("server", `${this.name} returned a body that is not JSON`);
-    }
+    const { json } = await readJson(res, this.name, this.limits.maxResponseSize, o.signal, parseAnthropicError);
     if (!checkResponse.Check(json)) throw new AlloyError("server", `${this.name} returned an unexpected body`);
     return { value: fromAnthropicResponse(json, { model: req.model, created: unixNow(), jsonTool: t.jsonTool }) };
   }
 
   async *chatStream(req: ChatRequest, o: CallOptions): AsyncGenerator<Piece> {
     const { res, t } = await this.send(req, o, true);
-    if (!res.body) throw new AlloyError("server", `${this.name} returned an empty stream`);
+    const events = await streamBody(res, this.name, parseAnthropicError);
     const state = initStream({ model: req.model, created: unixNow(), id: localChatId(), jsonTool: t.jsonTool });
     try {
-      for await (const frame of sseFrames(res.body, this.sse)) {
+      for await (const frame of sseFrames(events, this.sse)) {
         for (const chunk of step(state, parseEvent(frame))) yield { chunk };
         if (state.stopped) break;
       }

@@ -5,11 +5,12 @@ import { streamFailure } from "./kit.ts";
 import { AlloyError } from "../errors.ts";
 import type { ChatChunk, ChatRequest, ChatResponse, Usage } from "../openai/schema.ts";
 import type { ProviderConfig } from "../config/schema.ts";
-import type { EmbeddingsRequest, EmbeddingsResponse } from "../dialects/embeddings/schema.ts";
+import type { EmbeddingsRequest, EmbeddingsResponse, RelayedEmbeddings } from "../dialects/embeddings/schema.ts";
 import { RESPONSES_TERMINAL, type CallOptions, type ChatRelay, type NativeResponses, type Piece, type Provider, type ProviderModule, type Reply } from "./provider.ts";
 import { scanChunk, type RelayEvent } from "./openai/scan.ts";
 import { sseFrames, type SseFrame } from "./sse.ts";
-import { DEFAULT_LIMITS, errorFromResponse, parseOpenAIError, post, readText, type UpstreamLimits } from "./upstream.ts";
+import { DEFAULT_LIMITS, parseOpenAIError, post, readJson, readOk, streamBody, type UpstreamLimits } from "./upstream.ts";
+import { scanEmbeddings } from "./openai/scan.ts";
 
 export interface OpenAIConfig extends ProviderConfig {
   /** Extra headers for every upstream call (e.g. `api-key` for Azure-style proxies, `OpenAI-Organization`). */
@@ -63,14 +64,7 @@ export class OpenAIProvider implements Provider, ChatRelay, NativeResponses {
   /** Native Responses call: the body as given (model replaced), the answer's bytes back unchanged. */
   async responses(body: Record<string, unknown>, o: CallOptions): Promise<Reply<unknown>> {
     const res = await post(this.name, this.responsesUrl, { ...this.headers, "x-request-id": o.requestId }, JSON.stringify({ ...body, model: o.model, stream: undefined }), o.signal);
-    if (!res.ok) throw await errorFromResponse(res, this.name, parseOpenAIError);
-    const text = await readText(res, this.limits.maxResponseSize, this.name, o.signal);
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      throw new AlloyError("server", `${this.name} returned a body that is not JSON`);
-    }
+    const { json, text } = await readJson(res, this.name, this.limits.maxResponseSize, o.signal, parseOpenAIError);
     if (!json || typeof json !== "object" || typeof (json as { id?: unknown }).id !== "string")
       throw new AlloyError("server", `${this.name} returned an unexpected body`);
     return { value: json, raw: text };
@@ -80,11 +74,10 @@ export class OpenAIProvider implements Provider, ChatRelay, NativeResponses {
   async *responsesStream(body: Record<string, unknown>, o: CallOptions): AsyncGenerator<SseFrame> {
     const headers = { ...this.headers, accept: "text/event-stream", "x-request-id": o.requestId };
     const res = await post(this.name, this.responsesUrl, headers, JSON.stringify({ ...body, model: o.model, stream: true }), o.signal);
-    if (!res.ok) throw await errorFromResponse(res, this.name, parseOpenAIError);
-    if (!res.body) throw new AlloyError("server", `${this.name} returned an empty stream`);
+    const events = await streamBody(res, this.name, parseOpenAIError);
     let ended = false;
     try {
-      for await (const frame of sseFrames(res.body, this.sse)) {
+      for await (const frame of sseFrames(events, this.sse)) {
         if (frame.data === "[DONE]") break;
         let type: unknown = frame.event;
         // Named events say their type; only unnamed ones (and errors, for their message) are parsed here.
@@ -111,14 +104,7 @@ export class OpenAIProvider implements Provider, ChatRelay, NativeResponses {
 
   async chat(req: ChatRequest, o: CallOptions): Promise<Reply<ChatResponse>> {
     const res = await this.send(req, o, false);
-    if (!res.ok) throw await errorFromResponse(res, this.name, parseOpenAIError);
-    const text = await readText(res, this.limits.maxResponseSize, this.name, o.signal);
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      throw new AlloyError("server", `${this.name} returned a body that is not JSON`);
-    }
+    const { json, text } = await readJson(res, this.name, this.limits.maxResponseSize, o.signal, parseOpenAIError);
     // Checked, not cast: the rest of the gateway reads choices[0].message and usage.
     if (!isChatResponse(json)) throw new AlloyError("server", `${this.name} returned an unexpected body`);
     // The upstream's own bytes are the answer: the encoder sends them instead of serialising the object again.
@@ -126,18 +112,20 @@ export class OpenAIProvider implements Provider, ChatRelay, NativeResponses {
   }
 
   /** Passthrough: the client's request with only the model replaced; the answer's bytes go back as they came. */
-  async embeddings(req: EmbeddingsRequest, _inputs: unknown, o: CallOptions): Promise<Reply<EmbeddingsResponse>> {
+  async embeddings(req: EmbeddingsRequest, _inputs: unknown, o: CallOptions): Promise<Reply<EmbeddingsResponse> | RelayedEmbeddings> {
     const body = JSON.stringify({ ...req, model: o.model });
     const res = await post(this.name, this.embeddingsUrl, { ...this.headers, "x-request-id": o.requestId, ...o.headers }, body, o.signal);
-    if (!res.ok) throw await errorFromResponse(res, this.name, parseOpenAIError);
-    const text = await readText(res, this.limits.maxResponseSize, this.name, o.signal);
+    const text = await readOk(res, this.name, this.limits.maxResponseSize, o.signal, parseOpenAIError);
+    // The bytes go out as they came; of them the gateway needs usage and model, found without parsing the vectors.
+    // Anything that does not look like OpenAI's list is parsed and checked in full.
+    const found = scanEmbeddings(text);
+    if (found) return { raw: text, ...found };
     let json: unknown;
     try {
       json = JSON.parse(text);
     } catch {
       throw new AlloyError("server", `${this.name} returned a body that is not JSON`);
     }
-    // Checked, not cast: the route reads usage, and a client deserves a list, not whatever came.
     if (!Array.isArray((json as { data?: unknown } | null)?.data)) throw new AlloyError("server", `${this.name} returned an unexpected embeddings body`);
     return { value: json as EmbeddingsResponse, raw: text };
   }
@@ -149,11 +137,10 @@ export class OpenAIProvider implements Provider, ChatRelay, NativeResponses {
    */
   async *relayChatStream(req: ChatRequest, o: CallOptions): AsyncGenerator<RelayEvent> {
     const res = await this.send(req, o, true);
-    if (!res.ok) throw await errorFromResponse(res, this.name, parseOpenAIError);
-    if (!res.body) throw new AlloyError("server", `${this.name} returned an empty stream`);
+    const events = await streamBody(res, this.name, parseOpenAIError);
     let finished = false;
     try {
-      for await (const frame of sseFrames(res.body, this.sse)) {
+      for await (const frame of sseFrames(events, this.sse)) {
         const data = frame.data;
         if (data === "[DONE]") return;
         const scan = scanChunk(data);
@@ -206,12 +193,11 @@ export class OpenAIProvider implements Provider, ChatRelay, NativeResponses {
 
   async *chatStream(req: ChatRequest, o: CallOptions): AsyncGenerator<Piece> {
     const res = await this.send(req, o, true);
-    if (!res.ok) throw await errorFromResponse(res, this.name, parseOpenAIError);
-    if (!res.body) throw new AlloyError("server", `${this.name} returned an empty stream`);
+    const events = await streamBody(res, this.name, parseOpenAIError);
     // The stream is complete only once a choice finished (or the upstream said [DONE]): a body that just ends was cut.
     let finished = false;
     try {
-      for await (const frame of sseFrames(res.body, this.sse)) {
+      for await (const frame of sseFrames(events, this.sse)) {
         if (frame.data === "[DONE]") return;
         const json = this.parseEvent(frame.data);
         const kind = chunkKind(json);

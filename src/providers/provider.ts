@@ -2,7 +2,7 @@
 // chunks out, failures thrown as AlloyError (kind says whether governance may retry). Nothing here knows HTTP routing.
 import type { TSchema } from "@sinclair/typebox";
 import type { ChatChunk, ChatRequest, ChatResponse } from "../openai/schema.ts";
-import type { EmbeddingsRequest, EmbeddingsResponse, Inputs } from "../dialects/embeddings/schema.ts";
+import type { EmbeddingsRequest, EmbeddingsResponse, Inputs, RelayedEmbeddings } from "../dialects/embeddings/schema.ts";
 import type { RelayEvent } from "./openai/scan.ts";
 import type { SseFrame } from "./sse.ts";
 import type { UpstreamLimits } from "./upstream.ts";
@@ -93,7 +93,7 @@ export interface Provider {
    * The answer is OpenAI's list; a provider that builds it itself returns float vectors (the route encodes base64 when
    * asked), a passthrough provider the upstream's answer and bytes unchanged (`raw`). Without it: a 400.
    */
-  embeddings?(req: EmbeddingsRequest, inputs: Inputs, o: CallOptions): Promise<Reply<EmbeddingsResponse>>;
+  embeddings?(req: EmbeddingsRequest, inputs: Inputs, o: CallOptions): Promise<Reply<EmbeddingsResponse> | RelayedEmbeddings>;
   /** Release clients and sockets on shutdown. */
   close?(): Promise<void> | void;
 }

@@ -138,3 +138,35 @@ export function parseOpenAIError(json: any): ParsedError | undefined {
   if (typeof e === "string") return { message: e };
   return { message: e.message, type: e.type, code: e.code == null ? null : String(e.code), param: e.param ?? null };
 }
+
+/**
+ * A successful JSON answer: its text (bounded by `max`) and what it parses to. A failed status is the upstream's
+ * error, parsed by `parseError`; a body that is not JSON is the upstream's fault too.
+ */
+export async function readJson(
+  res: Response,
+  provider: string,
+  max: number,
+  signal: AbortSignal,
+  parseError: (json: any) => ParsedError | undefined,
+): Promise<{ json: unknown; text: string }> {
+  const text = await readOk(res, provider, max, signal, parseError);
+  try {
+    return { json: JSON.parse(text), text };
+  } catch {
+    throw new AlloyError("server", `${provider} returned a body that is not JSON`);
+  }
+}
+
+/** A successful answer's text (bounded by `max`), or the upstream's error. */
+export async function readOk(res: Response, provider: string, max: number, signal: AbortSignal, parseError: (json: any) => ParsedError | undefined): Promise<string> {
+  if (!res.ok) throw await errorFromResponse(res, provider, parseError);
+  return readText(res, max, provider, signal);
+}
+
+/** The body of a successful streamed answer, or the upstream's error. */
+export async function streamBody(res: Response, provider: string, parseError: (json: any) => ParsedError | undefined): Promise<ReadableStream<Uint8Array>> {
+  if (!res.ok) throw await errorFromResponse(res, provider, parseError);
+  if (!res.body) throw new AlloyError("server", `${provider} returned an empty stream`);
+  return res.body;
+}

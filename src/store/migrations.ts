@@ -78,6 +78,12 @@ export const MIGRATIONS: Migration[] = [
       `CREATE INDEX spend_day ON spend (day)`,
     ],
   },
+  {
+    version: 4,
+    name: "response owners",
+    // Who stored a response (the gateway key's stable name; '' without keys): only it may read, chain or delete it.
+    statements: [`ALTER TABLE responses ADD COLUMN owner TEXT NOT NULL DEFAULT ''`],
+  },
 ];
 
 /** Any fixed number: every Alloy replica takes the same PostgreSQL advisory lock while it migrates. */

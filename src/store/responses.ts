@@ -64,6 +64,7 @@ function rowOf(r: Record<string, unknown>): StoredResponse {
     model: String(r.model),
     provider: String(r.provider),
     previousResponseId: r.previous_response_id == null ? null : String(r.previous_response_id),
+    owner: String(r.owner ?? ""),
     response: JSON.parse(String(r.response)),
   };
 }
@@ -96,6 +97,7 @@ export class Responses {
       model: rec.model,
       provider: rec.provider,
       previousResponseId: rec.previousResponseId ?? null,
+      owner: rec.owner ?? "",
       response: rec.response,
     };
     this.pending.delete(rec.id); // a second put of one id replaces the first and moves to the back
@@ -107,30 +109,39 @@ export class Responses {
     this.o.schedule(this.pending.size >= RESPONSE_BATCH);
   }
 
-  private live(id: string): Pending | undefined {
+  private live(id: string, owner: string): Pending | undefined {
     const p = this.pending.get(id);
-    return p && p.row.expiresAt > this.o.now() ? p : undefined;
+    return p && p.row.expiresAt > this.o.now() && p.row.owner === owner ? p : undefined;
   }
 
-  /** The stored response, or null when unknown, deleted or expired. */
-  async get(id: string): Promise<StoredResponse | null> {
+  /**
+   * The stored response, or null when unknown, deleted, expired, or stored by another owner (to whom it does not
+   * exist: `owner` is the caller's stable key name, "" without keys).
+   */
+  async get(id: string, owner = ""): Promise<StoredResponse | null> {
     const p = this.pending.get(id);
-    if (p) return p.row.expiresAt > this.o.now() ? p.row : null;
+    if (p) return p.row.expiresAt > this.o.now() && p.row.owner === owner ? p.row : null;
     const sql = this.db.sql;
-    const [r] = await sql`SELECT id, created_at, expires_at, model, provider, previous_response_id, response
-      FROM responses WHERE id = ${id} AND expires_at > ${this.o.now()}`;
+    const [r] = await sql`SELECT id, created_at, expires_at, model, provider, previous_response_id, owner, response
+      FROM responses WHERE id = ${id} AND owner = ${owner} AND expires_at > ${this.o.now()}`;
     return r ? rowOf(r) : null;
   }
 
   /** Whether it existed (and had not expired); afterwards it is gone for get, inputItems and chain. */
-  async delete(id: string): Promise<boolean> {
-    const queued = this.live(id) !== undefined;
+  async delete(id: string, owner = ""): Promise<boolean> {
+    const queued = this.live(id, owner) !== undefined;
+    const other = this.pending.get(id);
+    if (other && other.row.owner !== owner) return false; // someone else's: not there, and left alone
     this.pending.delete(id);
     const now = this.o.now();
     // Locked: a flush that holds this record right now finishes first, so it cannot bring the record back.
     const stored = await this.db.locked(() =>
       this.db.tx(async (tx) => {
-        const [r] = await tx`SELECT expires_at FROM responses WHERE id = ${id}`;
+        const [r] = await tx`SELECT expires_at FROM responses WHERE id = ${id} AND owner = ${owner}`;
+        if (!r) {
+          this.db.statements++;
+          return false;
+        }
         await tx`DELETE FROM response_items WHERE response_id = ${id}`;
         await tx`DELETE FROM responses WHERE id = ${id}`;
         this.db.statements += 3;
@@ -141,13 +152,13 @@ export class Responses {
   }
 
   /** A page of this turn's input items, newest first unless order is "asc"; null when the response is not there. */
-  async inputItems(id: string, q: InputItemsQuery = {}): Promise<ItemPage | null> {
+  async inputItems(id: string, q: InputItemsQuery = {}, owner = ""): Promise<ItemPage | null> {
     const order = q.order ?? "desc";
     const limit = Math.max(1, Math.min(Math.trunc(q.limit ?? 20), 100));
     const p = this.pending.get(id);
-    if (p) return p.row.expiresAt > this.o.now() ? page(p.input, { order, limit, after: q.after }) : null;
+    if (p) return p.row.expiresAt > this.o.now() && p.row.owner === owner ? page(p.input, { order, limit, after: q.after }) : null;
     const sql = this.db.sql;
-    const [exists] = await sql`SELECT 1 AS one FROM responses WHERE id = ${id} AND expires_at > ${this.o.now()}`;
+    const [exists] = await sql`SELECT 1 AS one FROM responses WHERE id = ${id} AND owner = ${owner} AND expires_at > ${this.o.now()}`;
     if (!exists) return null;
     let from = sql``;
     if (q.after !== undefined) {
@@ -165,26 +176,27 @@ export class Responses {
    * The conversation up to and including this turn, oldest first: each turn's input items, then its output items.
    * Null when the response itself is not there; a deleted or expired earlier turn ends the chain there.
    */
-  async chain(id: string): Promise<Item[] | null> {
+  async chain(id: string, owner = ""): Promise<Item[] | null> {
     const turns: Item[][] = [];
     let cur: string | null = id;
-    // Newest turns may still be queued: walk them here, then the rest in one recursive query.
-    for (let p: Pending | undefined; cur !== null && (p = this.live(cur)) && turns.length < MAX_CHAIN; cur = p.row.previousResponseId)
+    // Newest turns may still be queued: walk them here, then the rest in one recursive query. Every turn is the
+    // owner's: a chain never crosses into another key's conversation.
+    for (let p: Pending | undefined; cur !== null && (p = this.live(cur, owner)) && turns.length < MAX_CHAIN; cur = p.row.previousResponseId)
       turns.push([...p.input, ...outputOf(p.row)]);
-    if (cur !== null && !this.pending.has(cur) && turns.length < MAX_CHAIN) turns.push(...(await this.storedChain(cur, MAX_CHAIN - turns.length)));
+    if (cur !== null && !this.pending.has(cur) && turns.length < MAX_CHAIN) turns.push(...(await this.storedChain(cur, MAX_CHAIN - turns.length, owner)));
     if (turns.length === 0) return null;
     return turns.reverse().flat();
   }
 
   /** Turns from the database, newest first: one query for the responses, one for their input items. */
-  private async storedChain(id: string, max: number): Promise<Item[][]> {
+  private async storedChain(id: string, max: number, owner: string): Promise<Item[][]> {
     const sql = this.db.sql;
     const now = this.o.now();
     const rows = await sql`WITH RECURSIVE c (id, prev, depth) AS (
-        SELECT id, previous_response_id, 0 FROM responses WHERE id = ${id} AND expires_at > ${now}
+        SELECT id, previous_response_id, 0 FROM responses WHERE id = ${id} AND owner = ${owner} AND expires_at > ${now}
         UNION ALL
         SELECT r.id, r.previous_response_id, c.depth + 1 FROM responses r JOIN c ON r.id = c.prev
-        WHERE r.expires_at > ${now} AND c.depth < ${max - 1})
+        WHERE r.owner = ${owner} AND r.expires_at > ${now} AND c.depth < ${max - 1})
       SELECT c.id, c.depth, r.response FROM c JOIN responses r ON r.id = c.id ORDER BY c.depth`;
     if (rows.length === 0) return [];
     const ids = rows.map((r: { id: string }) => r.id);
@@ -222,6 +234,7 @@ export class Responses {
       model: r.model,
       provider: r.provider,
       previous_response_id: r.previousResponseId,
+      owner: r.owner,
       response: JSON.stringify(r.response),
     }));
     const items = batch.flatMap((p) =>
@@ -230,7 +243,8 @@ export class Responses {
     await tx`DELETE FROM response_items WHERE response_id IN ${tx(ids)}`;
     await tx`INSERT INTO responses ${tx(rows)} ON CONFLICT (id) DO UPDATE SET
       created_at = excluded.created_at, expires_at = excluded.expires_at, model = excluded.model,
-      provider = excluded.provider, previous_response_id = excluded.previous_response_id, response = excluded.response`;
+      provider = excluded.provider, previous_response_id = excluded.previous_response_id, owner = excluded.owner,
+      response = excluded.response`;
     this.db.statements += 2;
     for (let i = 0; i < items.length; i += ITEM_ROWS_PER_INSERT) {
       await tx`INSERT INTO response_items ${tx(items.slice(i, i + ITEM_ROWS_PER_INSERT))}`;

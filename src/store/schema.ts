@@ -20,6 +20,8 @@ export const ResponseRecord = T.Object({
   model: T.String(),
   provider: T.String(),
   previousResponseId: T.Optional(Nullable(T.String())),
+  /** Who stored it (the gateway key's stable name; "" without keys): reads by anyone else find nothing. */
+  owner: T.Optional(T.String()),
   /** The Response object as the client saw it; its `output` array holds this turn's output items. */
   response: T.Intersect([T.Object({ output: T.Optional(T.Array(Item)) }), T.Record(T.String(), T.Unknown())]),
   /** This turn's input items (not the earlier turns'), in order. An item without an `id` gets `itm_<response id>_<n>`. */
@@ -35,6 +37,7 @@ export const StoredResponse = T.Object({
   model: T.String(),
   provider: T.String(),
   previousResponseId: Nullable(T.String()),
+  owner: T.String(),
   response: ResponseRecord.properties.response,
 });
 export type StoredResponse = Static<typeof StoredResponse>;

@@ -1,6 +1,7 @@
 // The store's behaviour, the same on every engine: store-sqlite.test.ts and store-postgres.test.ts run it against a
 // real database each. `fresh()` gives the URL of a new, empty database; `raw(url)` a plain client to look behind the
 // store's back (to prove that something was or was not written yet).
+import { MIGRATIONS } from "../../src/store/migrations.ts";
 import { afterEach, describe, expect, test } from "bun:test";
 import type { SQL } from "bun";
 import { waitFor } from "../helpers/wait.ts";
@@ -58,7 +59,7 @@ export function storeSuite(label: string, engine: Engine): void {
       const s1 = await store(url);
       const r = raw(url);
       const applied = await r`SELECT version, name, applied_at FROM schema_migrations ORDER BY version`;
-      expect(applied.map((m: { version: number }) => Number(m.version))).toEqual([1, 2, 3]);
+      expect(applied.map((m: { version: number }) => Number(m.version))).toEqual(MIGRATIONS.map((m) => m.version));
       for (const t of ["responses", "response_items", "keys", "spend"] as const) expect(await count(r, t)).toBe(0);
       s1.responses.put(turn("resp_keep", null, [msg("user", "hi")], [msg("assistant", "hello")]));
       await s1.keys.create({ digest: "d-keep", label: "keep" });
@@ -130,6 +131,26 @@ export function storeSuite(label: string, engine: Engine): void {
       const r = raw(url);
       expect(await count(r, "responses")).toBe(0);
       expect(await count(r, "response_items")).toBe(0);
+    });
+
+    test("a response is found only by its owner, queued and written; another owner's delete touches nothing", async () => {
+      const url = await engine.fresh();
+      const s = await store(url);
+      const rec = (id: string, prev: string | null, owner: string) => ({ ...turn(id, prev, [msg("user", id)], [msg("assistant", `re ${id}`)]), owner });
+      s.responses.put(rec("resp_own1", null, "key_a"));
+      s.responses.put(rec("resp_own2", "resp_own1", "key_a"));
+      for (const phase of ["queued", "written"]) {
+        if (phase === "written") await s.flush();
+        expect((await s.responses.get("resp_own1", "key_a"))?.owner).toBe("key_a");
+        expect(await s.responses.get("resp_own1", "key_b")).toBeNull();
+        expect(await s.responses.get("resp_own1")).toBeNull();
+        expect(await s.responses.inputItems("resp_own1", {}, "key_b")).toBeNull();
+        expect(await s.responses.chain("resp_own2", "key_b")).toBeNull();
+        expect((await s.responses.chain("resp_own2", "key_a"))?.length).toBe(4);
+        expect(await s.responses.delete("resp_own2", "key_b")).toBe(false);
+        expect((await s.responses.get("resp_own2", "key_a"))?.id).toBe("resp_own2");
+      }
+      expect(await s.responses.delete("resp_own2", "key_a")).toBe(true);
     });
 
     test("inputItems: newest first by default, order=asc, after and limit, the same queued and written", async () => {

@@ -1,7 +1,7 @@
 // The bench's parsing helpers: load tool output, percentiles, SSE event counting, /proc status.
 import { describe, expect, test } from "bun:test";
 import { parseOhaResult, parseWrkResult, wrkScript } from "../../bench/load.ts";
-import { parseProcStatus } from "../../bench/procs.ts";
+import { cpuMicros, parseProcStatus } from "../../bench/procs.ts";
 import { median, percentile, summarize } from "../../bench/stats.ts";
 import { SseCounter } from "../../bench/stream-client.ts";
 
@@ -18,6 +18,10 @@ describe("wrk adapter", () => {
 
   test("a missing result line is an error that shows what wrk printed", () => {
     expect(() => parseWrkResult("unable to connect to 127.0.0.1:1 Connection refused")).toThrow(/Connection refused/);
+  });
+
+  test("extra headers (a gateway key) go into the script", () => {
+    expect(wrkScript("{}", { authorization: "Bearer k" })).toContain('wrk.headers["authorization"] = "Bearer k"\n');
   });
 
   test("the script embeds the body verbatim, even when it contains Lua's long-bracket terminator", () => {
@@ -73,15 +77,39 @@ describe("SseCounter", () => {
       for (let i = 0; i < text.length; i += step) seen += c.push(text.slice(i, i + step));
       expect(seen).toBe(3);
       expect(c.chunks).toBe(3);
-      expect(c.sawDone).toBe(true);
+      expect(c.sawEnd).toBe(true);
     }
+  });
+
+  test("Anthropic: counts content_block_delta events and notes message_stop, by event line or data type", () => {
+    const ev = (type: string) => `event: ${type}\ndata: {"type":"${type}"}\n\n`;
+    const text = ev("message_start") + ev("content_block_start") + ev("ping") + ev("content_block_delta") + `data: {"type":"content_block_delta"}\n\n` + ev("message_delta");
+    const c = new SseCounter("anthropic");
+    for (let i = 0; i < text.length; i += 5) c.push(text.slice(i, i + 5));
+    expect(c.chunks).toBe(2);
+    expect(c.sawEnd).toBe(false);
+    c.push(ev("message_stop"));
+    expect(c.sawEnd).toBe(true);
+  });
+
+  test("Responses: counts response.output_text.delta events and notes response.completed", () => {
+    const ev = (type: string) => `event: ${type}\ndata: {"type":"${type}","sequence_number":0}\n\n`;
+    const c = new SseCounter("responses");
+    expect(c.push(ev("response.created") + ev("response.output_text.delta") + ev("response.output_text.delta") + ev("response.output_text.done"))).toBe(2);
+    expect(c.sawEnd).toBe(false);
+    c.push(ev("response.completed"));
+    expect(c.sawEnd).toBe(true);
+    // Chat Completions' [DONE] means nothing to a Responses stream.
+    const d = new SseCounter("responses");
+    d.push("data: [DONE]\n\n");
+    expect(d.sawEnd).toBe(false);
   });
 
   test("an unterminated last event is not counted", () => {
     const c = new SseCounter();
     c.push('data: {"a":1}\n\ndata: {"a":2}');
     expect(c.chunks).toBe(1);
-    expect(c.sawDone).toBe(false);
+    expect(c.sawEnd).toBe(false);
   });
 });
 
@@ -94,4 +122,11 @@ test("parseProcStatus reads VmRSS and VmHWM in bytes", () => {
 test("parseProcStatus splits the resident set into anonymous and file-backed when the kernel reports it", () => {
   const status = "VmHWM:\t   51200 kB\nVmRSS:\t   40960 kB\nRssAnon:\t    8192 kB\nRssFile:\t   32768 kB\nRssShmem:\t0 kB\n";
   expect(parseProcStatus(status)).toEqual({ rss: 40 * 1024 * 1024, hwm: 50 * 1024 * 1024, anon: 8 * 1024 * 1024, file: 32 * 1024 * 1024 });
+});
+
+test("cpuMicros adds utime and stime (clock ticks) after the command name, which may hold spaces and parentheses", () => {
+  const fields = Array.from({ length: 20 }, (_, i) => String(i));
+  fields[11] = "150"; // utime: the 14th field of the line, the 12th after "(comm)"
+  fields[12] = "50";
+  expect(cpuMicros(`1234 (bun (x) y) ${fields.join(" ")}`)).toBe(2_000_000);
 });

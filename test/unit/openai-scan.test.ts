@@ -1,7 +1,7 @@
 // The stream scan must agree with a full parse on everything the relay reads, and hand anything it cannot vouch for
 // to the parser.
 import { describe, expect, test } from "bun:test";
-import { scanChunk } from "../../src/providers/openai/scan.ts";
+import { scanChunk, scanEmbeddings } from "../../src/providers/openai/scan.ts";
 
 const chunk = (choice: object, extra: object = {}) => JSON.stringify({ id: "c", object: "chat.completion.chunk", created: 1, model: "m", choices: [choice], ...extra });
 
@@ -31,5 +31,26 @@ describe("scanChunk", () => {
     // Python's json.dumps puts spaces after separators: another serialiser, no guesses.
     expect(scanChunk('{"id": "c", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}').kind).toBe("parse");
     expect(scanChunk(" {}").kind).toBe("parse");
+  });
+});
+
+describe("scanEmbeddings", () => {
+  const list = (embedding: unknown, extra: object = {}) =>
+    JSON.stringify({ object: "list", data: [{ object: "embedding", index: 0, embedding }], model: "text-embedding-3-small", usage: { prompt_tokens: 5, total_tokens: 5 }, ...extra });
+
+  test("finds usage and model in float and base64 lists without parsing the vectors", () => {
+    for (const v of [[0.1, -0.2, 3e-5], "AACAPwAAAEA="]) {
+      const text = list(v);
+      const found = scanEmbeddings(text)!;
+      expect(found.usage).toEqual(JSON.parse(text).usage);
+      expect(found.model).toBe("text-embedding-3-small");
+    }
+  });
+
+  test("anything that does not look like OpenAI's list is left to the parser", () => {
+    expect(scanEmbeddings(JSON.stringify({ data: [] }))).toBeUndefined();
+    expect(scanEmbeddings(JSON.stringify({ object: "list", data: [], usage: { prompt_tokens: "5" } }))).toBeUndefined();
+    expect(scanEmbeddings(JSON.stringify({ object: "list", data: [1] }, null, 2))).toBeUndefined();
+    expect(scanEmbeddings('{"object":"list","data":[],"usage":{broken}')).toBeUndefined();
   });
 });

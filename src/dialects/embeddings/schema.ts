@@ -43,6 +43,16 @@ export const EmbeddingsResponse = T.Object(
   Open,
 );
 
+/**
+ * A passthrough answer as relayed: the upstream's bytes, and only what the gateway reads of them (usage, model). A
+ * list of vectors is large (8 × 256 floats are 40 KB, ~0.4 ms to parse): the relay finds these two instead.
+ */
+export interface RelayedEmbeddings {
+  raw: string;
+  usage: Static<typeof EmbeddingsUsage>;
+  model: string | undefined;
+}
+
 export type EmbeddingsRequest = Static<typeof EmbeddingsRequest>;
 export type EmbeddingsResponse = Static<typeof EmbeddingsResponse>;
 export type Embedding = Static<typeof Embedding>;

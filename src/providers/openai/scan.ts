@@ -44,3 +44,27 @@ export interface RelayEvent {
   /** The usage-only chunk (`choices: []`): sent to the client only when it asked for usage. */
   usageOnly?: boolean;
 }
+
+/**
+ * Usage and model of an OpenAI embeddings list, found without parsing its vectors: `"usage":{…}` is a flat object of
+ * numbers (its first `}` closes it), `"model":"…"` a plain string. Undefined when the text does not look like the
+ * list (no `"object":"list"` and `"data":[`, no usage object): the caller then parses it whole.
+ */
+export function scanEmbeddings(text: string): { usage: { prompt_tokens: number; total_tokens: number }; model: string | undefined } | undefined {
+  if (text.charCodeAt(0) !== 123 || !text.includes('"data":[') || !text.includes('"object":"list"')) return undefined;
+  const u = text.lastIndexOf('"usage":{');
+  if (u < 0) return undefined;
+  const end = text.indexOf("}", u);
+  let usage: unknown;
+  try {
+    usage = JSON.parse(text.slice(u + 8, end + 1));
+  } catch {
+    return undefined;
+  }
+  const p = (usage as { prompt_tokens?: unknown }).prompt_tokens;
+  const t = (usage as { total_tokens?: unknown }).total_tokens;
+  if (typeof p !== "number" || typeof t !== "number") return undefined;
+  const m = text.lastIndexOf('"model":"');
+  const model = m < 0 ? undefined : text.slice(m + 9, text.indexOf('"', m + 9));
+  return { usage: { ...(usage as object), prompt_tokens: p, total_tokens: t }, model };
+}
