@@ -4,7 +4,9 @@ import { ROUTES } from "../routes.ts";
 import { chatErrorReply } from "../dialects/chat/errors.ts";
 import { chatRelay, chatStream, observeRelay } from "../dialects/chat/stream.ts";
 import { opened, type Opened, type OpenStream } from "../gateway/dispatch.ts";
-import type { RelayEvent } from "../providers/openai/scan.ts";
+import type { RelayedChat, RelayEvent } from "../providers/openai/scan.ts";
+import type { ChatResponse } from "../openai/schema.ts";
+import type { Reply } from "../providers/provider.ts";
 import { mcpChat, mcpStream, planForRequest } from "../mcp/governed-loop.ts";
 import { tapStream } from "../observability/text.ts";
 import { validateChatRequest } from "../openai/validate.ts";
@@ -27,6 +29,23 @@ export function chatHandler(deps: IngressDeps) {
       const plan = planForRequest(req, route, mcp, x.caller);
 
       if (req.stream !== true) {
+        if (!plan && !observer.text && !x.ctrl.trace?.capture) {
+          // Nothing reads the answer on its way: a same-dialect target relays its bytes (scanned when large).
+          const out = await gateway.dispatcher.run<RelayedChat | Reply<ChatResponse>>(route, x.ctrl, (t) =>
+            t.provider.chatRelay ? t.provider.chatRelay.relayChat(req, t) : t.provider.chat(req, t),
+          );
+          if (!("value" in out)) {
+            x.rec.usage = out.usage;
+            x.rec.finishReason = out.finish;
+            if (out.model) x.ctrl.trace?.answer(out.model);
+            return x.json(out.raw);
+          }
+          const res = out.value;
+          x.rec.usage = res.usage;
+          x.rec.finishReason = res.choices[0]?.finish_reason;
+          x.ctrl.trace?.answer(res.model, res.choices[0]?.message);
+          return x.json(out.raw ?? JSON.stringify(res));
+        }
         const reply = plan ? { value: await mcpChat(plan, mcpDeps, route, x.ctrl) } : await gateway.dispatcher.chat(req, route, x.ctrl);
         const res = reply.value;
         observer.text?.(x.requestId, "completion", res.choices[0]?.message);

@@ -10,7 +10,7 @@ import { RESPONSES_TERMINAL, type CallOptions, type ChatRelay, type NativeRespon
 import { scanChunk, type RelayEvent } from "./openai/scan.ts";
 import { sseFrames, type SseFrame } from "./sse.ts";
 import { DEFAULT_LIMITS, parseOpenAIError, post, readJson, readOk, streamBody, type UpstreamLimits } from "./upstream.ts";
-import { scanEmbeddings } from "./openai/scan.ts";
+import { SCAN_ABOVE, scanChat, scanEmbeddings, type RelayedChat } from "./openai/scan.ts";
 
 export interface OpenAIConfig extends ProviderConfig {
   /** Extra headers for every upstream call (e.g. `api-key` for Azure-style proxies, `OpenAI-Organization`). */
@@ -100,6 +100,28 @@ export class OpenAIProvider implements Provider, ChatRelay, NativeResponses {
       throw e;
     }
     if (!ended) throw new AlloyError("server", `${this.name} stream ended before response.completed (the answer was cut short)`);
+  }
+
+  /**
+   * For a client of the same dialect: the answer's bytes go out as they came, so a large answer (a long document, a
+   * big tool call) is scanned for usage and finish rather than parsed whole; small ones are parsed and checked.
+   */
+  async relayChat(req: ChatRequest, o: CallOptions): Promise<RelayedChat> {
+    const res = await this.send(req, o, false);
+    const text = await readOk(res, this.name, this.limits.maxResponseSize, o.signal, parseOpenAIError);
+    if (text.length >= SCAN_ABOVE) {
+      const found = scanChat(text);
+      if (found) return { raw: text, ...found };
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new AlloyError("server", `${this.name} returned a body that is not JSON`);
+    }
+    if (!isChatResponse(json)) throw new AlloyError("server", `${this.name} returned an unexpected body`);
+    const finish = json.choices[0]?.finish_reason;
+    return { raw: text, ...(json.usage ? { usage: json.usage } : {}), ...(finish ? { finish } : {}), model: json.model };
   }
 
   async chat(req: ChatRequest, o: CallOptions): Promise<Reply<ChatResponse>> {

@@ -3,7 +3,7 @@
 import type { TSchema } from "@sinclair/typebox";
 import type { ChatChunk, ChatRequest, ChatResponse } from "../openai/schema.ts";
 import type { EmbeddingsRequest, EmbeddingsResponse, Inputs, RelayedEmbeddings } from "../dialects/embeddings/schema.ts";
-import type { RelayEvent } from "./openai/scan.ts";
+import type { RelayedChat, RelayEvent } from "./openai/scan.ts";
 import type { SseFrame } from "./sse.ts";
 import type { UpstreamLimits } from "./upstream.ts";
 
@@ -75,6 +75,8 @@ export interface NativeResponses {
  */
 export interface ChatRelay {
   relayChatStream(req: ChatRequest, o: CallOptions): AsyncIterable<RelayEvent>;
+  /** A non-streamed answer as the upstream's bytes, with usage and finish found in them (a large one by a scan). */
+  relayChat(req: ChatRequest, o: CallOptions): Promise<RelayedChat>;
 }
 
 export interface Provider {

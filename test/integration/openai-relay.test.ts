@@ -41,3 +41,30 @@ test("without it the usage chunk stays out", async () => {
   const text = await (await ask(false, "relay-2")).text();
   expect(text).toBe(chunks.slice(0, 3).map((c) => `data: ${JSON.stringify(c)}\n\n`).join("") + "data: [DONE]\n\n");
 });
+
+test("a large JSON answer goes out byte for byte, with usage and finish found by the scan", async () => {
+  const big = JSON.stringify({
+    id: "chatcmpl-big",
+    object: "chat.completion",
+    created: 7,
+    model: "gpt-4o",
+    choices: [{ index: 0, message: { role: "assistant", content: "word ".repeat(20_000), refusal: null }, logprobs: null, finish_reason: "stop" }],
+    usage: { prompt_tokens: 21, completion_tokens: 20_000, total_tokens: 20_021, completion_tokens_details: { reasoning_tokens: 0 } },
+  });
+  const bigUp = startOpenAIMock(() => new Response(big, { headers: { "content-type": "application/json" } }));
+  const g = await startGateway(`[providers.openai]\napi_key = "sk-relay"\nbase_url = "${bigUp.url}"\n`, {}, { logLevel: "info" });
+  try {
+    const res = await fetch(`${g.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-request-id": "relay-big" },
+      body: JSON.stringify({ model: "gpt-4o", messages: [{ role: "user", content: "write a lot" }] }),
+    });
+    expect(await res.text()).toBe(big);
+    await logsSettled();
+    const line = g.logs.map((l) => JSON.parse(l)).find((l) => l.requestId === "relay-big" && l.msg === "request");
+    expect(line).toMatchObject({ promptTokens: 21, completionTokens: 20_000, finishReason: "stop" });
+  } finally {
+    await g.stop(false);
+    bigUp.stop();
+  }
+});

@@ -1,7 +1,7 @@
 // The stream scan must agree with a full parse on everything the relay reads, and hand anything it cannot vouch for
 // to the parser.
 import { describe, expect, test } from "bun:test";
-import { scanChunk, scanEmbeddings } from "../../src/providers/openai/scan.ts";
+import { scanChat, scanChunk, scanEmbeddings } from "../../src/providers/openai/scan.ts";
 
 const chunk = (choice: object, extra: object = {}) => JSON.stringify({ id: "c", object: "chat.completion.chunk", created: 1, model: "m", choices: [choice], ...extra });
 
@@ -52,5 +52,31 @@ describe("scanEmbeddings", () => {
     expect(scanEmbeddings(JSON.stringify({ object: "list", data: [], usage: { prompt_tokens: "5" } }))).toBeUndefined();
     expect(scanEmbeddings(JSON.stringify({ object: "list", data: [1] }, null, 2))).toBeUndefined();
     expect(scanEmbeddings('{"object":"list","data":[],"usage":{broken}')).toBeUndefined();
+  });
+});
+
+describe("scanChat", () => {
+  const answer = (content: string, extra: object = {}) =>
+    JSON.stringify({
+      id: "chatcmpl-1",
+      object: "chat.completion",
+      created: 1,
+      model: "gpt-4o-2024-08-06",
+      choices: [{ index: 0, message: { role: "assistant", content, refusal: null }, logprobs: null, finish_reason: "length" }],
+      usage: { prompt_tokens: 12, completion_tokens: 900, total_tokens: 912, prompt_tokens_details: { cached_tokens: 4, audio_tokens: 0 } },
+      ...extra,
+    });
+
+  test("agrees with a full parse on usage, finish reason and model, nested details included", () => {
+    const text = answer('long "quoted" text with {braces} and "usage":{"prompt_tokens":99} inside it');
+    const parsed = JSON.parse(text);
+    expect(scanChat(text)).toEqual({ usage: parsed.usage, finish: "length", model: "gpt-4o-2024-08-06" });
+  });
+
+  test("an answer that is not compact Chat Completions JSON is left to the parser", () => {
+    expect(scanChat(JSON.stringify({ choices: [] }))).toBeUndefined();
+    expect(scanChat(JSON.stringify(JSON.parse(answer("x")), null, 2))).toBeUndefined();
+    const cut = answer("x");
+    expect(scanChat(cut.slice(0, cut.indexOf('"usage":{') + 30))).toBeUndefined(); // usage never closes
   });
 });

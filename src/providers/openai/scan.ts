@@ -68,3 +68,49 @@ export function scanEmbeddings(text: string): { usage: { prompt_tokens: number; 
   const model = m < 0 ? undefined : text.slice(m + 9, text.indexOf('"', m + 9));
   return { usage: { ...(usage as object), prompt_tokens: p, total_tokens: t }, model };
 }
+
+/** What a relayed chat answer carries for the gateway; `raw` is the upstream's own bytes. */
+export interface RelayedChat {
+  raw: string;
+  usage?: Usage;
+  finish?: string;
+  model?: string;
+}
+
+/** Answers at least this large are scanned for usage rather than parsed whole. */
+export const SCAN_ABOVE = 32 * 1024;
+
+/**
+ * Usage, finish reason and model of a (large) Chat Completions answer without parsing its content: the usage
+ * object is the last `"usage":{` (balanced braces; it holds keys, numbers and detail objects only), the finish reason the
+ * last `"finish_reason":"`. Undefined when the text does not look like a compact answer: the caller parses it.
+ */
+export function scanChat(text: string): Omit<RelayedChat, "raw"> | undefined {
+  if (text.charCodeAt(0) !== 123 || !text.includes('"choices":[{') || !text.includes('"message":{')) return undefined;
+  const u = text.lastIndexOf('"usage":{');
+  let usage: Usage | undefined;
+  if (u >= 0) {
+    let depth = 0;
+    let end = -1;
+    for (let i = u + 8; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      // Usage holds keys and numbers (and detail objects of the same): no braces inside strings to skip.
+      if (c === 123) depth++;
+      else if (c === 125 && --depth === 0) {
+        end = i;
+        break;
+      }
+    }
+    if (end < 0) return undefined;
+    try {
+      usage = JSON.parse(text.slice(u + 8, end + 1)) as Usage;
+    } catch {
+      return undefined;
+    }
+  }
+  const f = text.lastIndexOf('"finish_reason":"');
+  const finish = f < 0 ? undefined : text.slice(f + 17, text.indexOf('"', f + 17));
+  const m = text.indexOf('"model":"');
+  const model = m < 0 ? undefined : text.slice(m + 9, text.indexOf('"', m + 9));
+  return { ...(usage ? { usage } : {}), ...(finish ? { finish } : {}), ...(model ? { model } : {}) };
+}
