@@ -33,6 +33,8 @@ export function costOf(price: Price, u: Usage): number {
   return cost / PER_MILLION;
 }
 
+const FREE: Price = { input: 0, output: 0 };
+
 export class Pricing {
   private readonly cache = new Map<string, Map<string, Price | null>>();
   private readonly configured: Record<string, Price> = {};
@@ -71,6 +73,8 @@ export class Pricing {
     const mine = own(this.configured, `${provider}/${model}`);
     if (mine) return mine;
     const type = own(this.providers, provider)?.type ?? provider;
+    // The built-in mock calls no paid upstream: it is free, not unpriced (no warning, not counted as unpriced).
+    if (type === "mock") return FREE;
     const table = own(PRICES, type);
     if (!table) return undefined;
     return lookup(table, type === "bedrock" ? model.replace(REGION_PREFIX, "") : model);

@@ -12,6 +12,8 @@ import { StartupError } from "../../src/server.ts";
 const ADMIN = "admin-secret-0123456789";
 const CONFIG_KEY = "config-key-0123456789";
 const storeUrl = tempStoreUrl();
+// An OpenAI-compatible upstream with a model no price table knows (the mock provider itself is free, never unpriced).
+const compat = startOpenAIMock();
 const storeFile = storeUrl.slice("sqlite://".length);
 
 const toml = (extra = "") => `
@@ -25,6 +27,9 @@ budget_period = "daily"
 url = "${storeUrl}"
 [providers.mock]
 type = "mock"
+[providers.compat]
+type = "openai"
+base_url = "${compat.url}"
 models = ["unpriced-model"]
 [providers.slow]
 type = "mock"
@@ -66,6 +71,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await gw?.stop(false);
+  compat.stop();
 });
 
 describe("admin API", () => {
@@ -223,15 +229,24 @@ describe("cost", () => {
     expect(view.usage.requests).toBe(2);
   });
 
+  test("the mock provider is free: no warning, not counted as unpriced", async () => {
+    const k = await createKey({ label: "frank" });
+    const res = await chat(k.key, "mock/never-priced");
+    expect(res.headers.get("x-alloy-cost-usd")).toBe("0");
+    await logsSettled();
+    expect(gw.logs.some((l) => l.includes("no price for mock/never-priced"))).toBe(false);
+    expect(await metric(/^alloy_unpriced_requests_total\{provider="mock"/)).toBeUndefined();
+  });
+
   test("an unpriced model costs 0, is counted, and warned about once", async () => {
     const k = await createKey({ label: "erin" });
     for (let i = 0; i < 3; i++) {
-      const res = await chat(k.key, "mock/unpriced-model");
+      const res = await chat(k.key, "compat/unpriced-model");
       expect(res.headers.get("x-alloy-cost-usd")).toBe("0");
     }
     await logsSettled();
-    expect(gw.logs.filter((l) => l.includes("no price for mock/unpriced-model")).length).toBe(1);
-    expect(await metric(/^alloy_unpriced_requests_total\{provider="mock",model="unpriced-model"\}/)).toBe(3);
+    expect(gw.logs.filter((l) => l.includes("no price for compat/unpriced-model")).length).toBe(1);
+    expect(await metric(/^alloy_unpriced_requests_total\{provider="compat",model="unpriced-model"\}/)).toBe(3);
   });
 });
 
@@ -355,7 +370,7 @@ describe("spend", () => {
     const team = byKey.data.find((r: any) => r.group === "team");
     expect(team).toEqual({ group: "team", spend_usd: 7, requests: 1, input_tokens: 1, output_tokens: 3 });
     const byProvider = (await (await admin("/spend?group_by=provider")).json()) as any;
-    expect(byProvider.data.map((r: any) => r.group).sort()).toEqual(["mock", "slow"]);
+    expect(byProvider.data.map((r: any) => r.group).sort()).toEqual(["compat", "mock", "slow"]);
     const byModel = (await (await admin("/spend?group_by=model")).json()) as any;
     const total = byKey.data.reduce((a: number, r: any) => a + r.spend_usd, 0);
     expect(byModel.data.reduce((a: number, r: any) => a + r.spend_usd, 0)).toBe(total);
