@@ -157,7 +157,8 @@ export const Usage = T.Object(
     prompt_tokens: T.Integer(),
     completion_tokens: T.Integer(),
     total_tokens: T.Integer(),
-    prompt_tokens_details: T.Optional(T.Object({ cached_tokens: T.Optional(T.Integer()) }, Open)),
+    /** `cache_write_tokens` is Alloy's (and OpenRouter's, LiteLLM's) addition, present when a provider reports writes. */
+    prompt_tokens_details: T.Optional(T.Object({ cached_tokens: T.Optional(T.Integer()), cache_write_tokens: T.Optional(T.Integer()) }, Open)),
     completion_tokens_details: T.Optional(T.Object({ reasoning_tokens: T.Optional(T.Integer()) }, Open)),
   },
   Open,

@@ -145,7 +145,7 @@ describe("Anthropic provider through the official OpenAI client", () => {
     expect(text).toBe("Hello there, friend!");
     expect(finish).toBe("stop");
     expect(ids.size).toBe(1);
-    expect(usage).toEqual({ prompt_tokens: 130, completion_tokens: 6, total_tokens: 136, prompt_tokens_details: { cached_tokens: 100 } });
+    expect(usage).toEqual({ prompt_tokens: 130, completion_tokens: 6, total_tokens: 136, prompt_tokens_details: { cached_tokens: 100, cache_write_tokens: 20 } });
   });
 
   test("streamed without include_usage: no usage-only chunk, [DONE] last", async () => {
@@ -277,7 +277,7 @@ describe("Anthropic provider through the official OpenAI client", () => {
     upstream.script = (c) =>
       reply(c, message(c.body.model, [{ type: "text", text: "ok" }], { usage: { input_tokens: 50, cache_creation_input_tokens: 248, cache_read_input_tokens: 1800, output_tokens: 503 } }));
     const r = await client.chat.completions.create({ model: "anthropic/claude-sonnet-4-5", messages: [{ role: "user", content: "x" }] });
-    expect(r.usage).toEqual({ prompt_tokens: 2098, completion_tokens: 503, total_tokens: 2601, prompt_tokens_details: { cached_tokens: 1800 } });
+    expect(r.usage).toEqual({ prompt_tokens: 2098, completion_tokens: 503, total_tokens: 2601, prompt_tokens_details: { cached_tokens: 1800, cache_write_tokens: 248 } });
   });
 
   test("response_format json_schema: the forced tool's input comes back as the content", async () => {

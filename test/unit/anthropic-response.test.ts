@@ -82,7 +82,7 @@ describe("fromAnthropicResponse", () => {
       prompt_tokens: 2098,
       completion_tokens: 503,
       total_tokens: 2601,
-      prompt_tokens_details: { cached_tokens: 1800 },
+      prompt_tokens_details: { cached_tokens: 1800, cache_write_tokens: 248 },
     });
     expect(toUsage(undefined).total_tokens).toBe(0);
   });

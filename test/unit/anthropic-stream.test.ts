@@ -137,7 +137,7 @@ describe("Anthropic stream translation", () => {
         delta("end_turn", { input_tokens: 50, cache_creation_input_tokens: 248, cache_read_input_tokens: 1800, output_tokens: 503 }) +
         END,
     );
-    expect(out[out.length - 1]!.usage).toEqual({ prompt_tokens: 2098, completion_tokens: 503, total_tokens: 2601, prompt_tokens_details: { cached_tokens: 1800 } });
+    expect(out[out.length - 1]!.usage).toEqual({ prompt_tokens: 2098, completion_tokens: 503, total_tokens: 2601, prompt_tokens_details: { cached_tokens: 1800, cache_write_tokens: 248 } });
   });
 
   test("stop reasons: max_tokens → length, refusal → content_filter", async () => {

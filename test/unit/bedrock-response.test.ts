@@ -82,7 +82,7 @@ describe("fromConverseResponse", () => {
       prompt_tokens: 1010,
       completion_tokens: 4,
       total_tokens: 1014,
-      prompt_tokens_details: { cached_tokens: 800 },
+      prompt_tokens_details: { cached_tokens: 800, cache_write_tokens: 200 },
     });
     expect(toUsage(undefined)).toEqual({ prompt_tokens: 0, completion_tokens: 0, total_tokens: 0, prompt_tokens_details: { cached_tokens: 0 } });
   });
