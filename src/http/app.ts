@@ -44,6 +44,8 @@ export interface AppDeps {
   auth?: GatewayAuth;
   /** Extra readiness conditions (MCP servers): each returns a reason when not ready. */
   readiness?: Array<() => string[]>;
+  /** Conditions that leave the gateway serving but not as configured (Redis away): /ready says "degraded", 200. */
+  degraded?: Array<() => string[]>;
   startedAt?: number;
   /** Cost, tpm, budgets and spend (with the counters the guard's key limits use). */
   accounting?: Accounting;
@@ -158,6 +160,9 @@ export function createApp(deps: AppDeps) {
       const facts = c as unknown as RequestFacts;
       const id = requestIdOf(c.request);
       const r = auth.check(c.request, id);
+      // A key this replica has not seen: the store has been asked; the request goes through the app again, and this
+      // time the guard decides from memory.
+      if ("lookup" in r) return r.lookup.then(() => app.handle(c.request));
       if ("denied" in r) {
         deps.observer.end({ ...simpleRecord(id, c.request.method, UNAUTHORIZED, r.denied.status, 0), error: "auth" }, c.request);
         return r.denied;
@@ -177,8 +182,11 @@ export function createApp(deps: AppDeps) {
       for (const check of deps.readiness ?? []) reasons.push(...check());
       const providers = [...gateway.upstreams.keys()];
       const servers = deps.mcp ? { mcp_servers: deps.mcp.status() } : {};
-      return reasons.length
-        ? json({ status: "not_ready", providers, ...servers, reasons }, requestId, 503)
+      if (reasons.length) return json({ status: "not_ready", providers, ...servers, reasons }, requestId, 503);
+      const degraded: string[] = [];
+      for (const check of deps.degraded ?? []) degraded.push(...check());
+      return degraded.length
+        ? json({ status: "degraded", providers, ...servers, reasons: degraded }, requestId)
         : json({ status: "ready", providers, ...servers }, requestId);
     }))
     .get(ROUTES.models, observed<Ctx>(deps.observer, ROUTES.models, ({ requestId, caller }) => plain(modelsFor(caller), requestId)))

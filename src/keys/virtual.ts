@@ -22,7 +22,19 @@ export interface KeyLookup {
   readonly size: number;
   /** The active key with this digest (hex), or why there is none: unknown, revoked (gone from here) or expired. */
   find(digestHex: string): KeyRule | "expired" | undefined;
+  /**
+   * Ask the store for digests this cache does not know (a key just created on another replica), so that the next
+   * find() knows them either way. Undefined when there is nothing to ask: each digest is known, was asked for recently
+   * (negative cache), or too many lookups are in flight already.
+   */
+  lookup?(digestsHex: string[]): Promise<void> | undefined;
 }
+
+/** Unknown digests remembered as unknown (and for how long): a flood of made-up keys costs the store nothing more. */
+const NEGATIVE_MAX = 10_000;
+const NEGATIVE_TTL_MS = 60_000;
+/** Store lookups in flight at once; past it an unknown key is refused without one. */
+const MAX_LOOKUPS = 8;
 
 const POLL_MS = 1000;
 /** Times are each writer's clock: look back a little further than the last poll. */
@@ -34,6 +46,9 @@ export class VirtualKeys implements KeyLookup {
   private timer: ReturnType<typeof setInterval> | undefined;
   private lastPoll = 0;
   private polling = false;
+  /** Digests the store did not have (or had revoked), until when: refused without asking again. */
+  private readonly unknown = new Map<string, number>();
+  private lookups = 0;
 
   constructor(
     private readonly store: Store,
@@ -50,6 +65,37 @@ export class VirtualKeys implements KeyLookup {
     const rule = this.byDigest.get(digestHex);
     if (rule?.expiresAt !== undefined && this.now() >= rule.expiresAt) return "expired";
     return rule;
+  }
+
+  lookup(digestsHex: string[]): Promise<void> | undefined {
+    const now = this.now();
+    const ask = digestsHex.filter((d) => !this.byDigest.has(d) && !((this.unknown.get(d) ?? 0) > now));
+    if (ask.length === 0 || this.lookups >= MAX_LOOKUPS) return undefined;
+    this.lookups++;
+    return (async () => {
+      try {
+        for (const d of ask) {
+          const r = await this.store.keys.byDigest(d);
+          if (r && r.revokedAt === null) await this.put(r);
+          else this.remember(d, now);
+        }
+      } catch (e) {
+        // The database is away: refuse this one (known keys are still served from memory).
+        for (const d of ask) this.remember(d, now, 1000);
+        this.onError(e);
+      } finally {
+        this.lookups--;
+      }
+    })();
+  }
+
+  private remember(digest: string, now: number, ttl = NEGATIVE_TTL_MS): void {
+    if (this.unknown.size >= NEGATIVE_MAX) {
+      for (const [d, until] of this.unknown) if (until <= now) this.unknown.delete(d);
+      // Still full: forget the oldest.
+      if (this.unknown.size >= NEGATIVE_MAX) this.unknown.delete(this.unknown.keys().next().value!);
+    }
+    this.unknown.set(digest, now + ttl);
   }
 
   /** Every active key, and their budgets' spend, from the store; then the poll for changes starts. */
@@ -72,6 +118,7 @@ export class VirtualKeys implements KeyLookup {
       this.digestOf.delete(r.id);
       return;
     }
+    this.unknown.delete(r.digest);
     const rule = ruleOf(r);
     if (rule.budgetUsd !== undefined && (before?.budgetUsd === undefined || before.budgetPeriod !== rule.budgetPeriod)) await this.seed(rule);
     this.byDigest.set(r.digest, rule);
@@ -80,6 +127,7 @@ export class VirtualKeys implements KeyLookup {
 
   /** A key just created: nothing spent yet, no store read. */
   added(r: KeyRecord): void {
+    this.unknown.delete(r.digest);
     this.byDigest.set(r.digest, ruleOf(r));
     this.digestOf.set(r.id, r.digest);
   }
