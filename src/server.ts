@@ -144,6 +144,8 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
     });
     await virtualKeys.load();
     await keys.seedConfigBudgets(store, budgets, configKeyRules(config.server));
+    const vk = virtualKeys;
+    await shared?.subscribe(() => vk.refresh());
   } catch (e) {
     shared?.close();
     await Promise.allSettled([gateway.close(), mcp?.close(), store.close()]);
@@ -171,7 +173,7 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
     : NO_TRACING;
   const deferred = afterResponse(createRequestObserver(log, metrics));
   const observer = tracing.enabled ? withServedSpans(deferred, tracing) : deferred;
-  const app = createApp({ gateway, observer, metrics, mcp, mcpGateway, auth, readiness: mcp ? [() => mcp.readiness()] : [], degraded: shared ? [() => shared.degraded()] : [], store, log, tracing, accounting, virtualKeys });
+  const app = createApp({ gateway, observer, metrics, mcp, mcpGateway, auth, readiness: mcp ? [() => mcp.readiness()] : [], degraded: shared ? [() => shared.degraded()] : [], announceKey: shared ? (id) => shared.announce(id) : undefined, store, log, tracing, accounting, virtualKeys });
   try {
     app.listen({
       port: config.server.port,

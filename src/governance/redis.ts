@@ -139,6 +139,7 @@ export class SharedCounters implements KeyCounters, BudgetLedger {
   private readonly remainingOf = new Map<string, Remaining>();
   private readonly now: () => number;
   private closed = false;
+  private subscriber: RedisClient | undefined;
   /** Errors seen (also counted through countError). */
   errors = 0;
 
@@ -351,10 +352,29 @@ export class SharedCounters implements KeyCounters, BudgetLedger {
     return this.localBudgets.spent(rule);
   }
 
+  /**
+   * Key changes (admin writes on any replica) as they happen: `onChange` runs for each. A second connection, since a
+   * subscribed one takes no other commands; Bun re-subscribes it after a reconnect. The store poll stays the backstop.
+   */
+  async subscribe(onChange: () => void): Promise<void> {
+    this.subscriber = new RedisClient(this.o.url, { autoReconnect: true, connectionTimeout: 2000 });
+    try {
+      await withTimeout(this.subscriber.subscribe(`${this.prefix}keys`, () => onChange()), 3000);
+    } catch (e) {
+      this.failed(e);
+    }
+  }
+
+  /** Tell every replica that a key changed (best effort: the poll finds it within a second anyway). */
+  announce(id: string): void {
+    if (this.healthy) this.fire(this.redis.send("PUBLISH", [`${this.prefix}keys`, id]));
+  }
+
   close(): void {
     this.closed = true;
     if (this.probing) clearInterval(this.probing);
     this.redis.close();
+    this.subscriber?.close();
   }
 }
 

@@ -51,6 +51,8 @@ export interface AppDeps {
   accounting?: Accounting;
   /** The virtual keys (the store's): callers of their own, and the admin API when server.admin_key is set. */
   virtualKeys?: VirtualKeys;
+  /** Announce a key's change to the other replicas (Redis pub/sub), when they share a store. */
+  announceKey?: (id: string) => void;
   /** Alloy's store: stored responses for /v1/responses, virtual keys and spend for /admin. */
   store?: Store;
   log?: Logger;
@@ -129,7 +131,7 @@ export function createApp(deps: AppDeps) {
   const readTimeoutMs = gateway.config.server.read_timeout_secs * 1000;
   const admin =
     auth.admin && deps.store && deps.virtualKeys
-      ? adminRoutes({ store: deps.store, keys: deps.virtualKeys, observer: deps.observer, maxBodySize: gateway.config.server.max_body_size, readTimeoutMs })
+      ? adminRoutes({ store: deps.store, keys: deps.virtualKeys, observer: deps.observer, maxBodySize: gateway.config.server.max_body_size, readTimeoutMs, announce: deps.announceKey })
       : undefined;
   const created = Math.floor((deps.startedAt ?? Date.now()) / 1000);
   const modelData = modelList(gateway, created);

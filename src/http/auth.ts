@@ -161,7 +161,7 @@ export class GatewayAuth {
 
   /** Whether /v1/* needs a key: as soon as any exists, configured or virtual (checked per request: keys come and go). */
   get enabled(): boolean {
-    return this.keys.length > 0 || (this.virtual?.size ?? 0) > 0;
+    return this.keys.length > 0 || this.virtual?.guards === true;
   }
 
   /** Whether the admin API is on. */
