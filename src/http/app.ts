@@ -1,4 +1,5 @@
 // The Elysia app: routes, x-request-id on every response, Elysia's own failures mapped to OpenAI's error shape.
+import type { Server } from "bun";
 import { Elysia } from "elysia";
 import { AlloyError } from "../errors.ts";
 import type { Gateway } from "../gateway/gateway.ts";
@@ -30,6 +31,17 @@ export type RequestFacts = {
   caller: KeyRule | undefined;
 };
 type Ctx = { request: Request } & RequestFacts;
+type ModelCtx = Ctx & { server: Server<unknown> | null };
+
+/**
+ * The facts the guard left on the context, or worked out here when nothing is guarded. Its parameter is destructured
+ * by name on purpose: Elysia builds per request only what a hook's parameter names (a whole-context parameter would
+ * cost a cookie and query parse on every request).
+ */
+const deriveFacts = ({ request, requestId, caller }: { request: Request } & Partial<RequestFacts>): RequestFacts => ({
+  requestId: requestId ?? requestIdOf(request),
+  caller,
+});
 
 export interface AppDeps {
   gateway: Gateway;
@@ -99,10 +111,9 @@ function modelRoutes(deps: IngressDeps) {
   const app = new Elysia();
   for (const r of ingressRoutes) {
     const handle = r.handler(deps);
-    app.post(r.path, (c) => {
-      const { requestId, caller } = c as unknown as RequestFacts;
-      return handle(c.request, c.server, requestId, caller);
-    }, { parse: "none" });
+    // Destructured, not `(c) => …`: Elysia reads a handler's parameters to decide what to build per request, and a
+    // whole-context parameter makes it parse cookies and the query string on every call.
+    app.post(r.path, (({ request, server, requestId, caller }: ModelCtx) => handle(request, server, requestId, caller)) as never, { parse: "none" });
   }
   return app;
 }
@@ -159,12 +170,14 @@ export function createApp(deps: AppDeps) {
   const app = new Elysia();
   if (auth.guarding)
     app.onRequest((c) => {
+      // The hook sets the facts on the context, so it takes the context whole; it reads only `request` of it.
       const facts = c as unknown as RequestFacts;
-      const id = requestIdOf(c.request);
-      const r = auth.check(c.request, id);
+      const request = c.request;
+      const id = requestIdOf(request);
+      const r = auth.check(request, id);
       // A key this replica has not seen: the store has been asked; the request goes through the app again, and this
       // time the guard decides from memory.
-      if ("lookup" in r) return r.lookup.then(() => app.handle(c.request));
+      if ("lookup" in r) return r.lookup.then(() => app.handle(request));
       if ("denied" in r) {
         deps.observer.end({ ...simpleRecord(id, c.request.method, UNAUTHORIZED, r.denied.status, 0), error: "auth" }, c.request);
         return r.denied;
@@ -173,10 +186,7 @@ export function createApp(deps: AppDeps) {
       facts.caller = r.caller;
     });
   return app
-    .derive({ as: "global" }, (c): RequestFacts => {
-      const facts = c as unknown as Partial<RequestFacts>;
-      return { requestId: facts.requestId ?? requestIdOf(c.request), caller: facts.caller };
-    })
+    .derive({ as: "global" }, deriveFacts as unknown as (c: { request: Request }) => RequestFacts)
     .get(ROUTES.health, observed<Ctx>(deps.observer, ROUTES.health, ({ requestId }) => plain(health, requestId)))
     .get(ROUTES.ready, observed<Ctx>(deps.observer, ROUTES.ready, ({ requestId }) => {
       const reasons: string[] = [];
@@ -216,10 +226,10 @@ export function createApp(deps: AppDeps) {
     .get(ROUTES.mcpTools, observed<Ctx>(deps.observer, ROUTES.mcpTools, ({ requestId, caller }) => mcp.list(requestId, caller)))
     .post(ROUTES.mcpToolCall, ({ request, requestId, caller }) => mcp.call(request, requestId, caller), { parse: "none" })
     .all(ROUTES.mcp, ({ request, requestId, caller }) => mcpGateway(request, requestId, caller), { parse: "none" })
-    .onError((c) => {
-      const { code, error, request } = c;
+    // Destructured by name (see deriveFacts): a whole-context parameter here would make every request parse cookies.
+    .onError(({ code, error, request, requestId }) => {
       // The same id as the rest of this request's answer, when routing got as far as working it out.
-      const id = (c as unknown as Partial<RequestFacts>).requestId ?? requestIdOf(request);
+      const id = (requestId as string | undefined) ?? requestIdOf(request);
       const res = failure(code, error, request, id);
       // Unknown paths are client input: their access record says "unmatched", not the path.
       // rawPath, not new URL(): with a Host header Bun cannot use, request.url is a bare path and new URL() throws.
