@@ -4,7 +4,7 @@
 // tpm window, x-ratelimit-* headers, billing) is required. CPU per call (utime + stime from /proc, which moves little
 // on a shared box) and req/s, alternated per round; `bun run bench` has the same comparison as a throughput row.
 //   bun bench/keys-cpu.ts [--requests 4000] [--rounds 3] [--connections 16]
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { sendCount } from "./bun-load.ts";
@@ -47,6 +47,28 @@ async function main() {
   });
   if (res.status !== 201) throw new Error(`POST /admin/keys: ${res.status} ${await res.text()}`);
   const key = ((await res.json()) as { key: string }).key;
+  // The same key's limits in Redis (`[store] redis_url`): one round trip per request. Needs a redis-server, started
+  // here like the upstream (no persistence); without one the row is skipped with a note.
+  const redisBin = Bun.which("redis-server") ?? (existsSync("/usr/bin/redis-server") ? "/usr/bin/redis-server" : undefined);
+  let redis: Bun.Subprocess | undefined;
+  let shared: (Awaited<ReturnType<typeof start>> & { key: string }) | undefined;
+  if (redisBin) {
+    const rport = freePort();
+    redis = Bun.spawn([redisBin, "--port", String(rport), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", tempDir("alloy-keys-redis-")], { stdout: "ignore", stderr: "ignore" });
+    for (let i = 0; i < 200; i++) {
+      const up = await Bun.connect({ hostname: "127.0.0.1", port: rport, socket: { data() {} } }).then((s) => (s.end(), true), () => false);
+      if (up) break;
+      await Bun.sleep(25);
+    }
+    const s = await start({ ALLOY_ADMIN_KEY: admin, ALLOY_REDIS_URL: `redis://127.0.0.1:${rport}` });
+    const r = await fetch(`${s.base}/admin/keys`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
+      body: JSON.stringify({ label: "bench", rpm: 100_000, tpm: 1_000_000_000, budget_usd: 1_000_000_000, budget_period: "monthly" }),
+    });
+    if (r.status !== 201) throw new Error(`POST /admin/keys (redis): ${r.status} ${await r.text()}`);
+    shared = { ...s, key: ((await r.json()) as { key: string }).key };
+  }
 
   const body = chatBody(ALLOY_MODELS.openai.model, false);
   const runs = [
@@ -54,6 +76,7 @@ async function main() {
     { label: "config key", s: configured, headers: { authorization: `Bearer ${configKey}` } as Record<string, string> | undefined, cpu: [] as number[], rps: [] as number[] },
     { label: "virtual key", s: keyed, headers: { authorization: `Bearer ${key}` } as Record<string, string> | undefined, cpu: [] as number[], rps: [] as number[] },
   ];
+  if (shared) runs.push({ label: "virtual key, Redis", s: shared, headers: { authorization: `Bearer ${shared.key}` }, cpu: [], rps: [] });
   for (const r of runs) {
     const w = await sendCount({ url: r.s.url, body, connections, requests: 1000, headers: r.headers });
     if (w.failed) throw new Error(`${r.label}: ${w.failed} warm-up requests failed: ${r.s.output().slice(-300)}`);
@@ -70,13 +93,19 @@ async function main() {
       process.stderr.write(`round ${round + 1} ${r.label}: ${r.cpu.at(-1)!.toFixed(0)} µs/call, ${r.rps.at(-1)!.toFixed(0)} req/s\n`);
     }
   await stopAll();
-  const [a, c, b] = runs as [(typeof runs)[0], (typeof runs)[0], (typeof runs)[0]];
+  redis?.kill("SIGKILL");
+  const [a, c, b, d] = runs as [(typeof runs)[0], (typeof runs)[0], (typeof runs)[0], (typeof runs)[0] | undefined];
   console.log(`Virtual-key check, Alloy → OpenAI JSON (median of ${rounds} × ${requests} requests @${connections}, Bun load generator)`);
   console.log("| target | CPU µs/call | req/s | ratio (req/s) |");
   console.log("| --- | ---: | ---: | ---: |");
   console.log(`| no key | ${median(a.cpu).toFixed(0)} | ${median(a.rps).toFixed(0)} | |`);
   console.log(`| config key (no limits) | ${median(c.cpu).toFixed(0)} | ${median(c.rps).toFixed(0)} | ${(median(c.rps) / median(a.rps)).toFixed(2)}x |`);
   console.log(`| virtual key (rpm, tpm, budget) | ${median(b.cpu).toFixed(0)} | ${median(b.rps).toFixed(0)} | ${(median(b.rps) / median(a.rps)).toFixed(2)}x |`);
+  if (d)
+    console.log(
+      `| the same, limits in Redis | ${median(d.cpu).toFixed(0)} | ${median(d.rps).toFixed(0)} | ${(median(d.rps) / median(a.rps)).toFixed(2)}x (${(median(d.rps) / median(b.rps)).toFixed(2)}x of in-process) |`,
+    );
+  else console.log("| the same, limits in Redis | skipped: redis-server not found (install `redis-server`) | | |");
 }
 
 if (import.meta.main)

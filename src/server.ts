@@ -8,7 +8,8 @@ import { createGateway, type Gateway } from "./gateway/gateway.ts";
 import { createApp } from "./http/app.ts";
 import { configKeyRules, GatewayAuth, openRelayWarning } from "./http/auth.ts";
 import { Accounting } from "./governance/accounting.ts";
-import { Budgets } from "./governance/budgets.ts";
+import { Budgets, type BudgetLedger } from "./governance/budgets.ts";
+import type { SharedCounters } from "./governance/redis.ts";
 import { KeyLimits } from "./governance/keylimits.ts";
 import type { VirtualKeys } from "./keys/virtual.ts";
 import { Pricing } from "./pricing/pricing.ts";
@@ -21,6 +22,9 @@ import { NO_TRACING, withServedSpans } from "./observability/tracing.ts";
 import { clientRedactor, collectSecrets, scrubClientMessage, upstreamHosts } from "./observability/redact.ts";
 import { AlloyError, setMessageScrubber } from "./errors.ts";
 import type { Store } from "./store/store.ts";
+
+/** The Redis URL without its password (the redis module itself is loaded only when one is set). */
+const redactRedisUrlForLog = (url: string) => url.replace(/\/\/[^@/]*@/, (m) => (m.includes(":") ? `//${m.slice(2).split(":")[0]}:***@` : m));
 
 export const VERSION = "0.1.0";
 
@@ -114,21 +118,43 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
     await Promise.allSettled([gateway.close(), mcp?.close()]);
     throw e;
   }
-  const budgets = new Budgets();
+  // Many replicas: key limits and budgets in Redis (loaded only when configured), else in this process.
+  let shared: SharedCounters | undefined;
+  if (config.store.redis_url) {
+    const { SharedCounters: Shared } = await import("./governance/redis.ts");
+    const { periodStart } = await import("./store/store.ts");
+    const s = store;
+    shared = new Shared({
+      url: config.store.redis_url,
+      onError: config.store.on_error,
+      spendOf: async (id, period, at) => (await s.spend.forKey(id, periodStart(period, at))).spendUsd,
+      countError: () => metrics?.storeError("redis"),
+      warn: (m) => log.warn(m),
+      leaseMs: (config.server.timeout_secs + config.server.shutdown_grace_secs + 60) * 1000,
+    });
+    await shared.start();
+  }
+  const budgets: BudgetLedger = shared ?? new Budgets();
   let virtualKeys: VirtualKeys;
   try {
     const keys = await import("./keys/virtual.ts");
-    virtualKeys = new keys.VirtualKeys(store, budgets, Date.now, (e) => log.warn(`virtual keys: refresh from the store failed: ${e instanceof Error ? e.message : String(e)}`));
+    virtualKeys = new keys.VirtualKeys(store, budgets, Date.now, (e) => {
+      metrics?.storeError("database");
+      log.warn(`virtual keys: reading the store failed (keys in memory are still served): ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`);
+    });
     await virtualKeys.load();
     await keys.seedConfigBudgets(store, budgets, configKeyRules(config.server));
+    const vk = virtualKeys;
+    await shared?.subscribe(() => vk.refresh());
   } catch (e) {
+    shared?.close();
     await Promise.allSettled([gateway.close(), mcp?.close(), store.close()]);
     throw new StartupError(`store ${store.name}: cannot read keys and spend: ${(e instanceof Error ? e.message : String(e)).split("\n")[0]}`);
   }
   const pricing = new Pricing(config.pricing, config.providers, (provider, model) =>
     log.warn(`no price for ${provider}/${model}: its requests cost 0 (add [pricing."${provider}/${model}"])`, { provider, upstreamModel: model }),
   );
-  const accounting = new Accounting(pricing, new KeyLimits(), budgets, store.spend);
+  const accounting = new Accounting(pricing, shared ?? new KeyLimits(), budgets, store.spend);
   const auth = new GatewayAuth(config.server, { virtual: virtualKeys, limits: accounting.limits, budgets });
   // /mcp's tool calls count in the same per-key limits as every other request.
   const mcpGateway = mcp
@@ -147,7 +173,7 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
     : NO_TRACING;
   const deferred = afterResponse(createRequestObserver(log, metrics));
   const observer = tracing.enabled ? withServedSpans(deferred, tracing) : deferred;
-  const app = createApp({ gateway, observer, metrics, mcp, mcpGateway, auth, readiness: mcp ? [() => mcp.readiness()] : [], store, log, tracing, accounting, virtualKeys });
+  const app = createApp({ gateway, observer, metrics, mcp, mcpGateway, auth, readiness: mcp ? [() => mcp.readiness()] : [], degraded: shared ? [() => shared.degraded()] : [], announceKey: shared ? (id) => shared.announce(id) : undefined, store, log, tracing, accounting, virtualKeys });
   try {
     app.listen({
       port: config.server.port,
@@ -163,6 +189,7 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
     });
   } catch (e) {
     virtualKeys.stop();
+    shared?.close();
     await Promise.allSettled([gateway.close(), mcpGateway?.close(), mcp?.close(), store.close(), tracing.shutdown()]);
     throw new StartupError(await listenFailure(e, config.server.host, config.server.port));
   }
@@ -181,6 +208,7 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
     aliases: Object.keys(config.models),
     mcpServers: Object.keys(config.mcp.servers),
     store: store.name,
+    ...(config.store.redis_url ? { redis: redactRedisUrlForLog(config.store.redis_url) } : {}),
     metrics: config.metrics,
     admin: config.server.admin_key !== undefined,
   });
@@ -222,6 +250,7 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
         // request ended); closing flushes them.
         await Promise.allSettled([gateway.close(), mcpGateway?.close(), mcp?.close()]);
         virtualKeys.stop();
+        shared?.close();
         await store.close().catch((e) => log.error(`store close failed: ${e instanceof Error ? e.message : String(e)}`));
         observer.flush();
         // Spans still queued go to the collector now, within the export timeout.

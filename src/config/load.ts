@@ -241,6 +241,7 @@ export async function loadConfig(flags: Flags, rawEnv: Env, modules: ProviderMod
     if (slash <= 0 || slash === name.length - 1) throw new ConfigError(`${file}: pricing.${name}: expected "provider/model", got ${JSON.stringify(name)}`);
   }
   if (env.ALLOY_STORE_URL) store.url = env.ALLOY_STORE_URL;
+  if (env.ALLOY_REDIS_URL) store.redis_url = env.ALLOY_REDIS_URL;
   const observability = check(file, "observability", ObservabilityConfig, raw.observability);
   const models = check(file, "models", ConfigFile.properties.models, raw.models ?? {});
   const rawProviders = check(file, "providers", ConfigFile.properties.providers, raw.providers ?? {});

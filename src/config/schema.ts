@@ -141,6 +141,10 @@ export const StoreConfig = T.Object(
     url: T.String({ minLength: 1, default: "sqlite://alloy.db" }),
     /** Stored responses expire this many days after they were created. */
     responses_retention_days: T.Number({ exclusiveMinimum: 0, default: 30 }),
+    /** `redis://…` (or `rediss://…`): key limits, budgets and provider rpm/tpm shared by every replica (docs/replicas.md). */
+    redis_url: T.Optional(T.String({ pattern: "^(redis|rediss|valkey|valkeys)://" })),
+    /** Redis unreachable: "open" serves on each replica's own counters, "closed" answers 503 to requests that need one. */
+    on_error: T.Union([T.Literal("open"), T.Literal("closed")], { default: "open" }),
   },
   { ...Closed, default: {} },
 );

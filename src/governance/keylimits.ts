@@ -35,7 +35,7 @@ export const keyId = (rule: KeyRule): string => rule.id ?? rule.label;
 
 export type Admission =
   | { ok: true; release: () => void }
-  | { ok: false; limit: "rpm" | "tpm" | "concurrency"; retryAfterMs: number };
+  | { ok: false; limit: "rpm" | "tpm" | "concurrency" | "budget"; retryAfterMs: number };
 
 /** What is left of a key's rpm and tpm now (for the x-ratelimit-* headers); undefined where there is no limit. */
 export interface Remaining {
@@ -43,10 +43,18 @@ export interface Remaining {
   tokens: number | undefined;
 }
 
-/** The per-key counters: in-process here, shared across replicas in a later implementation. */
+/** The per-key counters: in-process here (KeyLimits), shared across replicas in Redis (governance/redis.ts). */
 export interface KeyCounters {
-  /** Admit one request or say which limit refuses it; refused requests consume nothing. */
-  admit(rule: KeyRule): Admission;
+  /**
+   * Admit one request or say which limit refuses it; refused requests consume nothing. In-process counters answer at
+   * once; shared ones after one round trip.
+   */
+  admit(rule: KeyRule): Admission | Promise<Admission>;
+  /**
+   * True when admit() also checks the key's budget (shared counters do it in the same round trip): the caller then
+   * skips BudgetLedger.allows and sends keys with only a budget to admit() too.
+   */
+  readonly checksBudget?: boolean;
   /** Tokens a finished request used, for tpm. */
   addTokens(rule: KeyRule, tokens: number): void;
   remaining(rule: KeyRule): Remaining;

@@ -92,9 +92,11 @@ export interface AdminDeps {
   maxBodySize: number;
   readTimeoutMs: number;
   now?: () => number;
+  /** Tell the other replicas a key changed (shared stores), so they need not wait for their poll. */
+  announce?: (id: string) => void;
 }
 
-export function adminRoutes({ store, keys, observer, maxBodySize, readTimeoutMs, now = Date.now }: AdminDeps) {
+export function adminRoutes({ store, keys, observer, maxBodySize, readTimeoutMs, now = Date.now, announce }: AdminDeps) {
   /** A key as the admin API shows it: settings, the current period's spend and usage; never the secret. */
   async function view(r: KeyRecord) {
     const t = await keys.usage(r.id, r.budgetPeriod ?? "total", now());
@@ -161,11 +163,13 @@ export function adminRoutes({ store, keys, observer, maxBodySize, readTimeoutMs,
       const r = Object.keys(patch).length ? await store.keys.update(id, patch) : await store.keys.get(id);
       if (!r) throw notFound(id);
       await keys.put(r);
+      announce?.(r.id);
       return json(await view(r), requestId);
     }),
     remove: handled(async (requestId, id: string) => {
       if (!(await store.keys.revoke(id))) throw notFound(id);
       keys.removed(id);
+      announce?.(id);
       return new Response(null, { status: 204, headers: { "x-request-id": requestId } });
     }),
     spend: handled(async (requestId, request: Request) => {

@@ -56,11 +56,15 @@ export interface AppDeps {
   auth?: GatewayAuth;
   /** Extra readiness conditions (MCP servers): each returns a reason when not ready. */
   readiness?: Array<() => string[]>;
+  /** Conditions that leave the gateway serving but not as configured (Redis away): /ready says "degraded", 200. */
+  degraded?: Array<() => string[]>;
   startedAt?: number;
   /** Cost, tpm, budgets and spend (with the counters the guard's key limits use). */
   accounting?: Accounting;
   /** The virtual keys (the store's): callers of their own, and the admin API when server.admin_key is set. */
   virtualKeys?: VirtualKeys;
+  /** Announce a key's change to the other replicas (Redis pub/sub), when they share a store. */
+  announceKey?: (id: string) => void;
   /** Alloy's store: stored responses for /v1/responses, virtual keys and spend for /admin. */
   store?: Store;
   log?: Logger;
@@ -138,7 +142,7 @@ export function createApp(deps: AppDeps) {
   const readTimeoutMs = gateway.config.server.read_timeout_secs * 1000;
   const admin =
     auth.admin && deps.store && deps.virtualKeys
-      ? adminRoutes({ store: deps.store, keys: deps.virtualKeys, observer: deps.observer, maxBodySize: gateway.config.server.max_body_size, readTimeoutMs })
+      ? adminRoutes({ store: deps.store, keys: deps.virtualKeys, observer: deps.observer, maxBodySize: gateway.config.server.max_body_size, readTimeoutMs, announce: deps.announceKey })
       : undefined;
   const created = Math.floor((deps.startedAt ?? Date.now()) / 1000);
   const modelData = modelList(gateway, created);
@@ -171,6 +175,9 @@ export function createApp(deps: AppDeps) {
       const request = c.request;
       const id = requestIdOf(request);
       const r = auth.check(request, id);
+      // A key this replica has not seen: the store has been asked; the request goes through the app again, and this
+      // time the guard decides from memory.
+      if ("lookup" in r) return r.lookup.then(() => app.handle(request));
       if ("denied" in r) {
         deps.observer.end({ ...simpleRecord(id, c.request.method, UNAUTHORIZED, r.denied.status, 0), error: "auth" }, c.request);
         return r.denied;
@@ -187,8 +194,11 @@ export function createApp(deps: AppDeps) {
       for (const check of deps.readiness ?? []) reasons.push(...check());
       const providers = [...gateway.upstreams.keys()];
       const servers = deps.mcp ? { mcp_servers: deps.mcp.status() } : {};
-      return reasons.length
-        ? json({ status: "not_ready", providers, ...servers, reasons }, requestId, 503)
+      if (reasons.length) return json({ status: "not_ready", providers, ...servers, reasons }, requestId, 503);
+      const degraded: string[] = [];
+      for (const check of deps.degraded ?? []) degraded.push(...check());
+      return degraded.length
+        ? json({ status: "degraded", providers, ...servers, reasons: degraded }, requestId)
         : json({ status: "ready", providers, ...servers }, requestId);
     }))
     .get(ROUTES.models, observed<Ctx>(deps.observer, ROUTES.models, ({ requestId, caller }) => plain(modelsFor(caller), requestId)))

@@ -5,7 +5,7 @@ import { errorReply as anthropicErrorReply } from "../dialects/anthropic/errors.
 import { replyResponse } from "./ingress.ts";
 import { AlloyError } from "../errors.ts";
 import { Budgets, type BudgetLedger } from "../governance/budgets.ts";
-import { KeyLimits, modelAllowed, type KeyCounters, type KeyRule } from "../governance/keylimits.ts";
+import { KeyLimits, modelAllowed, type Admission, type KeyCounters, type KeyRule } from "../governance/keylimits.ts";
 import type { KeyLookup } from "../keys/virtual.ts";
 import { errorResponse } from "./errors.ts";
 
@@ -103,6 +103,29 @@ function unauthorized(message: string): AlloyError {
 }
 
 const NOBODY = { caller: undefined };
+/** Virtual keys' secrets start so (keys/secret.ts). */
+const VIRTUAL_PREFIX = "sk-alloy-";
+
+/** identify() found a key this replica does not know yet: once the store has been asked, the request is checked again. */
+class LookupNeeded {
+  constructor(readonly done: Promise<void>) {}
+}
+
+function overBudget(caller: KeyRule): AlloyError {
+  return new AlloyError("rate_limit", `The API key '${caller.label}' has used up its budget of $${caller.budgetUsd} ${periodName(caller)}`, {
+    type: "insufficient_quota",
+    code: "insufficient_quota",
+  });
+}
+
+/** The release of an admitted request, or the 429 of a refused one. */
+function admitted(caller: KeyRule, a: Admission): () => void {
+  if (a.ok) return a.release;
+  if (a.limit === "budget") throw overBudget(caller);
+  const what =
+    a.limit === "rpm" ? `${caller.rpm} requests per minute` : a.limit === "tpm" ? `${caller.tpm} tokens per minute` : `${caller.maxConcurrent} concurrent requests`;
+  throw new AlloyError("rate_limit", `Rate limit reached for key '${caller.label}': ${what}`, { retryAfterMs: a.retryAfterMs });
+}
 const ADMIN: KeyRule = { label: "admin", admin: true };
 const AUTH_HEADERS = { "www-authenticate": 'Bearer realm="alloy"' };
 
@@ -120,6 +143,8 @@ export class GatewayAuth {
   private readonly adminKey: Uint8Array | undefined;
   private readonly metricsNeedsGatewayKey: boolean;
   private readonly virtual: KeyLookup | undefined;
+  /** Requests whose keys the store has been asked for once already: the second check decides from memory. */
+  private readonly looked = new WeakSet<Request>();
   readonly limits: KeyCounters;
   readonly budgets: BudgetLedger;
 
@@ -136,7 +161,7 @@ export class GatewayAuth {
 
   /** Whether /v1/* needs a key: as soon as any exists, configured or virtual (checked per request: keys come and go). */
   get enabled(): boolean {
-    return this.keys.length > 0 || (this.virtual?.size ?? 0) > 0;
+    return this.keys.length > 0 || this.virtual?.guards === true;
   }
 
   /** Whether the admin API is on. */
@@ -176,14 +201,33 @@ export class GatewayAuth {
 
   /** The caller behind a request, or a 401. Undefined when gateway keys are off. */
   identify(request: Request): KeyRule | undefined {
-    if (!this.enabled) return undefined;
+    if (!this.enabled) {
+      // A virtual key made on another replica before this one has heard of any: ask the store.
+      if (this.virtual?.lookup && !this.looked.has(request)) {
+        const presented = presentedKeys(request.headers).filter((v) => v.startsWith(VIRTUAL_PREFIX));
+        if (presented.length) this.askStore(request, presented);
+      }
+      return undefined;
+    }
     const presented = presentedKeys(request.headers);
     if (presented.length === 0)
       throw unauthorized("Missing API key: send it as 'Authorization: Bearer <key>' or in the 'x-api-key' header");
     const rule = this.match(presented);
     if (rule === "expired") throw unauthorized("This API key has expired");
-    if (!rule) throw unauthorized("Invalid API key");
+    if (!rule) {
+      if (this.virtual?.lookup && !this.looked.has(request)) this.askStore(request, presented);
+      throw unauthorized("Invalid API key");
+    }
     return rule;
+  }
+
+  /** Throws the store lookup to wait for, when there is one to make (check() answers the request after it). */
+  private askStore(request: Request, presented: string[]): void {
+    const p = this.virtual!.lookup!(presented.map((v) => Bun.SHA256.hash(v, "hex")));
+    if (p) {
+      this.looked.add(request);
+      throw new LookupNeeded(p);
+    }
   }
 
   /** /admin/*: the admin key and nothing else. */
@@ -213,7 +257,7 @@ export class GatewayAuth {
    * lacks. Everything except the probes needs a key (unknown paths included, so they reveal nothing); /metrics has
    * its own.
    */
-  check(request: Request, requestId: string): { caller: KeyRule | undefined } | { denied: Response } {
+  check(request: Request, requestId: string): { caller: KeyRule | undefined } | { denied: Response } | { lookup: Promise<void> } {
     const url = request.url;
     const path = rawPath(url);
     // A '/' after the path (in the query, or from a Host header with '?' in it) makes the URL mean different things
@@ -230,6 +274,7 @@ export class GatewayAuth {
       if (metrics) this.checkMetrics(request);
       return !metrics || ambiguous ? { caller: this.identify(request) } : NOBODY;
     } catch (e) {
+      if (e instanceof LookupNeeded) return { lookup: e.done };
       if (!(e instanceof AlloyError)) throw e;
       // Anthropic's clients read Anthropic's error shape on their routes; everyone else OpenAI's.
       const denied = path.startsWith("/v1/messages")
@@ -243,20 +288,15 @@ export class GatewayAuth {
    * Take a slot under the caller's budget, rpm, tpm and concurrency limits, or throw: 429 insufficient_quota past the
    * budget (not to be retried), 429 rate_limit_exceeded with Retry-After past a rate.
    */
-  admit(caller: KeyRule | undefined): () => void {
+  admit(caller: KeyRule | undefined): (() => void) | Promise<() => void> {
     if (!caller) return NOTHING;
     if (caller.admin) throw new AlloyError("auth", "The admin key is for /admin/* only");
-    if (!this.budgets.allows(caller))
-      throw new AlloyError("rate_limit", `The API key '${caller.label}' has used up its budget of $${caller.budgetUsd} ${periodName(caller)}`, {
-        type: "insufficient_quota",
-        code: "insufficient_quota",
-      });
-    if (caller.rpm === undefined && caller.maxConcurrent === undefined && caller.tpm === undefined) return NOTHING;
+    const shared = this.limits.checksBudget === true;
+    if (!shared && !this.budgets.allows(caller)) throw overBudget(caller);
+    if (caller.rpm === undefined && caller.maxConcurrent === undefined && caller.tpm === undefined && (!shared || caller.budgetUsd === undefined))
+      return NOTHING;
     const a = this.limits.admit(caller);
-    if (a.ok) return a.release;
-    const what =
-      a.limit === "rpm" ? `${caller.rpm} requests per minute` : a.limit === "tpm" ? `${caller.tpm} tokens per minute` : `${caller.maxConcurrent} concurrent requests`;
-    throw new AlloyError("rate_limit", `Rate limit reached for key '${caller.label}': ${what}`, { retryAfterMs: a.retryAfterMs });
+    return a instanceof Promise ? a.then((r) => admitted(caller, r)) : admitted(caller, a);
   }
 
   /**

@@ -157,7 +157,8 @@ export function ingressHandler({ gateway, observer, auth, tracing, accounting }:
     };
 
     try {
-      release = auth?.admit(caller) ?? release;
+      const admitted = auth?.admit(caller);
+      if (admitted) release = admitted instanceof Promise ? await admitted : admitted;
       const body = await readJsonBody(request, maxBody, { timeoutMs: readTimeoutMs, watch: ctrl });
       // The body is in: from here on only the configured timeouts may end the call, not the socket idle limit.
       server?.timeout(request, 0);

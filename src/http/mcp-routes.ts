@@ -69,7 +69,7 @@ export function mcpRoutes({ mcp, config, maxBodySize, readTimeoutMs, observer, a
         const tool = mcp?.lookup(body.name);
         if (!mcp || !tool) throw new AlloyError("not_found", `Unknown MCP tool '${body.name}'`, { code: "tool_not_found", param: "name" });
         checkTool(caller, tool);
-        release = auth.admit(caller);
+        release = await auth.admit(caller);
         const result = await mcp.call(body.name, body.arguments ?? {}, {
           signal: request.signal,
           timeoutMs: config.tool_timeout_secs * 1000,

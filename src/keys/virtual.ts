@@ -19,10 +19,27 @@ export function ruleOf(r: KeyRecord): KeyRule {
 
 /** What the guard asks of the virtual keys. */
 export interface KeyLookup {
+  /**
+   * Whether gateway keys are on because of virtual keys: some is active, or one has been since this process started
+   * (revoking the last key does not open the gateway).
+   */
+  readonly guards: boolean;
   readonly size: number;
   /** The active key with this digest (hex), or why there is none: unknown, revoked (gone from here) or expired. */
   find(digestHex: string): KeyRule | "expired" | undefined;
+  /**
+   * Ask the store for digests this cache does not know (a key just created on another replica), so that the next
+   * find() knows them either way. Undefined when there is nothing to ask: each digest is known, was asked for recently
+   * (negative cache), or too many lookups are in flight already.
+   */
+  lookup?(digestsHex: string[]): Promise<void> | undefined;
 }
+
+/** Unknown digests remembered as unknown (and for how long): a flood of made-up keys costs the store nothing more. */
+const NEGATIVE_MAX = 10_000;
+const NEGATIVE_TTL_MS = 60_000;
+/** Store lookups in flight at once; past it an unknown key is refused without one. */
+const MAX_LOOKUPS = 8;
 
 const POLL_MS = 1000;
 /** Times are each writer's clock: look back a little further than the last poll. */
@@ -34,6 +51,12 @@ export class VirtualKeys implements KeyLookup {
   private timer: ReturnType<typeof setInterval> | undefined;
   private lastPoll = 0;
   private polling = false;
+  /** Digests the store did not have (or had revoked), until when: refused without asking again. */
+  private readonly unknown = new Map<string, number>();
+  private lookups = 0;
+  /** Lookups in flight by digest: concurrent requests with one new key share one store read. */
+  private readonly asking = new Map<string, Promise<void>>();
+  private seen = false;
 
   constructor(
     private readonly store: Store,
@@ -46,10 +69,55 @@ export class VirtualKeys implements KeyLookup {
     return this.byDigest.size;
   }
 
+  get guards(): boolean {
+    return this.seen || this.byDigest.size > 0;
+  }
+
   find(digestHex: string): KeyRule | "expired" | undefined {
     const rule = this.byDigest.get(digestHex);
     if (rule?.expiresAt !== undefined && this.now() >= rule.expiresAt) return "expired";
     return rule;
+  }
+
+  lookup(digestsHex: string[]): Promise<void> | undefined {
+    const now = this.now();
+    const waits: Promise<void>[] = [];
+    for (const d of digestsHex) {
+      if (this.byDigest.has(d) || (this.unknown.get(d) ?? 0) > now) continue;
+      let p = this.asking.get(d);
+      if (!p) {
+        if (this.lookups >= MAX_LOOKUPS) continue;
+        p = this.ask(d, now);
+        this.asking.set(d, p);
+      }
+      waits.push(p);
+    }
+    return waits.length === 0 ? undefined : Promise.all(waits).then(() => {});
+  }
+
+  private async ask(d: string, now: number): Promise<void> {
+    this.lookups++;
+    try {
+      const r = await this.store.keys.byDigest(d);
+      if (r && r.revokedAt === null) await this.put(r);
+      else this.remember(d, now);
+    } catch (e) {
+      // The database is away: refuse this one for a second (known keys are still served from memory).
+      this.remember(d, now, 1000);
+      this.onError(e);
+    } finally {
+      this.lookups--;
+      this.asking.delete(d);
+    }
+  }
+
+  private remember(digest: string, now: number, ttl = NEGATIVE_TTL_MS): void {
+    if (this.unknown.size >= NEGATIVE_MAX) {
+      for (const [d, until] of this.unknown) if (until <= now) this.unknown.delete(d);
+      // Still full: forget the oldest.
+      if (this.unknown.size >= NEGATIVE_MAX) this.unknown.delete(this.unknown.keys().next().value!);
+    }
+    this.unknown.set(digest, now + ttl);
   }
 
   /** Every active key, and their budgets' spend, from the store; then the poll for changes starts. */
@@ -72,6 +140,8 @@ export class VirtualKeys implements KeyLookup {
       this.digestOf.delete(r.id);
       return;
     }
+    this.unknown.delete(r.digest);
+    this.seen = true;
     const rule = ruleOf(r);
     if (rule.budgetUsd !== undefined && (before?.budgetUsd === undefined || before.budgetPeriod !== rule.budgetPeriod)) await this.seed(rule);
     this.byDigest.set(r.digest, rule);
@@ -80,6 +150,8 @@ export class VirtualKeys implements KeyLookup {
 
   /** A key just created: nothing spent yet, no store read. */
   added(r: KeyRecord): void {
+    this.unknown.delete(r.digest);
+    this.seen = true;
     this.byDigest.set(r.digest, ruleOf(r));
     this.digestOf.set(r.id, r.digest);
   }
@@ -101,6 +173,11 @@ export class VirtualKeys implements KeyLookup {
     const at = this.now();
     const t = await this.store.spend.forKey(rule.id!, periodStart(period, at));
     this.budgets.seed(rule.id!, period, t.spendUsd, at);
+  }
+
+  /** Look at the store's changes now (another replica announced one), not at the next tick. */
+  refresh(): void {
+    void this.poll();
   }
 
   private async poll(): Promise<void> {

@@ -28,7 +28,7 @@ import { RPC_SERVER_ERROR, RPC_SESSION_NOT_FOUND, rpcError } from "./rpc.ts";
 import type { McpManager } from "./servers.ts";
 
 /** What the gateway needs from the HTTP side: rpm and concurrency for tool calls (GatewayAuth.admit). */
-export type Admit = (caller: KeyRule | undefined) => () => void;
+export type Admit = (caller: KeyRule | undefined) => (() => void) | Promise<() => void>;
 
 export interface McpGatewayOptions {
   mcp: McpManager;
@@ -271,7 +271,7 @@ export class McpGateway {
         throw new McpError(ErrorCode.InvalidParams, `The API key '${caller!.label}' is not allowed to use the MCP tool '${name}'`, { type: "permission" });
       let release: () => void;
       try {
-        release = this.o.admit(caller);
+        release = await this.o.admit(caller);
       } catch (e) {
         throw toMcpError(e);
       }

@@ -18,6 +18,8 @@ export interface GatewayMetrics {
   mcpToolCall(server: string, tool: string, ms: number, isError: boolean): void;
   /** Trace spans lost before reaching the collector (queue full, failed export). */
   spansDropped(n: number): void;
+  /** A shared store (Redis, or the database behind the key cache) failed a call: the request went on without it. */
+  storeError(backend: "redis" | "database"): void;
   /** Report these providers' limiters (in flight, queued) at scrape time. */
   watch(upstreams: Map<string, Upstream>): void;
   /** The Prometheus text exposition. */
@@ -102,6 +104,7 @@ export function createGatewayMetrics(opts: { config: Config; version: string }):
   );
   const mcpCalls = reg.counter("alloy_mcp_tool_calls_total", "MCP tool calls, by server, tool and status (ok or error).", ["server", "tool", "status"]);
   const mcpDuration = reg.histogram("alloy_mcp_tool_call_duration_seconds", "MCP tool call duration.", ["server", "tool"], DURATION_BUCKETS);
+  const storeErrors = reg.counter("alloy_store_errors_total", "Calls to a shared store that failed (redis: shared limits; database: key lookups), by backend.", ["backend"]);
   const spansDropped = reg
     .counter("alloy_trace_spans_dropped_total", "Trace spans dropped before export: the export queue was full or an export failed.", [])
     .labels();
@@ -199,6 +202,9 @@ export function createGatewayMetrics(opts: { config: Config; version: string }):
       const t = toolL.of(tool);
       mcpCalls.labels(s, t, isError ? "error" : "ok").inc();
       mcpDuration.labels(s, t).observe(ms / 1000);
+    },
+    storeError(backend) {
+      storeErrors.labels(backend).inc();
     },
     spansDropped(n) {
       spansDropped.inc(n);

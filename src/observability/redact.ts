@@ -89,7 +89,8 @@ export function collectSecrets(config: Config, env: Record<string, string | unde
   walk(config.server, false, 0);
   walk(config.providers, false, 0);
   // A PostgreSQL store URL's password (logs show the URL without it, but an error message might quote it).
-  const storePass = /^[a-z][a-z0-9+.-]*:\/\/[^:/?#@]*:([^@/?#]+)@/i.exec(config.store?.url ?? "")?.[1];
+  for (const url of [config.store?.url, config.store?.redis_url]) {
+  const storePass = /^[a-z][a-z0-9+.-]*:\/\/[^:/?#@]*:([^@/?#]+)@/i.exec(url ?? "")?.[1];
   if (storePass) {
     exact.push(storePass);
     try {
@@ -97,6 +98,7 @@ export function collectSecrets(config: Config, env: Record<string, string | unde
     } catch {
       // not percent-encoded after all
     }
+  }
   }
   const heuristic: string[] = [];
   for (const s of Object.values(config.mcp.servers)) {

@@ -101,7 +101,7 @@ describe("GatewayAuth", () => {
 
   test("admit and checkModel: 429 with retry-after, 403 naming the label only", () => {
     const caller = auth.identify(req("/", { authorization: "Bearer team-key" }))!;
-    for (let i = 0; i < 5; i++) auth.admit(caller)();
+    for (let i = 0; i < 5; i++) (auth.admit(caller) as () => void)();
     let err: AlloyError | undefined;
     try {
       auth.admit(caller);

@@ -59,6 +59,11 @@ describe("modules loaded at startup", () => {
     expect(inputs.filter((p) => p.includes("src/store/"))).toEqual([]);
   });
 
+  test("leave out the Redis-backed limits (loaded only when [store] redis_url is set)", () => {
+    expect(inputs.filter((p) => p.endsWith("src/governance/redis.ts"))).toEqual([]);
+    expect(code).not.toContain("EVALSHA");
+  });
+
   test("leave out node:crypto", () => {
     const builtins = new Set([...code.matchAll(/(?:from\s*|require\(\s*|import\(\s*)["']((?:node:)?[a-z_]+)["']/g)].map((m) => m[1]!.replace(/^node:/, "")));
     expect(builtins.has("fs")).toBe(true); // the log sink's writeSync: proof the scan sees builtins at all
