@@ -54,6 +54,8 @@ export interface ErrorInit {
   retryAfterMs?: number;
   /** The provider's own name for the failure (e.g. overloaded_error, ThrottlingException), for logs. */
   upstreamType?: string;
+  /** Governance moves straight on to the next target (a provider past its own rate): no retry on this one. */
+  skipTarget?: boolean;
   cause?: unknown;
 }
 
@@ -65,6 +67,7 @@ export class AlloyError extends Error {
   readonly param: string | null;
   retryAfterMs: number | undefined;
   readonly upstreamType: string | undefined;
+  readonly skipTarget: boolean;
   /** Set once a byte of the answer reached the client: nothing may be retried or failed over after that. */
   afterFirstChunk = false;
 
@@ -78,6 +81,7 @@ export class AlloyError extends Error {
     this.param = init.param ?? null;
     this.retryAfterMs = init.retryAfterMs;
     this.upstreamType = init.upstreamType;
+    this.skipTarget = init.skipTarget === true;
   }
 
   /** The message as a client may see it: secrets and internal addresses scrubbed (see setMessageScrubber). */

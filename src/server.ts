@@ -154,7 +154,9 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
   const pricing = new Pricing(config.pricing, config.providers, (provider, model) =>
     log.warn(`no price for ${provider}/${model}: its requests cost 0 (add [pricing."${provider}/${model}"])`, { provider, upstreamModel: model }),
   );
-  const accounting = new Accounting(pricing, shared ?? new KeyLimits(), budgets, store.spend);
+  const accounting = new Accounting(pricing, shared ?? new KeyLimits(), budgets, store.spend, (p) => gateway.upstreams.get(p)?.rate);
+  // Providers' own rpm/tpm are counted where keys' are (in Redis when replicas share limits).
+  gateway.dispatcher.rates = accounting.limits;
   const auth = new GatewayAuth(config.server, { virtual: virtualKeys, limits: accounting.limits, budgets });
   // /mcp's tool calls count in the same per-key limits as every other request.
   const mcpGateway = mcp

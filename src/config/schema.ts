@@ -71,6 +71,10 @@ export const CommonProviderKeys = {
   base_url: T.Optional(T.String()),
   timeout_secs: T.Number({ exclusiveMinimum: 0, default: 60 }),
   max_concurrent: PosInt(64),
+  /** The upstream's own request and token limits per minute (an org limit the whole fleet shares; shared in Redis
+   * when store.redis_url is set). Past them the target is skipped like a busy one. */
+  rpm: T.Optional(T.Integer({ minimum: 1 })),
+  tpm: T.Optional(T.Integer({ minimum: 1 })),
   default_model: T.Optional(T.String()),
   models: T.Optional(StrList),
 };

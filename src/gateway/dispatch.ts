@@ -4,6 +4,7 @@
 // function, so chat, a provider's native operations and embeddings share one governance without knowing wire formats.
 // An alias with `hedge_after_ms` may run one hedge: the next target beside a slow first attempt, first answer wins.
 import type { GovernanceConfig } from "../config/schema.ts";
+import type { Admission, KeyRule } from "../governance/keylimits.ts";
 import { AlloyError, asAlloyError } from "../errors.ts";
 import { retryDelay, sleep } from "../governance/backoff.ts";
 import type { Balancer, Deployment } from "../governance/balance.ts";
@@ -32,6 +33,13 @@ export interface Upstream {
   provider: Provider;
   limiter: Limiter;
   timeoutMs: number;
+  /** The provider's own rpm/tpm (`[providers.X] rpm`, `tpm`), counted like a key's; absent when it has none. */
+  rate?: KeyRule;
+}
+
+/** Counts provider rates (the key counters: in this process, or shared in Redis). */
+export interface RateCounters {
+  admit(rule: KeyRule): Admission | Promise<Admission>;
 }
 
 /** A stream that already produced its first item; iterate it to the end (or return() it) to free the slot. */
@@ -90,6 +98,9 @@ function unwrap<T>(r: Settled<T>): T {
 }
 
 export class Dispatcher {
+  /** Where provider rpm/tpm are counted; set at startup once the key counters exist (see server.ts). */
+  rates: RateCounters | undefined;
+
   constructor(
     private readonly upstreams: Map<string, Upstream>,
     private readonly gov: GovernanceConfig,
@@ -132,6 +143,7 @@ export class Dispatcher {
         info.upstreamModel = dep.model;
         let e: AlloyError;
         try {
+          if (up.rate && this.rates) await this.admitRate(up, up.rate, this.rates);
           await this.acquire(up, ctx);
           const first = this.launch(up, dep, deps, fastest, ctx, call, false);
           // One hedge per request: once one has started (or was skipped), later attempts run alone.
@@ -142,6 +154,11 @@ export class Dispatcher {
         }
         // Our own deadline or the client leaving ends everything; so does any failure that is not worth repeating.
         if (ctx.ended) throw e;
+        // A provider past its own rpm/tpm is skipped like a busy one: the next target, if the route has one.
+        if (e.skipTarget) {
+          lastError = e;
+          break;
+        }
         if (!e.retryable) throw e;
         lastError = e;
         avoid = dep;
@@ -216,6 +233,19 @@ export class Dispatcher {
     const step = steps[s + 1];
     if (!step) return undefined;
     return { dep: this.balancer.pick(step.deployments, undefined, fastest), pool: step.deployments };
+  }
+
+  /** One request under the provider's own rpm/tpm, or a refusal that moves on to the next target. */
+  private async admitRate(up: Upstream, rule: KeyRule, rates: RateCounters): Promise<void> {
+    const a = await rates.admit(rule);
+    if (a.ok) {
+      a.release(); // a provider's rate has no concurrency part: nothing is held
+      return;
+    }
+    throw new AlloyError("rate_limit", `provider '${up.provider.name}' is at its ${a.limit} limit (providers.${up.provider.name}.${a.limit})`, {
+      retryAfterMs: a.retryAfterMs,
+      skipTarget: true,
+    });
   }
 
   /** Queue for a slot of the provider (bounded by the deadline). */

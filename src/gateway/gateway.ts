@@ -27,7 +27,8 @@ export function createGateway(config: Config, observer?: DispatchObserver): Gate
   const upstreams = new Map<string, Upstream>();
   for (const [name, provider] of providers) {
     const cfg = config.providers[name]!;
-    upstreams.set(name, { provider, limiter: new Limiter(cfg.max_concurrent), timeoutMs: cfg.timeout_secs * 1000 });
+    const rate = cfg.rpm || cfg.tpm ? { label: `provider:${name}`, id: `provider:${name}`, rpm: cfg.rpm, tpm: cfg.tpm } : undefined;
+    upstreams.set(name, { provider, limiter: new Limiter(cfg.max_concurrent), timeoutMs: cfg.timeout_secs * 1000, ...(rate ? { rate } : {}) });
   }
   const balancer = new Balancer({
     failures: config.governance.breaker_failures,

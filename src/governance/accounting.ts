@@ -20,6 +20,8 @@ export class Accounting {
     readonly limits: KeyCounters,
     readonly budgets: BudgetLedger,
     private readonly spend?: SpendSink,
+    /** A provider's own rpm/tpm rule (`[providers.X] tpm`): its tokens count there too. */
+    private readonly providerRate: (provider: string) => KeyRule | undefined = () => undefined,
   ) {}
 
   /** The request's cost from what the record says now (provider, upstream model, usage); sets rec.costUsd. */
@@ -41,6 +43,8 @@ export class Accounting {
       this.limits.addTokens(caller, input + output);
       this.budgets.add(caller, usd);
     }
+    const rate = this.providerRate(rec.provider);
+    if (rate?.tpm) this.limits.addTokens(rate, input + output);
     this.spend?.add({
       keyId: caller ? keyId(caller) : ANONYMOUS,
       provider: rec.provider,

@@ -39,7 +39,7 @@ if (missing && onCI) {
   });
 } else if (missing) {
   console.warn(`replicas: SKIPPED, ${missing} to run these tests`);
-  test.skip(`replica tests (skipped: ${missing})`, () => {});
+  test.skipIf(true)(`replica tests (skipped: ${missing})`, () => {});
 } else {
   let pg: PgCluster;
   let redis: RedisServer;
