@@ -174,16 +174,25 @@ export function createApp(deps: AppDeps) {
       const facts = c as unknown as RequestFacts;
       const request = c.request;
       const id = requestIdOf(request);
+      const settle = (r: Exclude<ReturnType<typeof auth.check>, { lookup: unknown }>): Response | undefined => {
+        if ("denied" in r) {
+          deps.observer.end({ ...simpleRecord(id, request.method, UNAUTHORIZED, r.denied.status, 0), error: "auth" }, request);
+          return r.denied;
+        }
+        facts.requestId = id;
+        facts.caller = r.caller;
+        return undefined;
+      };
       const r = auth.check(request, id);
-      // A key this replica has not seen: the store has been asked; the request goes through the app again, and this
-      // time the guard decides from memory.
-      if ("lookup" in r) return r.lookup.then(() => app.handle(request));
-      if ("denied" in r) {
-        deps.observer.end({ ...simpleRecord(id, c.request.method, UNAUTHORIZED, r.denied.status, 0), error: "auth" }, c.request);
-        return r.denied;
-      }
-      facts.requestId = id;
-      facts.caller = r.caller;
+      // A key this replica has not seen: the store is being asked. Elysia waits for the hook, then the guard decides
+      // from memory and the request goes on as any other (same context, same server handle).
+      if ("lookup" in r)
+        return r.lookup.then(() => {
+          const again = auth.check(request, id);
+          // A request is looked up once (auth remembers it): a second lookup would be a bug, and fails closed.
+          return settle("lookup" in again ? { denied: errorResponse(new AlloyError("auth", "Invalid API key"), id) } : again);
+        });
+      return settle(r);
     });
   return app
     .derive({ as: "global" }, deriveFacts as unknown as (c: { request: Request }) => RequestFacts)
