@@ -9,7 +9,7 @@ import type { EmbeddingsRequest, EmbeddingsResponse, RelayedEmbeddings } from ".
 import { RESPONSES_TERMINAL, type CallOptions, type ChatRelay, type NativeResponses, type Piece, type Provider, type ProviderModule, type Reply } from "./provider.ts";
 import { scanChunk, type RelayEvent } from "./openai/scan.ts";
 import { sseFrames, type SseFrame } from "./sse.ts";
-import { DEFAULT_LIMITS, parseOpenAIError, post, readJson, readOk, streamBody, type UpstreamLimits } from "./upstream.ts";
+import { DEFAULT_LIMITS, parseJson, parseOpenAIError, post, readJson, readOk, streamBody, type UpstreamLimits } from "./upstream.ts";
 import { SCAN_ABOVE, scanChat, scanEmbeddings, type RelayedChat } from "./openai/scan.ts";
 
 export interface OpenAIConfig extends ProviderConfig {
@@ -113,12 +113,7 @@ export class OpenAIProvider implements Provider, ChatRelay, NativeResponses {
       const found = scanChat(text);
       if (found) return { raw: text, ...found };
     }
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      throw new AlloyError("server", `${this.name} returned a body that is not JSON`);
-    }
+    const json = parseJson(text, this.name);
     if (!isChatResponse(json)) throw new AlloyError("server", `${this.name} returned an unexpected body`);
     const finish = json.choices[0]?.finish_reason;
     return { raw: text, ...(json.usage ? { usage: json.usage } : {}), ...(finish ? { finish } : {}), model: json.model };
@@ -142,12 +137,7 @@ export class OpenAIProvider implements Provider, ChatRelay, NativeResponses {
     // Anything that does not look like OpenAI's list is parsed and checked in full.
     const found = scanEmbeddings(text);
     if (found) return { raw: text, ...found };
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      throw new AlloyError("server", `${this.name} returned a body that is not JSON`);
-    }
+    const json = parseJson(text, this.name);
     if (!Array.isArray((json as { data?: unknown } | null)?.data)) throw new AlloyError("server", `${this.name} returned an unexpected embeddings body`);
     return { value: json as EmbeddingsResponse, raw: text };
   }

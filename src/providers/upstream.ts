@@ -151,8 +151,13 @@ export async function readJson(
   parseError: (json: any) => ParsedError | undefined,
 ): Promise<{ json: unknown; text: string }> {
   const text = await readOk(res, provider, max, signal, parseError);
+  return { json: parseJson(text, provider), text };
+}
+
+/** An upstream's answer text as JSON; text that is not JSON is the upstream's fault. */
+export function parseJson(text: string, provider: string): unknown {
   try {
-    return { json: JSON.parse(text), text };
+    return JSON.parse(text);
   } catch {
     throw new AlloyError("server", `${provider} returned a body that is not JSON`);
   }
