@@ -100,6 +100,8 @@ export function eventsToSse<T, S>(first: T, rest: AsyncIterator<T>, encoder: Ite
         controller.close();
         finish();
       } catch (e) {
+        // Whatever failed (the upstream, or our own encoding), the upstream side is let go: its slot and socket.
+        void Promise.resolve(rest.return?.()).catch(() => {});
         if (finished) return;
         const err = asAlloyError(e);
         end.error = err;
