@@ -135,15 +135,18 @@ export class VirtualKeys implements KeyLookup {
   async put(r: KeyRecord): Promise<void> {
     const old = this.digestOf.get(r.id);
     const before = old === undefined ? undefined : this.byDigest.get(old);
-    if (old !== undefined) this.byDigest.delete(old);
     if (r.revokedAt !== null) {
+      if (old !== undefined) this.byDigest.delete(old);
       this.digestOf.delete(r.id);
       return;
     }
     this.unknown.delete(r.digest);
     this.seen = true;
     const rule = ruleOf(r);
+    // The spend is read before the swap, and the swap is one step: the key is never missing from memory meanwhile,
+    // and when the read fails (the database away) the key as it was stays served.
     if (rule.budgetUsd !== undefined && (before?.budgetUsd === undefined || before.budgetPeriod !== rule.budgetPeriod)) await this.seed(rule);
+    if (old !== undefined && old !== r.digest) this.byDigest.delete(old);
     this.byDigest.set(r.digest, rule);
     this.digestOf.set(r.id, r.digest);
   }
