@@ -252,17 +252,31 @@ export class SharedCounters implements KeyCounters, BudgetLedger {
     const args = [String(rule.rpm ?? 0), String(rule.tpm ?? 0), String(rule.maxConcurrent ?? 0), rule.budgetUsd === undefined ? "" : String(rule.budgetUsd), member, String(leaseMs)];
     let r: number[];
     try {
-      r = await withTimeout(this.redis.send("EVALSHA", [this.admitSha!, "5", ...keys, ...args]), COMMAND_TIMEOUT_MS);
+      try {
+        r = await withTimeout(this.redis.send("EVALSHA", [this.admitSha!, "5", ...keys, ...args]), COMMAND_TIMEOUT_MS);
+      } catch (e) {
+        // A Redis restarted since the scripts were loaded has forgotten them.
+        if (!String((e as Error)?.message).includes("NOSCRIPT")) throw e;
+        await this.loadScripts();
+        r = await withTimeout(this.redis.send("EVALSHA", [this.admitSha!, "5", ...keys, ...args]), COMMAND_TIMEOUT_MS);
+      }
     } catch (e) {
-      // A Redis restarted since the scripts were loaded has forgotten them.
-      if (!String((e as Error)?.message).includes("NOSCRIPT")) throw e;
-      await this.loadScripts();
-      r = await withTimeout(this.redis.send("EVALSHA", [this.admitSha!, "5", ...keys, ...args]), COMMAND_TIMEOUT_MS);
+      // Given up on (a timeout), the script may still run on Redis: take back what it would have added, or a lease
+      // and an rpm entry would hold the key's limits for the whole lease time. Best effort; the lease bounds it too.
+      this.redis.send("ZREM", [keys[3]!, member]).catch(() => {});
+      this.redis.send("ZREM", [keys[0]!, member]).catch(() => {});
+      throw e;
     }
     const [code, retryAfterMs, requests, tokens] = r.map(Number) as [number, number, number, number];
     if (code === 5) {
       if (!seedIfMissing) return { ok: false, limit: "budget", retryAfterMs: 0 };
-      await this.seedShared(rule, at);
+      try {
+        await this.seedShared(rule, at);
+      } catch (e) {
+        // The spend comes from the database: its failure is not Redis's, and must not mark Redis down.
+        if (e instanceof AlloyError) throw e;
+        throw new AlloyError("unavailable", "The key's spend could not be read from the store: try again shortly", { retryAfterMs: 1000, cause: e });
+      }
       return this.admitShared(rule, false);
     }
     this.remainingOf.set(id, { requests: requests < 0 ? undefined : requests, tokens: tokens < 0 ? undefined : tokens });
