@@ -14,7 +14,6 @@ import type { Piece, Provider, Reply } from "../providers/provider.ts";
 import type { RequestControl } from "./control.ts";
 import type { Route, Step } from "./route.ts";
 
-export type { DispatchInfo } from "./control.ts";
 /** The request a dispatch serves: its deadline, its end (client gone, timeout) and the attempt in flight. */
 export type DispatchContext = RequestControl;
 
@@ -197,7 +196,9 @@ export class Dispatcher {
     const info = ctx.info;
     const alias = route.alias ?? "";
     const up = this.upstreams.get(next.dep.provider)!;
-    if (!up.limiter.tryAcquire()) {
+    // A hedge is one more request to its provider: under the provider's own rpm/tpm like any, skipped when refused.
+    const rateOk = !up.rate || !this.rates || (await this.admitRate(up, up.rate, this.rates).then(() => true, () => false));
+    if (!rateOk || !up.limiter.tryAcquire()) {
       info.hedgeOutcome = "skipped";
       this.observer.hedge(alias, "skipped");
       ctx.trace?.event("alloy.hedge", { "alloy.outcome": "skipped", "alloy.provider": next.dep.provider });

@@ -12,8 +12,9 @@ import type { Reply } from "../providers/provider.ts";
 import { ROUTES } from "../routes.ts";
 import { ingressHandler, type IngressDeps } from "./ingress.ts";
 
+/** `skipTarget`: inside an attempt, a target without embeddings is passed over for the alias's next one. */
 const notServed = (model: string) =>
-  new AlloyError("bad_request", `The model '${model}' does not serve embeddings`, { param: "model", code: "model_not_supported" });
+  new AlloyError("bad_request", `The model '${model}' does not serve embeddings`, { param: "model", code: "model_not_supported", skipTarget: true });
 
 export function embeddingsHandler(deps: IngressDeps) {
   const { gateway } = deps;

@@ -208,7 +208,15 @@ export function countTokensHandler(deps: IngressDeps) {
       x.rec.model = req.model;
       const route = x.route(req.model);
       const raw = body as Record<string, unknown>;
-      // Anthropic's own count where the target has one; otherwise the documented estimate (see docs/api.md, Anthropic Messages).
+      // Anthropic's own count where the target has one; otherwise the documented estimate (see docs/api.md, Anthropic
+      // Messages). A route with no counting target is estimated here: no slot, no upstream attempt, nothing billed.
+      const counts = route.steps.some((s) =>
+        s.deployments.some((d) => {
+          const n = gateway.upstreams.get(d.provider)?.provider.nativeMessages;
+          return n?.countTokens !== undefined && (n.supports?.(d.model) ?? true);
+        }),
+      );
+      if (!counts) return x.json(JSON.stringify({ input_tokens: estimateTokens(req as MessagesRequest) }));
       const counted = await gateway.dispatcher.run<Reply<unknown> | undefined>(route, x.ctrl, async (t) => {
         const count = nativeFor(t)?.countTokens;
         return count ? count.call(t.provider.nativeMessages, raw, nativeOptions(x, t)) : undefined;
