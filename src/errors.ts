@@ -143,6 +143,10 @@ export function upstreamError(status: number, message: string, init: ErrorInit =
  */
 export function asAlloyError(e: unknown): AlloyError {
   if (e instanceof AlloyError) return e;
+  // A backing service that failed (the store's StoreError says so): 503 for the client, who may retry; the message
+  // names no service, the cause keeps it for the log.
+  if (e instanceof Error && (e as { unavailable?: unknown }).unavailable === true)
+    return new AlloyError("unavailable", "A service Alloy depends on is unavailable right now: try again shortly", { retryAfterMs: 1000, cause: e });
   if (e instanceof Error && (e.name === "AbortError" || e.name === "TimeoutError")) {
     return e.name === "TimeoutError"
       ? new AlloyError("timeout", "upstream request timed out")

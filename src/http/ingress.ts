@@ -3,7 +3,7 @@
 // error shape. A route supplies `run` (decode, dispatch, encode) and the dialect's error encoder; nothing else.
 import type { Server } from "bun";
 import { AlloyError, asAlloyError } from "../errors.ts";
-import type { ErrorReply, SseEvent, StreamEncoder } from "../dialects/dialect.ts";
+import type { ErrorReply, StreamEncoder } from "../dialects/dialect.ts";
 import type { Gateway } from "../gateway/gateway.ts";
 import { RequestControl } from "../gateway/control.ts";
 import type { Opened, OpenStream } from "../gateway/dispatch.ts";
@@ -90,7 +90,8 @@ export function ingressHandler({ gateway, observer, auth, tracing, accounting }:
       rec.durationMs = performance.now() - start;
       if (err) {
         rec.error = err.kind;
-        rec.errorMessage = err.message;
+        // The log may say what the client is not told: which service failed (the line is redacted like every line).
+        rec.errorMessage = err.kind === "unavailable" && err.cause instanceof Error ? `${err.message} (${err.cause.message})` : err.message;
         if (err.kind === "internal") rec.errorStack = err.cause instanceof Error ? err.cause.stack : String(err.cause);
       }
       accounting?.finish(caller, rec);
@@ -180,4 +181,3 @@ export function ingressHandler({ gateway, observer, auth, tracing, accounting }:
   };
 }
 
-export type { SseEvent };

@@ -56,3 +56,16 @@ describe("dispatch on an internal fault", () => {
     expect(calls).toEqual(["a"]);
   });
 });
+
+describe("a backing service that fails on a request's path", () => {
+  test("a StoreError is a 503 that names no service, with the store's message kept as the cause", async () => {
+    const { StoreError } = await import("../../src/store/error.ts");
+    const cause = new StoreError("store postgres://alloy@db.internal:5432/alloy: connection refused");
+    const e = asAlloyError(cause);
+    expect(e.kind).toBe("unavailable");
+    expect(e.status).toBe(503);
+    expect(e.retryAfterMs).toBe(1000);
+    expect(e.message).not.toContain("db.internal");
+    expect(e.cause).toBe(cause);
+  });
+});
