@@ -24,7 +24,6 @@ import { AlloyError, setMessageScrubber } from "./errors.ts";
 import type { Store } from "./store/store.ts";
 
 /** The Redis URL without its password (the redis module itself is loaded only when one is set). */
-const redactRedisUrlForLog = (url: string) => url.replace(/\/\/[^@/]*@/, (m) => (m.includes(":") ? `//${m.slice(2).split(":")[0]}:***@` : m));
 
 export const VERSION = "0.1.0";
 
@@ -120,8 +119,10 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
   }
   // Many replicas: key limits and budgets in Redis (loaded only when configured), else in this process.
   let shared: SharedCounters | undefined;
+  let redisName: string | undefined; // the Redis URL as the startup line shows it (no password)
   if (config.store.redis_url) {
-    const { SharedCounters: Shared } = await import("./governance/redis.ts");
+    const { SharedCounters: Shared, redactRedisUrl } = await import("./governance/redis.ts");
+    redisName = redactRedisUrl(config.store.redis_url);
     const { periodStart } = await import("./store/store.ts");
     const s = store;
     shared = new Shared({
@@ -210,7 +211,7 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
     aliases: Object.keys(config.models),
     mcpServers: Object.keys(config.mcp.servers),
     store: store.name,
-    ...(config.store.redis_url ? { redis: redactRedisUrlForLog(config.store.redis_url) } : {}),
+    ...(redisName ? { redis: redisName } : {}),
     metrics: config.metrics,
     admin: config.server.admin_key !== undefined,
   });

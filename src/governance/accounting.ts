@@ -36,7 +36,8 @@ export class Accounting {
   finish(caller: KeyRule | undefined, rec: AccessRecord): void {
     // A failure costs nothing, unless its usage is known (a stream cut after the upstream reported it): that was spent.
     if (!rec.provider || (rec.status >= 400 && !rec.usage)) return;
-    const usd = rec.usage ? this.price(rec) : (rec.costUsd = 0);
+    // Priced already when its header went out (non-streamed answers): the usage has not changed since.
+    const usd = rec.costUsd !== undefined ? rec.costUsd : rec.usage ? this.price(rec) : (rec.costUsd = 0);
     const input = rec.usage?.prompt_tokens ?? 0;
     const output = rec.usage?.completion_tokens ?? 0;
     if (caller) {

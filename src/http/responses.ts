@@ -117,17 +117,19 @@ export function responsesHandler(deps: IngressDeps) {
         out = stream
           ? { native: false, open: await mcpStream(plan, mcpDeps, route, x.ctrl) }
           : { native: false, reply: { value: await mcpChat(plan, mcpDeps, route, x.ctrl) } };
-      } else
+      } else {
+        let body: Record<string, unknown> | undefined; // the native body, built once for every native attempt
         out = await gateway.dispatcher.run<Outcome>(route, x.ctrl, async (target, keepSlot) => {
           const native = target.provider.nativeResponses;
           if (native) {
-            const b = nativeBody(raw, prior);
+            const b = (body ??= nativeBody(raw, prior));
             return stream ? { native: true, open: await opened(native.responsesStream(b, target), target, keepSlot) } : { native: true, reply: await native.responses(b, target) };
           }
           return stream
             ? { native: false, open: await opened(target.provider.chatStream(t.chat, target), target, keepSlot) }
             : { native: false, reply: await target.provider.chat(t.chat, target) };
         });
+      }
       if (out.native) dropped = false;
       if (dropped && log?.enabled("debug"))
         log.debug("responses: built-in tools left out for a Chat Completions target", { requestId: x.requestId, provider: x.rec.provider, tools: t.dropped });

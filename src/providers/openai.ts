@@ -63,7 +63,7 @@ export class OpenAIProvider implements Provider, ChatRelay, NativeResponses {
 
   /** Native Responses call: the body as given (model replaced), the answer's bytes back unchanged. */
   async responses(body: Record<string, unknown>, o: CallOptions): Promise<Reply<unknown>> {
-    const res = await post(this.name, this.responsesUrl, { ...this.headers, "x-request-id": o.requestId }, JSON.stringify({ ...body, model: o.model, stream: undefined }), o.signal);
+    const res = await post(this.name, this.responsesUrl, { ...this.headers, "x-request-id": o.requestId, ...o.headers }, JSON.stringify({ ...body, model: o.model, stream: undefined }), o.signal);
     const { json, text } = await readJson(res, this.name, this.limits.maxResponseSize, o.signal, parseOpenAIError);
     if (!json || typeof json !== "object" || typeof (json as { id?: unknown }).id !== "string")
       throw new AlloyError("server", `${this.name} returned an unexpected body`);
@@ -72,7 +72,7 @@ export class OpenAIProvider implements Provider, ChatRelay, NativeResponses {
 
   /** Native Responses stream: the upstream's events as they come, ending with a terminal event or an error. */
   async *responsesStream(body: Record<string, unknown>, o: CallOptions): AsyncGenerator<SseFrame> {
-    const headers = { ...this.headers, accept: "text/event-stream", "x-request-id": o.requestId };
+    const headers = { ...this.headers, accept: "text/event-stream", "x-request-id": o.requestId, ...o.headers };
     const res = await post(this.name, this.responsesUrl, headers, JSON.stringify({ ...body, model: o.model, stream: true }), o.signal);
     const events = await streamBody(res, this.name, parseOpenAIError);
     let ended = false;
@@ -96,8 +96,7 @@ export class OpenAIProvider implements Provider, ChatRelay, NativeResponses {
         if (ended) break;
       }
     } catch (e) {
-      if (o.signal.aborted) throw o.signal.reason;
-      throw e;
+      throw streamFailure(e, o.signal);
     }
     if (!ended) throw new AlloyError("server", `${this.name} stream ended before response.completed (the answer was cut short)`);
   }

@@ -134,18 +134,6 @@ function decodeHeaders(b: Uint8Array, view: DataView, start: number, end: number
   return headers;
 }
 
-/**
- * One complete frame (exactly its bytes). `copy`: the payload and binary headers are copied out, for frames that sit
- * in a buffer that will be reused; otherwise they are views into `frame`.
- */
-export function decodeMessage(frame: Uint8Array, maxPayload = DEFAULT_MAX_PAYLOAD, copy = false): EventMessage {
-  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
-  if (frame.length < OVERHEAD) malformed(`${frame.length} bytes is shorter than a frame can be`);
-  const total = checkPrelude(frame, view, 0, maxPayload);
-  if (total !== frame.length) malformed(`the prelude says ${total} bytes, the frame has ${frame.length}`);
-  return decodeChecked(frame, view, 0, total, copy);
-}
-
 /** The frame at [off, off + total) of `b`, its prelude already checked. */
 function decodeChecked(b: Uint8Array, view: DataView, off: number, total: number, copy: boolean): EventMessage {
   const end = off + total;
