@@ -216,8 +216,11 @@ export class Responses {
 
   /** Write what is queued, in batches of RESPONSE_BATCH; called under the store's write lock. */
   async flush(): Promise<void> {
-    while (this.pending.size > 0) {
-      const batch = [...this.pending.values()].slice(0, RESPONSE_BATCH);
+    // What is queued now, taken once: records put while this flush runs wait for the next one, so a steady stream of
+    // puts cannot keep the write lock held (and the queue is copied once, not once per batch).
+    const queued = [...this.pending.values()];
+    for (let i = 0; i < queued.length; i += RESPONSE_BATCH) {
+      const batch = queued.slice(i, i + RESPONSE_BATCH);
       await this.db.tx((tx) => this.write(tx, batch));
       // Only what was written leaves the queue: a record put again meanwhile stays for the next batch.
       for (const p of batch) if (this.pending.get(p.row.id) === p) this.pending.delete(p.row.id);
