@@ -188,7 +188,8 @@ export class GatewayAuth {
     for (const value of presented) {
       const d = sha256(value);
       for (const k of this.keys) if (digestsEqual(d, k.digest) && !found) found = k.rule;
-      if (!found && this.virtual && this.virtual.size > 0) found = this.virtual.find(Bun.SHA256.hash(value, "hex"));
+      // The same digest, as the store keeps it (hex): the value is hashed once.
+      if (!found && this.virtual && this.virtual.size > 0) found = this.virtual.find(Buffer.from(d.buffer, d.byteOffset, d.byteLength).toString("hex"));
     }
     return found;
   }
