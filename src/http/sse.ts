@@ -7,7 +7,6 @@ import type { SseEvent, StreamEncoder } from "../dialects/dialect.ts";
 import type { Usage } from "../openai/schema.ts";
 import type { Piece } from "../providers/provider.ts";
 
-const enc = new TextEncoder();
 
 export const SSE_HEADERS = {
   "content-type": "text/event-stream; charset=utf-8",
@@ -53,14 +52,20 @@ export interface SseOptions<T> {
   onFirstByte?(): void;
 }
 
-function write(events: SseEvent[]): Uint8Array | undefined {
+/** The events as SSE text; a direct stream's controller encodes strings natively (no TextEncoder pass of ours). */
+function write(events: SseEvent[]): string | undefined {
   if (events.length === 0) return undefined;
+  if (events.length === 1) {
+    const e = events[0]!;
+    const data = `data: ${e.raw ?? JSON.stringify(e.data)}\n\n`;
+    return e.event === undefined ? data : `event: ${e.event}\n${data}`;
+  }
   let text = "";
   for (const e of events) {
     if (e.event !== undefined) text += `event: ${e.event}\n`;
     text += `data: ${e.raw ?? JSON.stringify(e.data)}\n\n`;
   }
-  return enc.encode(text);
+  return text;
 }
 
 /**
@@ -127,7 +132,7 @@ export function eventsToSse<T, S>(first: T, rest: AsyncIterator<T>, encoder: Ite
 
 /** What Bun hands a direct stream's pull: write to the socket, flush (awaiting a slow client), close. */
 interface DirectController {
-  write(chunk: Uint8Array): number | Promise<number>;
+  write(chunk: string | Uint8Array): number | Promise<number>;
   flush(): number | Promise<number> | void;
   close(): void;
 }

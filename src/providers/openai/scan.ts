@@ -20,14 +20,19 @@ const SKIP: Scan = { kind: "skip" };
 const PARSE: Scan = { kind: "parse" };
 
 export function scanChunk(data: string): Scan {
-  // Compact JSON only: a space after a colon or comma between fields means another serialiser, so no guesses.
-  if (data.charCodeAt(0) !== 123 /* { */ || data.charCodeAt(1) !== 34 /* " */ || data.includes('": ') || data.includes('", "')) return PARSE;
-  // Usage and errors are read by parsing (usage once per stream); a chunk without choices needs a closer look too.
-  if (data.includes('"usage":{') || data.includes('"error":')) return PARSE;
-  if (data.includes('"choices":[]')) return SKIP;
-  // Choices that are objects are what a relay needs to vouch for; anything else is checked by the parser.
-  if (!data.includes('"choices":[{')) return PARSE;
-  const at = data.indexOf(FINISH);
+  if (data.charCodeAt(0) !== 123 /* { */ || data.charCodeAt(1) !== 34 /* " */ || data.startsWith('{"error"')) return PARSE;
+  // Compact JSON only: a space after the first key's colon means another serialiser's style (Python's json.dumps
+  // puts one after every separator), so no guesses. One look at the start, not a scan of the whole event.
+  const colon = data.indexOf('":', 2);
+  if (colon < 0 || data.charCodeAt(colon + 2) === 32) return PARSE;
+  // Choices that are objects are what a relay can vouch for; `[]` carries nothing unless it is the usage chunk; usage
+  // is read by parsing (once per stream); anything else is checked by the parser. A few passes over ~200 bytes.
+  const c = data.indexOf('"choices":[');
+  if (c < 0) return PARSE;
+  const first = data.charCodeAt(c + 11);
+  if (first === 93 /* ] */) return data.includes('"usage":{') ? PARSE : SKIP;
+  if (first !== 123 /* { */ || data.includes('"usage":{')) return PARSE;
+  const at = data.indexOf(FINISH, c);
   if (at < 0) return CHUNK;
   const from = at + FINISH.length;
   const to = data.indexOf('"', from);
