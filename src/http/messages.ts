@@ -4,6 +4,7 @@
 // a request from one path to the other; governance is the same for both. Native targets (Anthropic, Claude on
 // Bedrock) get the body without unsigned thinking blocks; an alias's mcp_servers run the tool loop on translated ones.
 import { ROUTES } from "../routes.ts";
+import { unixNow } from "../providers/kit.ts";
 import type { AlloyError } from "../errors.ts";
 import { estimateTokens } from "../dialects/anthropic/count.ts";
 import { toChatRequest, validateCountTokens, validateMessages } from "../dialects/anthropic/decode.ts";
@@ -75,7 +76,7 @@ export function messagesHandler(deps: IngressDeps) {
       const route = x.route(req.model);
       const stream = req.stream === true;
       const raw = body as Record<string, unknown>;
-      const created = Math.floor(Date.now() / 1000);
+      const created = unixNow();
       // Each path's request is built once, by the first attempt that needs it.
       let chat: ChatRequest | undefined;
       const chatRequest = () => (chat ??= { ...toChatRequest(req, { reasoning: true }), model: req.model });

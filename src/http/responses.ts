@@ -5,6 +5,7 @@
 // turns (`store`, default true) are Alloy's, so GET, input_items, DELETE and previous_response_id work whichever
 // provider answered.
 import { AlloyError, asAlloyError } from "../errors.ts";
+import { unixNow } from "../providers/kit.ts";
 import type { SseEvent, StreamEncoder } from "../dialects/dialect.ts";
 import { toChatRequest, validateResponses } from "../dialects/responses/decode.ts";
 import { responseShell, toResponse, type ResponseContext } from "../dialects/responses/encode.ts";
@@ -31,7 +32,6 @@ type Outcome =
   | { native: false; reply: Reply<ChatResponse> }
   | { native: false; open: OpenStream };
 
-const nowSecs = () => Math.floor(Date.now() / 1000);
 /** Unguessable and unique across replicas and restarts: ids are the only key to a stored response. */
 const newResponseId = () => `resp_${crypto.randomUUID().replace(/-/g, "")}`;
 
@@ -92,7 +92,7 @@ export function responsesHandler(deps: IngressDeps) {
       const id = newResponseId();
       const t = toChatRequest(req, prior, { responseId: id });
       observer.text?.(x.requestId, "prompt", t.chat.messages);
-      const ctx: ResponseContext = { requestId: x.requestId, model: req.model, created: nowSecs(), id, request: req, tools: t.toolNames };
+      const ctx: ResponseContext = { requestId: x.requestId, model: req.model, created: unixNow(), id, request: req, tools: t.toolNames };
       const keep = store !== undefined && req.store !== false;
       const save = (response: ResponseObject | Record<string, unknown>) => {
         if (!keep || typeof response.id !== "string") return;
@@ -145,7 +145,7 @@ export function responsesHandler(deps: IngressDeps) {
         observer.text?.(x.requestId, "completion", res.choices[0]?.message);
         x.rec.usage = res.usage;
         x.rec.finishReason = res.choices[0]?.finish_reason;
-        const response = toResponse(res, { ...ctx, completedAt: nowSecs() });
+        const response = toResponse(res, { ...ctx, completedAt: unixNow() });
         save(response);
         return x.json(JSON.stringify(response));
       }
@@ -168,7 +168,7 @@ function storingEncoder(first: SseEvent[], save: (r: ResponseObject) => void): S
   return {
     step: (s, chunk) => lead(responsesStream.step(s, chunk)),
     finish(s) {
-      s.ctx.completedAt = nowSecs();
+      s.ctx.completedAt = unixNow();
       const out = lead(responsesStream.finish(s));
       save(finalResponse(s));
       return out;
