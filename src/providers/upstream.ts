@@ -52,6 +52,8 @@ function tooLarge(provider: string, max: number): AlloyError {
  * The body as text, reading at most `max` bytes: past that (or when Content-Length already says so) reading stops,
  * the socket is released and the attempt fails. A 100 MB answer then costs 32 MiB at most, not 200 MB of RSS.
  */
+const utf8 = new TextDecoder();
+
 export async function readText(res: Response, max: number, provider: string, signal: AbortSignal, errorBody = false): Promise<string> {
   const declared = Number(res.headers.get("content-length"));
   if (!errorBody && declared > max) {
@@ -84,14 +86,7 @@ export async function readText(res: Response, max: number, provider: string, sig
   } finally {
     reader.cancel().catch(() => {});
   }
-  if (parts.length === 1) return new TextDecoder().decode(parts[0]);
-  const all = new Uint8Array(Math.min(size, max));
-  let off = 0;
-  for (const p of parts) {
-    all.set(p, off);
-    off += p.byteLength;
-  }
-  return new TextDecoder().decode(all);
+  return utf8.decode(parts.length === 1 ? parts[0] : Buffer.concat(parts, Math.min(size, max)));
 }
 
 export interface ParsedError {
