@@ -2,10 +2,13 @@
 // calls (Converse streams, InvokeModel, InvokeModelWithResponseStream) sent with our signer to the mock Bedrock, which
 // recomputes every signature with the SDK's SignatureV4. Limits (frame payload, whole answer) and cut streams.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { AlloyError } from "../../src/errors.ts";
 import type { ChatChunk, ChatRequest } from "../../src/openai/schema.ts";
 import { BedrockProvider } from "../../src/providers/bedrock.ts";
-import { createBedrockClient, loadBedrockSdk, resolveTarget } from "../../src/providers/bedrock/client.ts";
+import { createBedrockClient, loadBedrockSdk, resolveTarget, staticTarget } from "../../src/providers/bedrock/client.ts";
 import type { AwsCredentials } from "../../src/providers/bedrock/sigv4.ts";
 import { CredentialsCache, REFRESH_BEFORE_MS } from "../../src/providers/bedrock/transport.ts";
 import {
@@ -128,6 +131,47 @@ describe("endpoint and credentials from the SDK", () => {
     const over = { region: "us-east-1", endpoint: "https://vpce-1.bedrock-runtime.us-east-1.vpce.amazonaws.com:8443/proxy/" };
     const custom = await resolveTarget(createBedrockClient(sdk, over), over);
     expect(custom).toMatchObject({ baseUrl: "https://vpce-1.bedrock-runtime.us-east-1.vpce.amazonaws.com:8443/proxy", host: "vpce-1.bedrock-runtime.us-east-1.vpce.amazonaws.com:8443", basePath: "/proxy" });
+  });
+
+  test("static keys and an explicit endpoint resolve without the SDK, to exactly what the SDK's rules give", async () => {
+    const sdk = await loadBedrockSdk();
+    for (const endpoint of ["http://127.0.0.1:9000/base/", "https://vpce-1.bedrock-runtime.us-east-1.vpce.amazonaws.com:8443/proxy/", "https://bedrock-runtime.eu-west-1.amazonaws.com"]) {
+      const o = { region: "eu-west-1", endpoint, access_key_id: KEY, secret_access_key: SECRET, session_token: "tok" };
+      const viaSdk = await resolveTarget(createBedrockClient(sdk, o), o);
+      const fixed = staticTarget(o)!;
+      const { credentials: a, ...sdkRest } = viaSdk;
+      const { credentials: b, ...fixedRest } = fixed;
+      expect(fixedRest).toEqual(sdkRest);
+      expect(await a()).toEqual(expect.objectContaining(await b())); // the SDK adds its own $source marker
+    }
+    // Anything left to resolve goes to the SDK.
+    expect(staticTarget({ region: "eu-west-1", access_key_id: KEY, secret_access_key: SECRET })).toBeUndefined();
+    expect(staticTarget({ region: "eu-west-1", endpoint: "http://127.0.0.1:1" })).toBeUndefined();
+  });
+
+  test("a provider with static keys and an endpoint never loads the AWS SDK (a fresh process, signed calls verified by the mock)", async () => {
+    mock.script = () => jsonResponse({ ok: true });
+    const before = mock.calls.length;
+    const dir = mkdtempSync(join(tmpdir(), "alloy-bedrock-nosdk-"));
+    const script = join(dir, "probe.ts");
+    const src = join(import.meta.dir, "../../src/providers/bedrock.ts");
+    writeFileSync(
+      script,
+      `import { BedrockProvider } from ${JSON.stringify(src)};
+const p = new BedrockProvider("bedrock", { region: ${JSON.stringify(REGION)}, endpoint: ${JSON.stringify(mock.url)}, access_key_id: ${JSON.stringify(KEY)}, secret_access_key: ${JSON.stringify(SECRET)} }, {});
+const out = await p.invoke("m", "{}", { signal: new AbortController().signal });
+console.log(JSON.stringify({ body: out.body, sdk: Object.keys(require.cache).filter((k) => k.includes("@aws-sdk") || k.includes("@smithy")).length }));`,
+    );
+    try {
+      const child = Bun.spawn([process.execPath, script], { stdout: "pipe", stderr: "pipe" });
+      const [out, err, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+      expect(err).toBe("");
+      expect(code).toBe(0);
+      expect(JSON.parse(out)).toEqual({ body: '{"ok":true}', sdk: 0 });
+      expect(mock.calls.length).toBe(before + 1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("without static keys the SDK's default chain is used (here: the environment, with a session token)", async () => {

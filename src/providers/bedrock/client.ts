@@ -56,6 +56,26 @@ interface AuthScheme {
   signingName?: string;
 }
 
+/** Origin, host and base path of an endpoint URL, as resolveTarget reports them. */
+function endpointParts(endpoint: string) {
+  const url = new URL(endpoint);
+  const basePath = url.pathname.replace(/\/+$/, "");
+  return { baseUrl: `${url.origin}${basePath}`, origin: url.origin, host: url.host, basePath };
+}
+
+/**
+ * The target without the SDK, when the config leaves it nothing to resolve: static keys (no credential chain) and an
+ * explicit endpoint (which the SDK's rules return as given, with no auth-scheme overrides: signing region = the
+ * configured region, name "bedrock"; test/unit/bedrock-transport.test.ts compares the two). Loading the SDK for that
+ * costs ~18 MB of memory. Anything else (no endpoint: partitions, FIPS and dual-stack from env or ~/.aws/config;
+ * no keys: the default chain) goes through resolveTarget.
+ */
+export function staticTarget(o: BedrockClientOptions): ResolvedTarget | undefined {
+  if (!o.endpoint || !o.access_key_id || !o.secret_access_key) return undefined;
+  const creds: AwsCredentials = { accessKeyId: o.access_key_id, secretAccessKey: o.secret_access_key, ...(o.session_token ? { sessionToken: o.session_token } : {}) };
+  return { ...endpointParts(o.endpoint), signingRegion: o.region, signingName: "bedrock", credentials: () => Promise.resolve(creds) };
+}
+
 export async function resolveTarget(client: BedrockRuntimeClient, o: BedrockClientOptions): Promise<ResolvedTarget> {
   const c = client.config;
   const region = await c.region();
@@ -65,15 +85,10 @@ export async function resolveTarget(client: BedrockRuntimeClient, o: BedrockClie
     UseDualStack: await c.useDualstackEndpoint(),
     ...(o.endpoint ? { Endpoint: o.endpoint } : {}),
   });
-  const url = new URL(endpoint.url.toString());
   const schemes = (endpoint.properties?.authSchemes ?? []) as AuthScheme[];
   const sigv4 = schemes.find((s) => s.name === "sigv4");
-  const basePath = url.pathname.replace(/\/+$/, "");
   return {
-    baseUrl: `${url.origin}${basePath}`,
-    origin: url.origin,
-    host: url.host,
-    basePath,
+    ...endpointParts(endpoint.url.toString()),
     signingRegion: sigv4?.signingRegion ?? region,
     signingName: sigv4?.signingName ?? "bedrock",
     credentials: () => c.credentials() as Promise<AwsCredentials>,

@@ -2,7 +2,7 @@
 // once (client.ts), and each call is our own SigV4 (sigv4.ts) + plain fetch + our own event-stream decoder
 // (eventstream.ts). On a 2-core box that is ~15 µs of signing instead of ~300 µs of middleware per call.
 import { AlloyError, asAlloyError } from "../../errors.ts";
-import { createBedrockClient, loadBedrockSdk, resolveTarget, type BedrockClientOptions, type ResolvedTarget } from "./client.ts";
+import { createBedrockClient, loadBedrockSdk, resolveTarget, staticTarget, type BedrockClientOptions, type ResolvedTarget } from "./client.ts";
 import { bedrockException, fromErrorResponse, fromSdkError } from "./errors.ts";
 import { DEFAULT_MAX_PAYLOAD, EventStreamDecoder, EventStreamError, type EventMessage } from "./eventstream.ts";
 import { escapeUri, sign, type AwsCredentials } from "./sigv4.ts";
@@ -118,9 +118,11 @@ export class BedrockTransport {
     this.maxFramePayload = cfg.maxFramePayload ?? DEFAULT_MAX_PAYLOAD;
   }
 
-  /** The SDK is loaded and asked for region, endpoint and credential chain on the first call, once. */
+  /** The SDK is loaded and asked for region, endpoint and credential chain on the first call, once (unless the config leaves nothing to ask). */
   private start(): Promise<Ready> {
     return (this.starting ??= (async () => {
+      const fixed = staticTarget(this.cfg);
+      if (fixed) return (this.ready = { target: fixed, creds: new CredentialsCache(fixed.credentials), destroy: () => {} });
       const client = createBedrockClient(await loadBedrockSdk(), this.cfg);
       const target = await resolveTarget(client, this.cfg);
       return (this.ready = { target, creds: new CredentialsCache(target.credentials), destroy: () => client.destroy() });
