@@ -3,6 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { Budgets, periodEnd } from "../../src/governance/budgets.ts";
 import { KeyLimits } from "../../src/governance/keylimits.ts";
 import { PRICES } from "../../src/pricing/prices.ts";
+import { periodStart, utcDay } from "../../src/store/spend.ts";
 import { costOf, lookup, Pricing } from "../../src/pricing/pricing.ts";
 import type { ProviderConfig } from "../../src/config/schema.ts";
 
@@ -125,5 +126,17 @@ describe("remaining requests", () => {
     expect(limits.remaining(rule).requests).toBe(3);
     c.t += 60_000;
     expect(limits.remaining(rule).requests).toBe(5);
+  });
+});
+
+describe("spend days", () => {
+  test("utcDay turns over at UTC midnight, both ways, and before 1970", () => {
+    const midnight = Date.UTC(2026, 11, 2);
+    expect(utcDay(midnight - 1)).toBe("2026-12-01");
+    expect(utcDay(midnight)).toBe("2026-12-02");
+    expect(utcDay(midnight - 1)).toBe("2026-12-01"); // an older timestamp after a newer one (a replayed entry)
+    expect(utcDay(Date.UTC(1969, 11, 31, 12))).toBe("1969-12-31");
+    expect(periodStart("weekly", Date.UTC(2026, 11, 6, 23))).toBe("2026-11-30"); // a Sunday: the week began Monday
+    expect(periodStart("monthly", midnight)).toBe("2026-12-01");
   });
 });
