@@ -1,7 +1,7 @@
 // One request's lifetime as the dispatcher sees it: it ends when the client leaves or its deadline passes, and that
 // end reaches the upstream attempt in flight. A Watchdog calls `check` each tick to enforce the request deadline, the
-// attempt timeout and the client probe, so the hot path creates no timer, no listener and, unless something has to
-// wait on it, no AbortController of its own.
+// attempt timeout and the client probe, so the hot path creates no timer and no listener, and one AbortController
+// for its upstream attempts (a second only after a timeout, or for a hedge).
 import { AlloyError } from "../errors.ts";
 import type { RequestTrace } from "../observability/tracing.ts";
 import type { Watched } from "./watchdog.ts";
@@ -72,6 +72,19 @@ export class RequestControl implements Watched {
     this.ac?.abort(reason);
     this.attempt?.abort(reason);
     this.second?.ac.abort(reason);
+  }
+
+  private spare: AbortController | undefined;
+
+  /**
+   * The controller for the next attempt: one per request, reused by its retries, failovers and tool rounds while
+   * nothing has aborted it and the attempt in flight (if any) is not holding it; a new one only after an attempt timed out or was
+   * cancelled (its signal stays aborted). A hedge, beside an attempt in flight, always gets its own.
+   */
+  attemptController(): AbortController {
+    const ac = this.spare;
+    if (!ac || ac.signal.aborted) return (this.spare = new AbortController());
+    return this.attempt === ac ? new AbortController() : ac;
   }
 
   /**

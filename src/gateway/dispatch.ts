@@ -287,8 +287,8 @@ export class Dispatcher {
     ctx.info.attempts++;
     if (balanced) this.balancer.begin(dep);
     const start = performance.now();
-    // The attempt's own signal: aborted by its timeout or by the request ending (the request's watchdog does both).
-    const ac = new AbortController();
+    // The attempt's signal: aborted by its timeout or by the request ending (the request's watchdog does both).
+    const ac = second ? new AbortController() : ctx.attemptController();
     ctx.beginAttempt(ac, up.provider.name, up.timeoutMs, second);
     const span = ctx.trace?.attempt(dep.provider, dep.model);
     const sampled = fastest && balanced;

@@ -77,6 +77,22 @@ describe("RequestControl", () => {
     expect((attempt.signal.reason as AlloyError).kind).toBe("cancelled");
   });
 
+  test("one attempt controller per request: reused by the next attempt, replaced once aborted or while one holds it", () => {
+    const c = new RequestControl("r5", 60_000, info());
+    const first = c.attemptController();
+    c.beginAttempt(first, "p", 100);
+    expect(c.attemptController()).not.toBe(first); // an attempt in flight keeps its own
+    c.endAttempt(first);
+    const second = c.attemptController();
+    expect(second).toBe(first); // a retry after a failed answer: nothing aborted it
+    c.beginAttempt(second, "p", 100);
+    c.check(performance.now() + 200); // the attempt times out
+    c.endAttempt(second);
+    const third = c.attemptController();
+    expect(third).not.toBe(first);
+    expect(third.signal.aborted).toBe(false); // the retry after a timeout starts on a live signal
+  });
+
   test("the client probe ends the request as cancelled", () => {
     let gone = false;
     const c = new RequestControl("r4", 60_000, info(), () => gone);
