@@ -12,7 +12,7 @@ import { tapStream } from "../observability/text.ts";
 import { validateChatRequest } from "../openai/validate.ts";
 import { ingressHandler, type IngressDeps } from "./ingress.ts";
 
-type Relayed = { relay: Opened<RelayEvent> } | { pieces: OpenStream };
+type Relayed = { relay: Opened<RelayEvent[]> } | { pieces: OpenStream };
 
 export function chatHandler(deps: IngressDeps) {
   const { gateway, observer, mcp } = deps;

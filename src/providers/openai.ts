@@ -8,7 +8,7 @@ import type { ProviderConfig } from "../config/schema.ts";
 import type { EmbeddingsRequest, EmbeddingsResponse, RelayedEmbeddings } from "../dialects/embeddings/schema.ts";
 import { RESPONSES_TERMINAL, type CallOptions, type ChatRelay, type NativeResponses, type Piece, type Provider, type ProviderModule, type Reply } from "./provider.ts";
 import { scanChunk, type RelayEvent } from "./openai/scan.ts";
-import { sseFrames, type SseFrame } from "./sse.ts";
+import { sseBatches, sseFrames, type SseFrame } from "./sse.ts";
 import { DEFAULT_LIMITS, parseJson, parseOpenAIError, post, readJson, readOk, streamBody, type UpstreamLimits } from "./upstream.ts";
 import { SCAN_ABOVE, scanChat, scanEmbeddings, type RelayedChat } from "./openai/scan.ts";
 
@@ -143,46 +143,62 @@ export class OpenAIProvider implements Provider, ChatRelay, NativeResponses {
 
   /**
    * The stream as the upstream's own events, for a client of the same dialect: each event is scanned for the few
-   * things the gateway needs (finish, usage) and parsed only when the scan cannot vouch for it. The same rules hold
-   * as in chatStream: a stream that ends without a finish_reason (or [DONE]) was cut short.
+   * things the gateway needs (finish, usage) and parsed only when the scan cannot vouch for it. The events of one read
+   * come as one batch, so what arrived together leaves in one write. The same rules hold as in chatStream: a stream
+   * that ends without a finish_reason (or [DONE]) was cut short.
    */
-  async *relayChatStream(req: ChatRequest, o: CallOptions): AsyncGenerator<RelayEvent> {
+  async *relayChatStream(req: ChatRequest, o: CallOptions): AsyncGenerator<RelayEvent[]> {
     const res = await this.send(req, o, true);
     const events = await streamBody(res, this.name, parseOpenAIError);
     let finished = false;
     try {
-      for await (const frame of sseFrames(events, this.sse)) {
-        const data = frame.data;
-        if (data === "[DONE]") return;
-        const scan = scanChunk(data);
-        if (scan.kind === "chunk") {
-          if (scan.finish === undefined) yield { data };
-          else {
-            finished = true;
-            yield { data, finish: scan.finish };
+      for await (const frames of sseBatches(events, this.sse)) {
+        const out: RelayEvent[] = [];
+        for (const frame of frames) {
+          const data = frame.data;
+          if (data === "[DONE]") {
+            if (out.length) yield out;
+            return;
           }
-          continue;
+          const scan = scanChunk(data);
+          if (scan.kind === "chunk") {
+            if (scan.finish === undefined) out.push({ data });
+            else {
+              finished = true;
+              out.push({ data, finish: scan.finish });
+            }
+            continue;
+          }
+          if (scan.kind === "skip") continue;
+          const e = this.relayParsed(data);
+          if (!e) continue;
+          if (e.finishes) finished = true;
+          out.push(e.event);
         }
-        if (scan.kind === "skip") continue;
-        const json = this.parseEvent(data);
-        const kind = chunkKind(json);
-        if (kind === "skip") continue;
-        if (kind === "bad") throw new AlloyError("server", `${this.name} sent a stream chunk with malformed choices`);
-        const choices = json.choices as Array<{ finish_reason?: unknown }>;
-        const finish = choices.find((c) => c.finish_reason)?.finish_reason;
-        if (kind === "finish") finished = true;
-        const usage = json.usage && typeof json.usage === "object" ? (json.usage as Usage) : undefined;
-        yield {
-          data: kind === "fixed" ? JSON.stringify(json) : data,
-          ...(typeof finish === "string" ? { finish } : {}),
-          ...(usage ? { usage } : {}),
-          ...(choices.length === 0 ? { usageOnly: true } : {}),
-        };
+        if (out.length) yield out;
       }
     } catch (e) {
       throw streamFailure(e, o.signal);
     }
     if (!finished) throw new AlloyError("server", `${this.name} stream ended before a finish_reason (the answer was cut short)`);
+  }
+
+  /** An event the scan could not vouch for, parsed and checked; undefined when it carries nothing for the client. */
+  private relayParsed(data: string): { event: RelayEvent; finishes: boolean } | undefined {
+    const json = this.parseEvent(data);
+    const kind = chunkKind(json);
+    if (kind === "skip") return undefined;
+    if (kind === "bad") throw new AlloyError("server", `${this.name} sent a stream chunk with malformed choices`);
+    const choices = json.choices as Array<{ finish_reason?: unknown }>;
+    const finish = choices.find((c) => c.finish_reason)?.finish_reason;
+    const usage = json.usage && typeof json.usage === "object" ? (json.usage as Usage) : undefined;
+    const event: RelayEvent = {
+      data: kind === "fixed" ? JSON.stringify(json) : data,
+      ...(typeof finish === "string" ? { finish } : {}),
+      ...(usage ? { usage } : {}),
+      ...(choices.length === 0 ? { usageOnly: true } : {}),
+    };
+    return { event, finishes: kind === "finish" };
   }
 
   /** One stream event, parsed and checked: an error event is the upstream's failure. */

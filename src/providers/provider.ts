@@ -74,7 +74,7 @@ export interface NativeResponses {
  * unchanged can be relayed event by event, scanned instead of parsed (see providers/openai/scan.ts).
  */
 export interface ChatRelay {
-  relayChatStream(req: ChatRequest, o: CallOptions): AsyncIterable<RelayEvent>;
+  relayChatStream(req: ChatRequest, o: CallOptions): AsyncIterable<RelayEvent[]>;
   /** A non-streamed answer as the upstream's bytes, with usage and finish found in them (a large one by a scan). */
   relayChat(req: ChatRequest, o: CallOptions): Promise<RelayedChat>;
 }

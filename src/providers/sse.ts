@@ -47,14 +47,67 @@ export interface SseOptions {
 const DEFAULT_SSE: SseOptions = { provider: "upstream", maxEventSize: DEFAULT_LIMITS.maxEventSize };
 
 /**
- * Frames as they complete. A read that fails is a transport failure (retryable before the first chunk); an event past
- * `maxEventSize` is the upstream's fault. The unterminated tail is scanned once, not again with every new chunk: an
- * event that never ends would otherwise cost quadratic CPU (40 MB took 9.6 s).
+ * Bytes in, complete frames out, synchronously: a chunk yields the frames it completes (all of them at once, so a
+ * relay can pass on in one write what arrived in one read). An event past `maxEventSize` is the upstream's fault. The
+ * unterminated tail is scanned once, not again with every new chunk: an event that never ends would otherwise cost
+ * quadratic CPU (40 MB took 9.6 s).
  */
-export async function* sseFrames(body: ReadableStream<Uint8Array>, o: SseOptions = DEFAULT_SSE): AsyncGenerator<SseFrame> {
-  const decoder = new TextDecoder();
-  let buf = "";
-  let heldCR = false;
+export class SseSplitter {
+  private readonly decoder = new TextDecoder();
+  private buf = "";
+  private heldCR = false;
+
+  constructor(private readonly o: SseOptions = DEFAULT_SSE) {}
+
+  /** The frames `bytes` completes, in order (often none or one). Call check() after handing them on. */
+  push(bytes: Uint8Array): SseFrame[] {
+    const text = this.decoder.decode(bytes, STREAM);
+    let buf = this.buf;
+    // Where a new "\n\n" can start: one character before the new text (its first half may be the old tail's end).
+    let scan = buf.length > 0 ? buf.length - 1 : 0;
+    buf = buf ? buf + text : text;
+    // CRLF and lone CR end lines too. Only new text can bring a CR, besides one kept back from the last chunk.
+    if (this.heldCR || text.includes("\r")) {
+      // A trailing CR may be the first half of a CRLF split across chunks: keep it until the next chunk.
+      const held = (this.heldCR = buf.endsWith("\r"));
+      const before = buf.length;
+      buf = (held ? buf.slice(0, -1) : buf).replace(/\r\n?/g, "\n") + (held ? "\r" : "");
+      if (buf.length !== before) scan = 0; // positions moved: rescan this (rare) CRLF buffer
+    }
+    const out: SseFrame[] = [];
+    let start = 0;
+    let end: number;
+    while ((end = buf.indexOf("\n\n", Math.max(start, scan))) >= 0) {
+      const frame = parseBlock(buf, start, end);
+      start = end + 2;
+      if (frame) out.push(frame);
+    }
+    this.buf = start ? buf.slice(start) : buf;
+    // The frames completed before the oversized one still go out; check() fails the stream after them.
+    if (out.length === 0) this.check();
+    return out;
+  }
+
+  /** Throws once the unterminated tail is past `maxEventSize`. */
+  check(): void {
+    if (this.buf.length > this.o.maxEventSize)
+      throw new AlloyError("server", `${this.o.provider} sent a stream event larger than ${this.o.maxEventSize} bytes`, { code: "upstream_event_too_large" });
+  }
+
+  /** The body ended: a last event without its blank line, if any. */
+  end(): SseFrame | null {
+    const buf = (this.buf + this.decoder.decode()).replace(/\r\n?/g, "\n");
+    this.buf = "";
+    return buf.trim() ? parseBlock(buf, 0, buf.length) : null;
+  }
+}
+
+/**
+ * The frames of each read, as they complete (batches are never empty). A read that fails is a transport failure
+ * (retryable before the first chunk). Leaving early cancels the reader, which releases the upstream socket.
+ */
+export async function* sseBatches(body: ReadableStream<Uint8Array>, o: SseOptions = DEFAULT_SSE): AsyncGenerator<SseFrame[]> {
+  const split = new SseSplitter(o);
   const reader = body.getReader();
   try {
     for (;;) {
@@ -65,34 +118,20 @@ export async function* sseFrames(body: ReadableStream<Uint8Array>, o: SseOptions
         throw transportError(o.provider, e, "the stream was cut off");
       }
       if (r.done) break;
-      const text = decoder.decode(r.value, STREAM);
-      // Where a new "\n\n" can start: one character before the new text (its first half may be the old tail's end).
-      let scan = buf.length > 0 ? buf.length - 1 : 0;
-      buf = buf ? buf + text : text;
-      // CRLF and lone CR end lines too. Only new text can bring a CR, besides one kept back from the last chunk.
-      if (heldCR || text.includes("\r")) {
-        // A trailing CR may be the first half of a CRLF split across chunks: keep it until the next chunk.
-        heldCR = buf.endsWith("\r");
-        const before = buf.length;
-        buf = (heldCR ? buf.slice(0, -1) : buf).replace(/\r\n?/g, "\n") + (heldCR ? "\r" : "");
-        if (buf.length !== before) scan = 0; // positions moved: rescan this (rare) CRLF buffer
+      const frames = split.push(r.value);
+      if (frames.length) {
+        yield frames;
+        split.check();
       }
-      let start = 0;
-      let end: number;
-      while ((end = buf.indexOf("\n\n", Math.max(start, scan))) >= 0) {
-        const frame = parseBlock(buf, start, end);
-        start = end + 2;
-        if (frame) yield frame;
-      }
-      if (start) buf = buf.slice(start);
-      if (buf.length > o.maxEventSize)
-        throw new AlloyError("server", `${o.provider} sent a stream event larger than ${o.maxEventSize} bytes`, { code: "upstream_event_too_large" });
     }
-    buf = (buf + decoder.decode()).replace(/\r\n?/g, "\n");
-    const frame = buf.trim() ? parseBlock(buf, 0, buf.length) : null;
-    if (frame) yield frame;
+    const last = split.end();
+    if (last) yield [last];
   } finally {
-    // Cancelling the reader releases the upstream socket when the consumer stops early.
     reader.cancel().catch(() => {});
   }
+}
+
+/** Frames one by one, as they complete (see sseBatches). */
+export async function* sseFrames(body: ReadableStream<Uint8Array>, o: SseOptions = DEFAULT_SSE): AsyncGenerator<SseFrame> {
+  for await (const frames of sseBatches(body, o)) yield* frames;
 }

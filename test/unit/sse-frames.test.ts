@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { sseFrames, type SseFrame } from "../../src/providers/sse.ts";
+import { sseBatches, sseFrames, type SseFrame } from "../../src/providers/sse.ts";
 
 /** The rules read plainly from the whole text at once (WHATWG event-stream): the incremental parser must agree. */
 function reference(text: string): SseFrame[] {
@@ -88,5 +88,37 @@ describe("sseFrames", () => {
       if (JSON.stringify(got) !== JSON.stringify(reference(text))) differs.push(JSON.stringify({ text, cuts }));
     }
     expect(differs).toEqual([]);
+  });
+});
+
+describe("batches per read", () => {
+  const body = (parts: string[]) =>
+    new ReadableStream<Uint8Array>({
+      start(c) {
+        for (const p of parts) c.enqueue(new TextEncoder().encode(p));
+        c.close();
+      },
+    });
+  const collect = async (parts: string[], maxEventSize = 1024) => {
+    const out: string[][] = [];
+    try {
+      for await (const b of sseBatches(body(parts), { provider: "p", maxEventSize })) out.push(b.map((f) => f.data));
+    } catch (e) {
+      out.push([`error: ${(e as Error).message}`]);
+    }
+    return out;
+  };
+
+  test("the frames one read completes come together; a read that completes none yields nothing", async () => {
+    expect(await collect(["data: a\n\ndata: b\n\ndata: c\n\n", "data: d", "\n\ndata: e\n\n", "data: [DONE]\n\n"])).toEqual([["a", "b", "c"], ["d", "e"], ["[DONE]"]]);
+  });
+
+  test("a last event without its blank line is its own batch", async () => {
+    expect(await collect(["data: a\n\ndata: b"])).toEqual([["a"], ["b"]]);
+  });
+
+  test("an oversized tail fails the stream after the frames completed before it in the same read", async () => {
+    expect(await collect([`data: a\n\ndata: ${"x".repeat(2000)}`])).toEqual([["a"], ["error: p sent a stream event larger than 1024 bytes"]]);
+    expect(await collect([`data: ${"x".repeat(2000)}`])).toEqual([["error: p sent a stream event larger than 1024 bytes"]]);
   });
 });

@@ -25,22 +25,29 @@ export const chatStream: StreamEncoder<ChatStreamState> = {
 };
 
 /**
- * The same dialect over an upstream's own events (a same-dialect relay): each goes out as its bytes, the usage-only
- * one only when asked for. Nothing to translate, so nothing is parsed.
+ * The same dialect over an upstream's own events (a same-dialect relay), a batch per upstream read: each goes out as
+ * its bytes, the usage-only one only when asked for. Nothing to translate, so nothing is parsed.
  */
-export const chatRelay: ItemEncoder<RelayEvent, ChatStreamState> = {
-  step(s, e) {
-    if (e.usageOnly && !s.includeUsage) return NONE;
-    return [{ data: null, raw: e.data }];
+export const chatRelay: ItemEncoder<RelayEvent[], ChatStreamState> = {
+  step(s, batch) {
+    if (batch.length === 1) {
+      const e = batch[0]!;
+      return e.usageOnly && !s.includeUsage ? NONE : [{ data: null, raw: e.data }];
+    }
+    const out: SseEvent[] = [];
+    for (const e of batch) if (!e.usageOnly || s.includeUsage) out.push({ data: null, raw: e.data });
+    return out;
   },
   finish: () => DONE,
   fail: (_s, err: AlloyError) => [{ data: err.toBody() }],
 };
 
-/** What the access line reads of a relayed event. */
-export function observeRelay(e: RelayEvent, end: { usage?: Usage; finishReason?: string | null }): void {
-  if (e.usage) end.usage = e.usage;
-  if (e.finish) end.finishReason = e.finish;
+/** What the access line reads of a batch of relayed events. */
+export function observeRelay(batch: RelayEvent[], end: { usage?: Usage; finishReason?: string | null }): void {
+  for (const e of batch) {
+    if (e.usage) end.usage = e.usage;
+    if (e.finish) end.finishReason = e.finish;
+  }
 }
 
 export type { ChatChunk };
