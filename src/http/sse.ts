@@ -69,8 +69,8 @@ function write(events: SseEvent[]): string | undefined {
 }
 
 /**
- * A Bun "direct" stream: one loop writes each event to the socket as it comes and waits on `flush()` (back-pressure
- * from a slow client), with no queue in between. It costs ~30% less CPU per stream than a pull-based stream (measured
+ * A Bun "direct" stream: one loop writes each event to the socket as it comes and waits only when the write says the
+ * client is behind (back-pressure), with no queue in between and no flush call per event. It costs ~30% less CPU per stream than a pull-based stream (measured
  * over 50-event streams), which matters on a path that runs once per token.
  */
 export function eventsToSse<T, S>(first: T, rest: AsyncIterator<T>, encoder: ItemEncoder<T, S>, state: S, o: SseOptions<T>): ReadableStream<Uint8Array> {
@@ -92,8 +92,10 @@ export function eventsToSse<T, S>(first: T, rest: AsyncIterator<T>, encoder: Ite
           o.observe(item, end);
           const bytes = write(encoder.step(state, item));
           if (bytes) {
-            controller.write(bytes);
-            await controller.flush();
+            // Bun sends what was written at the end of the tick (the writes of one tick leave together); a write
+            // answers with a promise only when the client is not keeping up, and then we wait (back-pressure).
+            const w = controller.write(bytes);
+            if (w instanceof Promise) await w;
           }
           if (finished) return; // the client left while we waited
           const r = await rest.next();
@@ -130,7 +132,7 @@ export function eventsToSse<T, S>(first: T, rest: AsyncIterator<T>, encoder: Ite
   return new ReadableStream<Uint8Array>(source as never);
 }
 
-/** What Bun hands a direct stream's pull: write to the socket, flush (awaiting a slow client), close. */
+/** What Bun hands a direct stream's pull: write to the socket (a promise while the client is behind), flush, close. */
 interface DirectController {
   write(chunk: string | Uint8Array): number | Promise<number>;
   flush(): number | Promise<number> | void;

@@ -68,3 +68,66 @@ test("a large JSON answer goes out byte for byte, with usage and finish found by
     bigUp.stop();
   }
 });
+
+test("a client that stops reading holds the upstream back (back-pressure), and leaving ends the upstream call", async () => {
+  const { connect, createServer } = await import("node:net");
+  // A raw HTTP/1.1 upstream that writes 100 MB of chunks only as fast as its socket takes them (write() → false: wait
+  // for drain), so what it has written is what Alloy read plus the kernel's buffers.
+  const event = `data: ${JSON.stringify({ ...chunks[1], choices: [{ index: 0, delta: { content: "x".repeat(1000) }, finish_reason: null }] })}\n\n`;
+  const total = 100_000;
+  let produced = 0;
+  let closed = false;
+  const upstream = createServer((s) => {
+    let head = "";
+    s.on("data", (d) => {
+      head += d.toString();
+      if (!head.includes("\r\n\r\n") || produced > 0) return;
+      s.write("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n");
+      const pump = () => {
+        while (produced < total) {
+          produced++;
+          if (!s.write(event)) return void s.once("drain", pump);
+        }
+        s.end();
+      };
+      pump();
+    });
+    s.on("close", () => (closed = true));
+    s.on("error", () => {});
+  });
+  await new Promise<void>((r) => upstream.listen(0, "127.0.0.1", r));
+  const upPort = (upstream.address() as { port: number }).port;
+  const g = await startGateway(`[providers.openai]\napi_key = "sk-relay"\nbase_url = "http://127.0.0.1:${upPort}/v1"\n`);
+  const body = JSON.stringify({ model: "gpt-4o", stream: true, messages: [{ role: "user", content: "hi" }] });
+  const sock = connect(g.port, "127.0.0.1");
+  try {
+    let received = 0;
+    const firstBytes = new Promise<void>((resolve) =>
+      sock.on("data", (d: Buffer) => {
+        received += d.length;
+        sock.pause(); // read one piece, then stop reading for good
+        resolve();
+      }),
+    );
+    sock.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    await firstBytes;
+    // Wait until the upstream stops being able to write (no new event for 300 ms), then check how far it got.
+    let last = -1;
+    while (produced !== last) {
+      last = produced;
+      await Bun.sleep(300);
+    }
+    // Loopback socket buffers on the two hops hold ~20 MB between them; without back-pressure all 100 MB would go.
+    expect(produced).toBeLessThan(total / 2);
+    expect(received).toBeLessThan(1_000_000);
+    // The client leaves: the upstream connection is closed too (the slot and the socket are freed).
+    sock.destroy();
+    const until = performance.now() + 5000;
+    while (!closed && performance.now() < until) await Bun.sleep(20);
+    expect(closed).toBe(true);
+  } finally {
+    sock.destroy();
+    await g.stop(false);
+    upstream.close();
+  }
+});
