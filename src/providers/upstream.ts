@@ -61,6 +61,11 @@ export async function readText(res: Response, max: number, provider: string, sig
     throw tooLarge(provider, max);
   }
   if (!res.body) return "";
+  // A declared length within the limit is what the connection will deliver: one native read, no reader of ours.
+  if (!errorBody && declared > 0)
+    return res.text().catch((e: unknown) => {
+      throw signal.aborted ? signal.reason : transportError(provider, e, "the answer was cut off");
+    });
   const reader = res.body.getReader();
   const parts: Uint8Array[] = [];
   let size = 0;

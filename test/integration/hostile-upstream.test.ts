@@ -163,6 +163,24 @@ describe("upstream answers are bounded", () => {
     expect(((await res.json()) as { error: { message: string } }).error.message).toContain("max_response_size");
   });
 
+  test("an answer cut before its declared Content-Length is a 502 that says so, not a parse error", async () => {
+    const { createServer } = await import("node:net");
+    const raw = createServer((sock) => {
+      sock.once("data", () => {
+        sock.end('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"id":"chatcmpl-cut","choices":[');
+      });
+      sock.on("error", () => {});
+    });
+    await new Promise<void>((r) => raw.listen(0, "127.0.0.1", r));
+    stops.push(() => raw.close());
+    const gw = await gateway(`http://127.0.0.1:${(raw.address() as { port: number }).port}/v1`);
+    const res = await ask(gw);
+    const body = (await res.json()) as { error: { type: string; message: string } };
+    expect(res.status).toBe(502);
+    expect(body.error.type).toBe("upstream_error");
+    expect(body.error.message).toContain("the answer was cut off");
+  });
+
   test("an endless error body is read only as far as the message needs", async () => {
     const seen = { bytes: 0, cancelled: false };
     const up = upstream(() => {
