@@ -67,6 +67,8 @@ const count = (n: number) => (Number.isFinite(n) && n > 0 ? Math.round(n) : 0);
 
 export class Spend {
   private pending = new Map<string, Group>();
+  /** The group the last add went to (always one of `pending`'s). */
+  private last: Group | undefined;
   dropped = 0;
 
   constructor(
@@ -85,9 +87,15 @@ export class Spend {
    */
   add(e: SpendEntry): void {
     const day = utcDay(e.at ?? this.o.now());
+    // Most requests land in the group the one before did: four string compares instead of a key built and hashed.
+    let g = this.last;
+    if (g && g.keyId === e.keyId && g.provider === e.provider && g.model === e.model && g.day === day) {
+      this.addTo(g, e);
+      return;
+    }
     // Key ids and provider names hold no NUL and the day has a fixed width: the parts cannot run together.
     const k = `${e.keyId}\0${e.provider}\0${e.model}\0${day}`;
-    let g = this.pending.get(k);
+    g = this.pending.get(k);
     if (!g) {
       if (this.pending.size >= this.o.maxGroups) {
         this.dropped++;
@@ -96,6 +104,11 @@ export class Spend {
       g = { keyId: e.keyId, provider: e.provider, model: e.model, day, totals: zero() };
       this.pending.set(k, g);
     }
+    this.last = g;
+    this.addTo(g, e);
+  }
+
+  private addTo(g: Group, e: SpendEntry): void {
     g.totals.spendUsd += Number.isFinite(e.costUsd) && e.costUsd > 0 ? e.costUsd : 0;
     g.totals.requests += 1;
     g.totals.inputTokens += count(e.inputTokens);
@@ -112,6 +125,7 @@ export class Spend {
     if (this.pending.size === 0) return;
     const taken = this.pending;
     this.pending = new Map();
+    this.last = undefined; // its group is in `taken` now
     const rows = [...taken.values()].map((g) => ({
       key_id: g.keyId,
       provider: g.provider,
@@ -141,6 +155,7 @@ export class Spend {
         if (now) addInto(g.totals, now.totals);
         this.pending.set(k, g);
       }
+      this.last = undefined; // it may be a group just replaced by its merged one
       throw e;
     }
   }
