@@ -16,6 +16,7 @@ const ROOT = join(import.meta.dir, "..");
 interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
 }
 interface CpuProfile {
   nodes: ProfileNode[];
@@ -40,12 +41,48 @@ export function selfTimes(profile: CpuProfile, root: string): SelfTime[] {
     const us = Math.max(0, profile.timeDeltas[i] ?? 0);
     all += us;
     const f = byNode.get(id)!.callFrame;
-    const url = f.url.replace(/^file:\/\//, "");
-    const where = url ? `${url.startsWith(root) ? relative(root, url) : url}:${f.lineNumber + 1}` : "(native)";
+    const where = whereOf(f, root);
     const key = `${f.functionName}@${where}`;
     const t = totals.get(key) ?? { fn: f.functionName || "(anonymous)", where, ms: 0, share: 0 };
     t.ms += us / 1000;
     totals.set(key, t);
+  });
+  const out = [...totals.values()].sort((a, b) => b.ms - a.ms);
+  for (const t of out) t.share = all ? (t.ms * 1000) / all : 0;
+  return out;
+}
+
+/** Where a frame is: `path:line` relative to `root`, or "(native)". */
+function whereOf(f: ProfileNode["callFrame"], root: string): string {
+  const url = f.url.replace(/^file:\/\//, "");
+  return url ? `${url.startsWith(root) ? relative(root, url) : url}:${f.lineNumber + 1}` : "(native)";
+}
+
+/**
+ * Inclusive time per function of `root`'s own code: its samples plus everything it called (a function counted once per
+ * sample even when it recurses). What a stage of the request path costs, callees (JSON, fetch, Headers…) included.
+ */
+export function inclusiveTimes(profile: CpuProfile, root: string, under = "src/"): SelfTime[] {
+  const byNode = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const totals = new Map<string, SelfTime>();
+  let all = 0;
+  profile.samples.forEach((id, i) => {
+    const us = Math.max(0, profile.timeDeltas[i] ?? 0);
+    all += us;
+    const seen = new Set<string>();
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const f = byNode.get(at)!.callFrame;
+      const where = whereOf(f, root);
+      if (!where.startsWith(under)) continue;
+      const key = `${f.functionName}@${where}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const t = totals.get(key) ?? { fn: f.functionName || "(anonymous)", where, ms: 0, share: 0 };
+      t.ms += us / 1000;
+      totals.set(key, t);
+    }
   });
   const out = [...totals.values()].sort((a, b) => b.ms - a.ms);
   for (const t of out) t.share = all ? (t.ms * 1000) / all : 0;
@@ -85,12 +122,18 @@ async function main() {
 
   const file = readdirSync(dir).find((f) => f.endsWith(".cpuprofile"));
   if (!file) throw new Error(`no .cpuprofile in ${dir}: ${alloy.output().slice(-500)}`);
-  const top = selfTimes(JSON.parse(readFileSync(join(dir, file), "utf8")) as CpuProfile, ROOT);
-  const line = (t: SelfTime) => `${(t.share * 100).toFixed(1).padStart(5)}%  ${t.ms.toFixed(0).padStart(6)} ms  ${t.fn}  ${t.where}`;
+  const profile = JSON.parse(readFileSync(join(dir, file), "utf8")) as CpuProfile;
+  const top = selfTimes(profile, ROOT);
+  // µs per request as well as shares: the load tool's count is every request the profiled process served.
+  const perReq = (ms: number) => (r.requests ? `${((ms * 1000) / r.requests).toFixed(2).padStart(6)} µs/req` : "");
+  const line = (t: SelfTime) => `${(t.share * 100).toFixed(1).padStart(5)}%  ${t.ms.toFixed(0).padStart(6)} ms ${perReq(t.ms)}  ${t.fn}  ${t.where}`;
+  console.log(`${r.requests} requests profiled`);
   console.log("Top self time, whole process:");
   for (const t of top.slice(0, 25)) console.log(line(t));
   console.log("\nTop self time in src/:");
   for (const t of top.filter((t) => t.where.startsWith("src/")).slice(0, 15)) console.log(line(t));
+  console.log("\nInclusive time (the function and all it calls) in src/:");
+  for (const t of inclusiveTimes(profile, ROOT).slice(0, 30)) console.log(line(t));
   console.log(`\nprofile: ${join(dir, file)}`);
 }
 
