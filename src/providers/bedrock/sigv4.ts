@@ -94,7 +94,18 @@ const sha256Hex = (data: string | Uint8Array): string => Bun.CryptoHasher.hash("
  */
 const signingKeys = new WeakMap<AwsCredentials, Map<string, Buffer>>();
 
+/** The key of the last call: nearly every call signs with the same credentials, day, region and service. */
+let last: { creds: AwsCredentials; day: string; region: string; service: string; key: Buffer } | undefined;
+
 export function signingKey(creds: AwsCredentials, day: string, region: string, service: string): Buffer {
+  const l = last;
+  if (l && l.creds === creds && l.day === day && l.region === region && l.service === service) return l.key;
+  const key = cachedKey(creds, day, region, service);
+  last = { creds, day, region, service, key };
+  return key;
+}
+
+function cachedKey(creds: AwsCredentials, day: string, region: string, service: string): Buffer {
   let keys = signingKeys.get(creds);
   if (!keys) signingKeys.set(creds, (keys = new Map()));
   const scope = `${day}/${region}/${service}`;
@@ -105,6 +116,17 @@ export function signingKey(creds: AwsCredentials, day: string, region: string, s
     keys.set(scope, key);
   }
   return key;
+}
+
+/** A handful of header names, kept in code-unit order (as Array.prototype.sort would) as they are added. */
+function insertSorted(names: string[], name: string): void {
+  let i = names.length;
+  names.push(name);
+  while (i > 0 && names[i - 1]! > name) {
+    names[i] = names[i - 1]!;
+    i--;
+  }
+  names[i] = name;
 }
 
 /** Canonical header value: line breaks to spaces, runs of spaces and tabs to one, the ends trimmed. */
@@ -125,8 +147,7 @@ export function sign(req: SignableRequest, creds: AwsCredentials, region: string
   out["x-amz-content-sha256"] = payloadHash;
 
   const names: string[] = ["host"];
-  for (const name in out) if (name !== "host" && signable(name)) names.push(name);
-  names.sort();
+  for (const name in out) if (name !== "host" && signable(name)) insertSorted(names, name);
   let headerLines = "";
   for (const name of names) headerLines += `${name}:${canonicalValue(name === "host" ? req.host : out[name]!)}\n`;
   const signedHeaders = names.join(";");
