@@ -1,8 +1,9 @@
 #!/usr/bin/env bun
 // Alloy's memory marks alone, in about a minute (the full `bun run bench` takes ~7): idle RSS, then VmRSS and VmHWM
 // after exactly 1,000 and 100,000 requests mixing every path (every route, JSON and streamed), as run.ts measures them.
-//   bun bench/memory.ts [--requests 100000] [--env NAME=VALUE ...]
-// `--env` starts the compiled ./alloy with extra variables (e.g. BUN_JSC_forceRAMSize=268435456) to compare settings.
+//   bun bench/memory.ts [--requests 100000] [--only <target key>] [--env NAME=VALUE ...]
+// `--env` starts the compiled ./alloy with extra variables (e.g. BUN_JSC_forceRAMSize=268435456) to compare settings;
+// `--only alloy-openai` sends one target's JSON request alone (the report's "OpenAI JSON path only" marks).
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -16,7 +17,7 @@ const MB = (b: number) => `${(b / 1048576).toFixed(1)} MB`;
 async function main() {
   const { values } = parseArgs({
     args: Bun.argv.slice(2),
-    options: { requests: { type: "string", default: "100000" }, env: { type: "string", multiple: true, default: [] } },
+    options: { requests: { type: "string", default: "100000" }, only: { type: "string" }, env: { type: "string", multiple: true, default: [] } },
   });
   installCleanup();
   const extra = Object.fromEntries(values.env!.map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
@@ -30,7 +31,10 @@ async function main() {
   await Bun.sleep(1000);
   const idle = readMem(alloy.proc.pid);
   const targets = buildTargets({ upstream: upstream.port, bare: 0, floor: 0, alloy: port }, missing, servedRoutes(ROOT)).filter((t) => t.proc === "alloy" && !t.skipped);
-  const mix = targets.flatMap((t) => [{ url: t.url, body: t.json }, ...(t.stream !== undefined ? [{ url: t.url, body: t.stream }] : [])]);
+  const mix = values.only
+    ? targets.filter((t) => t.key === values.only).map((t) => ({ url: t.url, body: t.json }))
+    : targets.flatMap((t) => [{ url: t.url, body: t.json }, ...(t.stream !== undefined ? [{ url: t.url, body: t.stream }] : [])]);
+  if (mix.length === 0) throw new Error(`no target ${values.only}: ${targets.map((t) => t.key).join(", ")}`);
   let sent = 1; // the health probe
   const mark = async (upTo: number) => {
     const r = await sendCount({ ...mix[0]!, mix, connections: 64, requests: upTo - sent });
