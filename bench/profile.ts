@@ -31,27 +31,6 @@ export interface SelfTime {
   share: number;
 }
 
-/** Self time per function (summed over every node of the same function), largest first. */
-export function selfTimes(profile: CpuProfile, root: string): SelfTime[] {
-  const byNode = new Map(profile.nodes.map((n) => [n.id, n]));
-  const totals = new Map<string, SelfTime>();
-  let all = 0;
-  profile.samples.forEach((id, i) => {
-    // timeDeltas[i] is the time since the previous sample: charge it to this sample's function.
-    const us = Math.max(0, profile.timeDeltas[i] ?? 0);
-    all += us;
-    const f = byNode.get(id)!.callFrame;
-    const where = whereOf(f, root);
-    const key = `${f.functionName}@${where}`;
-    const t = totals.get(key) ?? { fn: f.functionName || "(anonymous)", where, ms: 0, share: 0 };
-    t.ms += us / 1000;
-    totals.set(key, t);
-  });
-  const out = [...totals.values()].sort((a, b) => b.ms - a.ms);
-  for (const t of out) t.share = all ? (t.ms * 1000) / all : 0;
-  return out;
-}
-
 /** Where a frame is: `path:line` relative to `root`, or "(native)". */
 function whereOf(f: ProfileNode["callFrame"], root: string): string {
   const url = f.url.replace(/^file:\/\//, "");
@@ -59,23 +38,18 @@ function whereOf(f: ProfileNode["callFrame"], root: string): string {
 }
 
 /**
- * Inclusive time per function of `root`'s own code: its samples plus everything it called (a function counted once per
- * sample even when it recurses). What a stage of the request path costs, callees (JSON, fetch, Headers…) included.
+ * Time per function, largest first: each sample's time (timeDeltas[i] is the time since the previous sample) goes to
+ * every frame `framesOf` names for it, a function counted once per sample.
  */
-export function inclusiveTimes(profile: CpuProfile, root: string, under = "src/"): SelfTime[] {
-  const byNode = new Map(profile.nodes.map((n) => [n.id, n]));
-  const parent = new Map<number, number>();
-  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+function chargeSamples(profile: CpuProfile, root: string, framesOf: (id: number) => Iterable<ProfileNode["callFrame"]>): SelfTime[] {
   const totals = new Map<string, SelfTime>();
   let all = 0;
   profile.samples.forEach((id, i) => {
     const us = Math.max(0, profile.timeDeltas[i] ?? 0);
     all += us;
     const seen = new Set<string>();
-    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
-      const f = byNode.get(at)!.callFrame;
+    for (const f of framesOf(id)) {
       const where = whereOf(f, root);
-      if (!where.startsWith(under)) continue;
       const key = `${f.functionName}@${where}`;
       if (seen.has(key)) continue;
       seen.add(key);
@@ -87,6 +61,26 @@ export function inclusiveTimes(profile: CpuProfile, root: string, under = "src/"
   const out = [...totals.values()].sort((a, b) => b.ms - a.ms);
   for (const t of out) t.share = all ? (t.ms * 1000) / all : 0;
   return out;
+}
+
+/** Self time per function (summed over every node of the same function), largest first. */
+export function selfTimes(profile: CpuProfile, root: string): SelfTime[] {
+  const byNode = new Map(profile.nodes.map((n) => [n.id, n]));
+  return chargeSamples(profile, root, (id) => [byNode.get(id)!.callFrame]);
+}
+
+/**
+ * Inclusive time per function of `root`'s own code (under `under`): its samples plus everything it called. What a
+ * stage of the request path costs, callees (JSON, fetch, Headers…) included.
+ */
+export function inclusiveTimes(profile: CpuProfile, root: string, under = "src/"): SelfTime[] {
+  const byNode = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const stack = function* (id: number) {
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) yield byNode.get(at)!.callFrame;
+  };
+  return chargeSamples(profile, root, stack).filter((t) => t.where.startsWith(under));
 }
 
 async function main() {
