@@ -21,11 +21,11 @@ import type { ChatChunk, ChatRequest, ChatResponse, Usage } from "../openai/sche
 import type { NativeMessages, NativeMessagesOptions, Piece, Reply } from "../providers/provider.ts";
 import type { SseFrame } from "../providers/sse.ts";
 import { ingressHandler, type Exchange, type IngressDeps } from "./ingress.ts";
-import type { ItemEncoder, StreamEnd } from "./sse.ts";
+import { eachFrame, relayedFrames, type ItemEncoder, type StreamEnd } from "./sse.ts";
 
 type Outcome =
   | { native: true; reply: Reply<unknown> }
-  | { native: true; open: Opened<SseFrame> }
+  | { native: true; open: Opened<SseFrame[]> }
   | { native: false; reply: Reply<ChatResponse> }
   | { native: false; open: Opened<Piece> };
 
@@ -178,10 +178,10 @@ function nativeUsage(u: unknown): Usage | undefined {
  * Native events go out as the upstream wrote them; only message_start and message_delta are read (usage for the
  * access line). A failure after the stream began is one Anthropic `event: error`, never a message_stop.
  */
-function relayNative(x: Exchange, open: Opened<SseFrame>, headers: Record<string, string>): Response {
+function relayNative(x: Exchange, open: Opened<SseFrame[]>, headers: Record<string, string>): Response {
   const usage: Record<string, unknown> = {};
-  const encoder: ItemEncoder<SseFrame, null> = {
-    step: (_s, f) => [f.event === undefined ? { data: null, raw: f.data } : { event: f.event, data: null, raw: f.data }],
+  const encoder: ItemEncoder<SseFrame[], null> = {
+    step: (_s, batch) => relayedFrames(batch),
     finish: () => [],
     fail: (_s, err: AlloyError) => [{ event: "error", data: errorBody(err, x.requestId) }],
   };
@@ -196,7 +196,7 @@ function relayNative(x: Exchange, open: Opened<SseFrame>, headers: Record<string
       // relayed as it came; the client's SDK will say what is wrong with it
     }
   };
-  return x.sseItems(open, encoder, null, observe, headers);
+  return x.sseItems(open, encoder, null, eachFrame(observe), headers);
 }
 
 export function countTokensHandler(deps: IngressDeps) {

@@ -24,11 +24,11 @@ import type { KeyRule } from "../governance/keylimits.ts";
 import { errorResponse } from "./errors.ts";
 import { ingressHandler, type Exchange, type IngressDeps } from "./ingress.ts";
 import { json } from "./json.ts";
-import type { StreamEnd } from "./sse.ts";
+import { eachFrame, relayedFrames, type StreamEnd } from "./sse.ts";
 
 type Outcome =
   | { native: true; reply: Reply<unknown> }
-  | { native: true; open: Opened<SseFrame> }
+  | { native: true; open: Opened<SseFrame[]> }
   | { native: false; reply: Reply<ChatResponse> }
   | { native: false; open: OpenStream };
 
@@ -195,10 +195,10 @@ const SNAPSHOT_EVENTS: ReadonlySet<string> = new Set(["response.created", "respo
  * the access line, the final response for the store). A failure after the stream began is one `response.failed`
  * numbered after the last relayed event.
  */
-function relayNative(x: Exchange, open: Opened<SseFrame>, ctx: ResponseContext, save: (r: Record<string, unknown>) => void): Response {
+function relayNative(x: Exchange, open: Opened<SseFrame[]>, ctx: ResponseContext, save: (r: Record<string, unknown>) => void): Response {
   const state: NativeState = { count: 0, response: undefined };
   const encoder = {
-    step: (_s: NativeState, f: SseFrame): SseEvent[] => [f.event === undefined ? { data: null, raw: f.data } : { event: f.event, data: null, raw: f.data }],
+    step: (_s: NativeState, batch: SseFrame[]): SseEvent[] => relayedFrames(batch),
     finish: (): SseEvent[] => [],
     fail: (s: NativeState, err: AlloyError): SseEvent[] => {
       const base = s.response ?? (responseShell(ctx, "failed") as unknown as Record<string, unknown>);
@@ -222,7 +222,7 @@ function relayNative(x: Exchange, open: Opened<SseFrame>, ctx: ResponseContext, 
       // relayed as it came; the client's SDK will say what is wrong with it
     }
   };
-  return x.sseItems(open, encoder, state, observe);
+  return x.sseItems(open, encoder, state, eachFrame(observe));
 }
 
 // ── stored responses: GET, DELETE, input_items; the WebSocket probe ──────────────────────────────────────────────

@@ -6,6 +6,7 @@ import { asAlloyError, type AlloyError } from "../errors.ts";
 import type { SseEvent, StreamEncoder } from "../dialects/dialect.ts";
 import type { Usage } from "../openai/schema.ts";
 import type { Piece } from "../providers/provider.ts";
+import type { SseFrame } from "../providers/sse.ts";
 
 
 export const SSE_HEADERS = {
@@ -42,6 +43,20 @@ export function observePiece(p: Piece, end: StreamEnd): void {
   const fr = c.choices[0]?.finish_reason;
   if (fr) end.finishReason = fr;
 }
+
+/** A native upstream's frames, a batch per upstream read, as the events they were (each one's `event:` name kept). */
+export function relayedFrames(batch: SseFrame[]): SseEvent[] {
+  const out: SseEvent[] = [];
+  for (const f of batch) out.push(f.event === undefined ? { data: null, raw: f.data } : { event: f.event, data: null, raw: f.data });
+  return out;
+}
+
+/** A per-frame observer over batches of frames. */
+export const eachFrame =
+  (observe: (f: SseFrame, end: StreamEnd) => void) =>
+  (batch: SseFrame[], end: StreamEnd): void => {
+    for (const f of batch) observe(f, end);
+  };
 
 export interface SseOptions<T> {
   /** Reads each item for the access line (usage, finish reason) before it is encoded. */

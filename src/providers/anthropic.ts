@@ -14,7 +14,7 @@ import { finish, initStream, step } from "./anthropic/stream.ts";
 import type { CallOptions, NativeMessages, NativeMessagesOptions, Piece, Provider, ProviderModule, Reply } from "./provider.ts";
 import type { SseFrame } from "./sse.ts";
 import { streamError } from "./anthropic/errors.ts";
-import { sseFrames } from "./sse.ts";
+import { sseBatches, sseFrames } from "./sse.ts";
 import { DEFAULT_LIMITS, post, readJson, streamBody, type UpstreamLimits } from "./upstream.ts";
 import { LazyCheck } from "../util/lazy-check.ts";
 
@@ -84,18 +84,25 @@ export class AnthropicProvider implements Provider, NativeMessages {
     return { value: json, raw: text };
   }
 
-  async *messagesStream(body: Record<string, unknown>, o: NativeMessagesOptions): AsyncGenerator<SseFrame> {
+  async *messagesStream(body: Record<string, unknown>, o: NativeMessagesOptions): AsyncGenerator<SseFrame[]> {
     const res = await post(this.name, this.url, this.nativeHeaders(o), JSON.stringify({ ...body, model: o.model, stream: true }), o.signal);
     const events = await streamBody(res, this.name, parseAnthropicError);
     let stopped = false;
     try {
-      for await (const frame of sseFrames(events, this.sse)) {
-        if (frame.event === "error") {
-          const e = parseEvent(frame);
-          if (e.type === "error") throw streamError(e.error);
+      // What one read brought goes on together (one write to the client); an error event fails the stream before it.
+      for await (const frames of sseBatches(events, this.sse)) {
+        for (let i = 0; i < frames.length; i++) {
+          const frame = frames[i]!;
+          if (frame.event === "error") {
+            const e = parseEvent(frame);
+            if (e.type === "error") {
+              if (i > 0) yield frames.slice(0, i);
+              throw streamError(e.error);
+            }
+          }
+          if (frame.event === "message_stop") stopped = true;
         }
-        if (frame.event === "message_stop") stopped = true;
-        yield frame;
+        yield frames;
       }
     } catch (e) {
       throw streamFailure(e, o.signal);

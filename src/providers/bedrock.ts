@@ -163,7 +163,7 @@ export class BedrockProvider implements Provider {
    * InvokeModelWithResponseStream: each chunk is one Anthropic event, relayed as `event: <type>` with its JSON as
    * sent. An `error` event is thrown (the route sends it in Anthropic's shape); the stream must reach message_stop.
    */
-  async *messagesStream(body: Record<string, unknown>, o: NativeMessagesOptions): AsyncGenerator<SseFrame> {
+  async *messagesStream(body: Record<string, unknown>, o: NativeMessagesOptions): AsyncGenerator<SseFrame[]> {
     let stopped = false;
     for await (const data of this.invokeStream(o.model, JSON.stringify(toInvokeBody(body, o.beta)), { signal: o.signal })) {
       let e: { type?: unknown; error?: { type?: unknown; message?: unknown } };
@@ -175,7 +175,7 @@ export class BedrockProvider implements Provider {
       if (typeof e?.type !== "string") throw new AlloyError("server", `${this.name} sent a stream chunk without a type`);
       if (e.type === "error") throw streamError({ type: String(e.error?.type ?? "api_error"), message: String(e.error?.message ?? "") });
       if (e.type === "message_stop") stopped = true;
-      yield { event: e.type, data };
+      yield [{ event: e.type, data }];
     }
     if (!stopped) throw new AlloyError("server", `${this.name} stream ended before message_stop (the answer was cut short)`);
   }

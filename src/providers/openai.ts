@@ -70,35 +70,59 @@ export class OpenAIProvider implements Provider, ChatRelay, NativeResponses {
     return { value: json, raw: text };
   }
 
-  /** Native Responses stream: the upstream's events as they come, ending with a terminal event or an error. */
-  async *responsesStream(body: Record<string, unknown>, o: CallOptions): AsyncGenerator<SseFrame> {
+  /**
+   * Native Responses stream: the upstream's events as they come (a batch per read, so what arrived together leaves
+   * together), up to and including a terminal event; an error event fails the stream after the events before it.
+   */
+  async *responsesStream(body: Record<string, unknown>, o: CallOptions): AsyncGenerator<SseFrame[]> {
     const headers = { ...this.headers, accept: "text/event-stream", "x-request-id": o.requestId, ...o.headers };
     const res = await post(this.name, this.responsesUrl, headers, JSON.stringify({ ...body, model: o.model, stream: true }), o.signal);
     const events = await streamBody(res, this.name, parseOpenAIError);
     let ended = false;
     try {
-      for await (const frame of sseFrames(events, this.sse)) {
-        if (frame.data === "[DONE]") break;
-        let type: unknown = frame.event;
-        // Named events say their type; only unnamed ones (and errors, for their message) are parsed here.
-        if (type === undefined || type === "error") {
-          let json: { type?: unknown; message?: string; code?: string; error?: { message?: string } };
-          try {
-            json = JSON.parse(frame.data);
-          } catch {
-            throw new AlloyError("server", `${this.name} sent a stream event that is not JSON`);
+      for await (const frames of sseBatches(events, this.sse)) {
+        let n = 0;
+        let stop = false;
+        let failure: AlloyError | undefined;
+        for (; n < frames.length; n++) {
+          const frame = frames[n]!;
+          if (frame.data === "[DONE]") {
+            stop = true;
+            break;
           }
-          type = json?.type;
-          if (type === "error") throw new AlloyError("server", json.message ?? json.error?.message ?? "upstream stream error", { upstreamType: json.code });
+          const type = this.responsesEventType(frame);
+          if (type instanceof AlloyError) {
+            failure = type;
+            break;
+          }
+          if (RESPONSES_TERMINAL.has(type)) {
+            ended = stop = true;
+            n++;
+            break;
+          }
         }
-        if (typeof type === "string" && RESPONSES_TERMINAL.has(type)) ended = true;
-        yield frame;
-        if (ended) break;
+        if (n > 0) yield n === frames.length ? frames : frames.slice(0, n);
+        if (failure) throw failure;
+        if (stop) break;
       }
     } catch (e) {
       throw streamFailure(e, o.signal);
     }
     if (!ended) throw new AlloyError("server", `${this.name} stream ended before response.completed (the answer was cut short)`);
+  }
+
+  /** A Responses stream event's type, or the failure it is (an error event, an unnamed event that is not JSON). */
+  private responsesEventType(frame: SseFrame): string | AlloyError {
+    // Named events say their type; only unnamed ones (and errors, for their message) are parsed here.
+    if (frame.event !== undefined && frame.event !== "error") return frame.event;
+    let json: { type?: unknown; message?: string; code?: string; error?: { message?: string } };
+    try {
+      json = JSON.parse(frame.data);
+    } catch {
+      return new AlloyError("server", `${this.name} sent a stream event that is not JSON`);
+    }
+    if (json?.type === "error") return new AlloyError("server", json.message ?? json.error?.message ?? "upstream stream error", { upstreamType: json.code });
+    return typeof json?.type === "string" ? json.type : "";
   }
 
   /**

@@ -50,8 +50,8 @@ export interface NativeMessages {
    */
   supports?(model: string): boolean;
   messages(body: Record<string, unknown>, o: NativeMessagesOptions): Promise<Reply<unknown>>;
-  /** The upstream's events as they come; the stream must end with message_stop or it throws. */
-  messagesStream(body: Record<string, unknown>, o: NativeMessagesOptions): AsyncIterable<SseFrame>;
+  /** The upstream's events as they come, a batch per upstream read; the stream must end with message_stop or it throws. */
+  messagesStream(body: Record<string, unknown>, o: NativeMessagesOptions): AsyncIterable<SseFrame[]>;
   countTokens?(body: Record<string, unknown>, o: NativeMessagesOptions): Promise<Reply<unknown>>;
 }
 
@@ -65,8 +65,11 @@ export const RESPONSES_TERMINAL: ReadonlySet<string> = new Set(["response.comple
  */
 export interface NativeResponses {
   responses(body: Record<string, unknown>, o: CallOptions): Promise<Reply<unknown>>;
-  /** The upstream's events as they come; the stream must end with a terminal event (RESPONSES_TERMINAL) or it throws. */
-  responsesStream(body: Record<string, unknown>, o: CallOptions): AsyncIterable<SseFrame>;
+  /**
+   * The upstream's events as they come, a batch per upstream read; the stream must end with a terminal event
+   * (RESPONSES_TERMINAL) or it throws.
+   */
+  responsesStream(body: Record<string, unknown>, o: CallOptions): AsyncIterable<SseFrame[]>;
 }
 
 /**
