@@ -31,6 +31,8 @@ export type HedgeOutcome = "won" | "lost" | "skipped";
 export interface Upstream {
   provider: Provider;
   limiter: Limiter;
+  /** One more slot of `limiter` now, if free (see CallOptions.extraSlot); built once per provider. */
+  extraSlot?: () => (() => void) | undefined;
   timeoutMs: number;
   /** The provider's own rpm/tpm (`[providers.X] rpm`, `tpm`), counted like a key's; absent when it has none. */
   rate?: KeyRule;
@@ -56,6 +58,8 @@ export interface AttemptTarget {
   requestId: string;
   /** Headers for the upstream call (the trace's `traceparent`), when tracing is on. */
   headers?: Record<string, string>;
+  /** More of the provider's slots for a call that fans out (CallOptions.extraSlot). */
+  extraSlot?: () => (() => void) | undefined;
 }
 
 /**
@@ -315,7 +319,7 @@ export class Dispatcher {
     };
     const result = (async () => {
       try {
-        const v = await call({ provider: up.provider, model: dep.model, signal: ac.signal, requestId: ctx.requestId, headers: span?.headers }, keep);
+        const v = await call({ provider: up.provider, model: dep.model, signal: ac.signal, requestId: ctx.requestId, headers: span?.headers, extraSlot: up.extraSlot }, keep);
         settled = true;
         outcome = "ok";
         if (sampled) this.balancer.observe(dep, performance.now() - start, pool);

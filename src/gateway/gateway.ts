@@ -28,7 +28,10 @@ export function createGateway(config: Config, observer?: DispatchObserver): Gate
   for (const [name, provider] of providers) {
     const cfg = config.providers[name]!;
     const rate = cfg.rpm || cfg.tpm ? { label: `provider:${name}`, id: `provider:${name}`, rpm: cfg.rpm, tpm: cfg.tpm } : undefined;
-    upstreams.set(name, { provider, limiter: new Limiter(cfg.max_concurrent), timeoutMs: cfg.timeout_secs * 1000, ...(rate ? { rate } : {}) });
+    const limiter = new Limiter(cfg.max_concurrent);
+    const releaseOne = () => limiter.release();
+    const extraSlot = () => (limiter.tryAcquire() ? releaseOne : undefined);
+    upstreams.set(name, { provider, limiter, extraSlot, timeoutMs: cfg.timeout_secs * 1000, ...(rate ? { rate } : {}) });
   }
   const balancer = new Balancer({
     failures: config.governance.breaker_failures,

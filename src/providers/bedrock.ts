@@ -196,8 +196,10 @@ export class BedrockProvider implements Provider {
 
   /**
    * Embeddings through InvokeModel (Titan Text Embeddings v2, Cohere Embed v3; bodies in bedrock/embeddings.ts): the
-   * request becomes one call per Titan text or per 96 Cohere texts, at most max_concurrent in flight, vectors in input
-   * order. The first failure aborts the rest; all answers together are bounded by max_response_size.
+   * request becomes one call per Titan text or per 96 Cohere texts, vectors in input order. The first runs on the
+   * request's own slot; more run beside it only on slots of the provider free right now (never queued for, so a busy
+   * provider serves the list one call at a time), so concurrent lists together stay within max_concurrent. The first
+   * failure aborts the rest; all answers together are bounded by max_response_size.
    */
   async embeddings(req: EmbeddingsRequest, inputs: Inputs, o: CallOptions): Promise<Reply<EmbeddingsResponse>> {
     const family = embeddingFamily(o.model);
@@ -210,8 +212,13 @@ export class BedrockProvider implements Provider {
     let budget = this.transport.maxResponseSize;
     const vectors: number[][] = [];
     let tokens = 0;
+    const extra: Array<() => void> = [];
+    const want = Math.min(calls.length, this.fanOut) - 1;
+    if (o.extraSlot) for (let r; extra.length < want && (r = o.extraSlot()); ) extra.push(r);
+    // Outside the dispatcher (direct calls) max_concurrent alone bounds the fan-out.
+    const width = o.extraSlot ? 1 + extra.length : want + 1;
     try {
-      const answers = await mapLimited(calls, this.fanOut, async (call) => {
+      const answers = await mapLimited(calls, width, async (call) => {
         const res = await this.transport.send("invoke", o.model, call.body, { signal, headers, unsigned: o.headers });
         const bytes = await this.transport.readAll(res, signal, budget);
         budget -= bytes.byteLength;
@@ -230,6 +237,8 @@ export class BedrockProvider implements Provider {
     } catch (e) {
       ac.abort();
       throw this.fail(e, o.signal);
+    } finally {
+      for (const release of extra) release();
     }
     return { value: embeddingsList(vectors, req.model, tokens) };
   }

@@ -31,6 +31,12 @@ export interface CallOptions {
   requestId: string;
   /** Headers for this one call (the trace's `traceparent`), merged over the provider's own; absent when tracing is off. */
   headers?: Record<string, string>;
+  /**
+   * For a call that fans out into several upstream calls at once (Bedrock embeddings): one more of the provider's
+   * concurrency slots, taken now if one is free, as its release function (call it once); undefined when none is free.
+   * The call's own slot covers its first upstream call. Absent outside the dispatcher.
+   */
+  extraSlot?(): (() => void) | undefined;
 }
 
 /** What a native Messages call carries besides the body: the client's anthropic-version / anthropic-beta. */

@@ -184,6 +184,25 @@ describe("Bedrock: Titan Text Embeddings v2 and Cohere Embed v3 through InvokeMo
     bedrock.script = bedrockDefault;
   });
 
+  test("Titan: lists sent at once share the provider's max_concurrent (3): never more upstream calls in flight", async () => {
+    let inFlight = 0;
+    let most = 0;
+    bedrock.script = async (call, signal) => {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      await Bun.sleep(5);
+      inFlight--;
+      if (signal.aborted) throw new Error("aborted");
+      return bedrockDefault(call, signal);
+    };
+    const lists = [0, 1, 2].map((k) => Array.from({ length: 6 }, (_, i) => `list ${k} text ${i}`));
+    const answers = await Promise.all(lists.map((input) => client.embeddings.create({ model: TITAN, input, dimensions: 256, encoding_format: "float" })));
+    answers.forEach((res, k) => expect(res.data.map((d) => d.embedding)).toEqual(lists[k]!.map((t) => bedrockVector(t, 256))));
+    expect(most).toBeGreaterThan(1); // still fanned out
+    expect(most).toBeLessThanOrEqual(3);
+    bedrock.script = bedrockDefault;
+  });
+
   test("Titan with the SDK's default base64: little-endian float32, decoded to the model's floats; OpenAPI-conformant", async () => {
     bedrock.script = bedrockDefault;
     const res = await client.embeddings.create({ model: `bedrock/${TITAN}`, input: "hello bedrock" });
