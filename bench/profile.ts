@@ -1,7 +1,8 @@
 #!/usr/bin/env bun
 // Where Alloy spends its CPU under load: runs Alloy from source with `bun --cpu-prof` against the bench upstream,
 // drives one path for a while, stops Alloy (the profile is written on exit) and prints the top self-time functions.
-//   bun bench/profile.ts [openai|anthropic|bedrock] [--stream] [--seconds 10] [--connections 64]
+//   bun bench/profile.ts [openai|anthropic|bedrock] [--stream] [--keyed] [--seconds 10] [--connections 64]
+// `--keyed`: the bench's keyed config (one gateway key with an rpm limit), every request carrying the key.
 // The raw .cpuprofile (open it in Chrome DevTools) and Bun's Markdown rendering stay in the printed directory.
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,7 +10,7 @@ import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
 import { pickLoadTool } from "./load.ts";
 import { freePort, installCleanup, spawnHelper, spawnServer, stopAll } from "./procs.ts";
-import { ALLOY_MODELS, alloyConfig, chatBody, registeredProviderTypes } from "./targets.ts";
+import { ALLOY_MODELS, alloyConfig, BENCH_KEY, chatBody, keyedConfig, registeredProviderTypes } from "./targets.ts";
 
 const ROOT = join(import.meta.dir, "..");
 
@@ -87,7 +88,7 @@ async function main() {
   const { values, positionals } = parseArgs({
     args: Bun.argv.slice(2),
     allowPositionals: true,
-    options: { stream: { type: "boolean", default: false }, seconds: { type: "string", default: "10" }, connections: { type: "string", default: "64" } },
+    options: { stream: { type: "boolean", default: false }, keyed: { type: "boolean", default: false }, seconds: { type: "string", default: "10" }, connections: { type: "string", default: "64" } },
   });
   const path = (positionals[0] ?? "openai") as keyof typeof ALLOY_MODELS;
   if (!(path in ALLOY_MODELS)) throw new Error(`unknown path ${path}: use openai, anthropic or bedrock`);
@@ -97,7 +98,7 @@ async function main() {
   // Kept after the run: the profile files are the point.
   const dir = mkdtempSync(join(tmpdir(), "alloy-profile-"));
   const { toml } = alloyConfig(await Bun.file(join(import.meta.dir, "config.toml")).text(), `http://127.0.0.1:${upstream.port}`, registeredProviderTypes(ROOT));
-  writeFileSync(join(dir, "config.toml"), toml);
+  writeFileSync(join(dir, "config.toml"), values.keyed ? keyedConfig(toml) : toml);
   const port = freePort();
   const alloy = await spawnServer(
     ["bun", "--cpu-prof", `--cpu-prof-dir=${dir}`, "--cpu-prof-md", join(ROOT, "src/main.ts"), "--config", join(dir, "config.toml"), "--port", String(port), "--log-level", "warn"],
@@ -108,7 +109,8 @@ async function main() {
   const body = chatBody(ALLOY_MODELS[path].model, values.stream);
   const url = `http://127.0.0.1:${port}/v1/chat/completions`;
   console.error(`profiling Alloy → ${path}${values.stream ? " (streamed)" : ""} with ${tool.name} for ${values.seconds} s`);
-  const r = await tool.run({ url, body, connections: Number(values.connections), seconds: Number(values.seconds) });
+  const headers = values.keyed ? { authorization: `Bearer ${BENCH_KEY}` } : undefined;
+  const r = await tool.run({ url, body, headers, connections: Number(values.connections), seconds: Number(values.seconds) });
   console.error(`${Math.round(r.rps)} req/s, p50 ${r.p50Ms.toFixed(3)} ms, ${r.errors + r.non2xx} failed`);
   alloy.proc.kill("SIGINT");
   await alloy.proc.exited;
