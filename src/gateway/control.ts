@@ -78,8 +78,8 @@ export class RequestControl implements Watched {
 
   /**
    * The controller for the next attempt: one per request, reused by its retries, failovers and tool rounds while
-   * nothing has aborted it and the attempt in flight (if any) is not holding it; a new one only after an attempt timed out or was
-   * cancelled (its signal stays aborted). A hedge, beside an attempt in flight, always gets its own.
+   * nothing has aborted it and the attempt in flight (if any) is not holding it; a new one only after an attempt timed
+   * out or was cancelled (its signal stays aborted). A hedge, beside an attempt in flight, always gets its own.
    */
   attemptController(): AbortController {
     const ac = this.spare;
