@@ -26,6 +26,10 @@ describe("presentedKeys", () => {
     expect(presentedKeys(new Headers({ authorization: "Bearer a", "x-api-key": "b" }))).toEqual(["a", "b"]);
     expect(presentedKeys(new Headers({ authorization: "Basic dXNlcjpwYXNz" }))).toEqual([]);
     expect(presentedKeys(new Headers({ authorization: "Bearer " }))).toEqual([]);
+    expect(presentedKeys(new Headers({ authorization: "BEARER\tk2" }))).toEqual(["k2"]);
+    expect(presentedKeys(new Headers({ authorization: "Bearerabc" }))).toEqual([]);
+    expect(presentedKeys(new Headers({ authorization: "Bear abc" }))).toEqual([]);
+    expect(presentedKeys(new Headers({ authorization: "Bearer a b" }))).toEqual(["a b"]);
     expect(presentedKeys(new Headers())).toEqual([]);
   });
 });
