@@ -150,18 +150,24 @@ describe("OpenAI-type providers: passthrough", () => {
 });
 
 describe("Bedrock: Titan Text Embeddings v2 and Cohere Embed v3 through InvokeModel (SigV4 checked)", () => {
-  test("Titan: a list fans out one documented body per text, at most max_concurrent at once, order kept", async () => {
+  /** Scripts the mock to answer after `delayMs(call)` and counts the most calls it had in flight at once. */
+  function countInFlight(delayMs: (call: { n: number }) => number): { most: number } {
+    const seen = { most: 0 };
     let inFlight = 0;
-    let most = 0;
     bedrock.script = async (call, signal) => {
       inFlight++;
-      most = Math.max(most, inFlight);
-      // Answers in reverse order of arrival, so order can only be kept on purpose.
-      await Bun.sleep(Math.max(1, 30 - call.n * 3));
+      seen.most = Math.max(seen.most, inFlight);
+      await Bun.sleep(delayMs(call));
       inFlight--;
       if (signal.aborted) throw new Error("aborted");
       return bedrockDefault(call, signal);
     };
+    return seen;
+  }
+
+  test("Titan: a list fans out one documented body per text, at most max_concurrent at once, order kept", async () => {
+    // Answers in reverse order of arrival, so order can only be kept on purpose.
+    const seen = countInFlight((call) => Math.max(1, 30 - call.n * 3));
     const texts = ["one", "two words", "three little words", "four", "five", "six", "seven"];
     const before = bedrock.calls.length;
     const res = await client.embeddings.create({ model: TITAN, input: texts, dimensions: 256, encoding_format: "float" });
@@ -179,27 +185,18 @@ describe("Bedrock: Titan Text Embeddings v2 and Cohere Embed v3 through InvokeMo
     expect(res.data.map((d) => d.embedding)).toEqual(texts.map((t) => bedrockVector(t, 256)));
     expect(res.model).toBe(TITAN);
     expect(res.usage.prompt_tokens).toBe(texts.reduce((a, t) => a + mockTokens(t), 0));
-    expect(most).toBeGreaterThan(1);
-    expect(most).toBeLessThanOrEqual(3);
+    expect(seen.most).toBeGreaterThan(1);
+    expect(seen.most).toBeLessThanOrEqual(3);
     bedrock.script = bedrockDefault;
   });
 
   test("Titan: lists sent at once share the provider's max_concurrent (3): never more upstream calls in flight", async () => {
-    let inFlight = 0;
-    let most = 0;
-    bedrock.script = async (call, signal) => {
-      inFlight++;
-      most = Math.max(most, inFlight);
-      await Bun.sleep(5);
-      inFlight--;
-      if (signal.aborted) throw new Error("aborted");
-      return bedrockDefault(call, signal);
-    };
+    const seen = countInFlight(() => 5);
     const lists = [0, 1, 2].map((k) => Array.from({ length: 6 }, (_, i) => `list ${k} text ${i}`));
     const answers = await Promise.all(lists.map((input) => client.embeddings.create({ model: TITAN, input, dimensions: 256, encoding_format: "float" })));
     answers.forEach((res, k) => expect(res.data.map((d) => d.embedding)).toEqual(lists[k]!.map((t) => bedrockVector(t, 256))));
-    expect(most).toBeGreaterThan(1); // still fanned out
-    expect(most).toBeLessThanOrEqual(3);
+    expect(seen.most).toBeGreaterThan(1); // still fanned out
+    expect(seen.most).toBeLessThanOrEqual(3);
     bedrock.script = bedrockDefault;
   });
 
