@@ -73,6 +73,12 @@ export async function opened<T>(iterable: AsyncIterable<T>, target: AttemptTarge
   const it = iterable[Symbol.asyncIterator]();
   const first = await it.next();
   if (first.done) throw new AlloyError("server", `${target.provider.name} ended the stream before sending anything`);
+  // Ended while its first item was on the way (a hedge that lost, a timeout, the client gone): nobody will read the
+  // rest, so the stream is closed now (its finally blocks run, its socket goes) instead of waiting for GC.
+  if (target.signal.aborted) {
+    void Promise.resolve(it.return?.()).catch(() => {});
+    throw asAlloyError(target.signal.reason);
+  }
   return { first: first.value, rest: holdSlot(it, keep(), target.signal) };
 }
 

@@ -3,7 +3,7 @@
 import { describe, expect, test } from "bun:test";
 import { AlloyError } from "../../src/errors.ts";
 import { RequestControl } from "../../src/gateway/control.ts";
-import { Dispatcher, type AttemptTarget, type DispatchObserver, type Upstream } from "../../src/gateway/dispatch.ts";
+import { Dispatcher, opened, type AttemptTarget, type DispatchObserver, type Upstream } from "../../src/gateway/dispatch.ts";
 import { Router, type Route } from "../../src/gateway/route.ts";
 import { Balancer } from "../../src/governance/balance.ts";
 import { Limiter } from "../../src/governance/limiter.ts";
@@ -123,6 +123,37 @@ describe("Dispatcher hedging", () => {
     expect(inFlight("a")).toBe(0);
     expect(inFlight("b")).toBe(1); // the winner's stream holds its slot until it ends
     releaseB();
+    expect(inFlight("b")).toBe(0);
+  });
+
+  test("streams: a loser whose first item arrives after the winner's is closed (its finally runs), not left suspended", async () => {
+    const { d, ctx, inFlight } = setup(["a", "b"]);
+    const gates = new Map<string, PromiseWithResolvers<void>>([["a", Promise.withResolvers()], ["b", Promise.withResolvers()]]);
+    const closed: string[] = [];
+    async function* stream(name: string) {
+      try {
+        await gates.get(name)!.promise;
+        yield `${name}1`;
+        yield `${name}2`;
+      } finally {
+        closed.push(name);
+      }
+    }
+    const started: string[] = [];
+    const result = d.run(route([["a"], ["b"]]), ctx, (t, keep) => {
+      started.push(t.provider.name);
+      return opened(stream(t.provider.name), t, keep);
+    });
+    await waitFor(() => started.length === 2, "the hedge");
+    gates.get("b")!.resolve(); // the hedge answers first and wins
+    const won = await result;
+    expect(won.first).toBe("b1");
+    gates.get("a")!.resolve(); // the loser's first item comes too late
+    await waitFor(() => closed.includes("a"), "the loser closed");
+    expect(inFlight("a")).toBe(0);
+    expect(closed).toEqual(["a"]); // the winner's stream is still open
+    await won.rest.return?.();
+    expect(closed).toEqual(["a", "b"]);
     expect(inFlight("b")).toBe(0);
   });
 
