@@ -22,7 +22,6 @@ export function chatHandler(deps: IngressDeps) {
     errorReply: chatErrorReply,
     async run(x, body) {
       const req = validateChatRequest(body);
-      x.rec.model = req.model;
       x.ctrl.trace?.chat(req);
       observer.text?.(x.requestId, "prompt", req.messages);
       const route = x.route(req.model);

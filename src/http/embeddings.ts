@@ -23,7 +23,6 @@ export function embeddingsHandler(deps: IngressDeps) {
     errorReply: embeddingsErrorReply,
     async run(x, body) {
       const { req, inputs } = validateEmbeddingsRequest(body);
-      x.rec.model = req.model;
       const route = namedTargetsOnly(x.route(req.model));
       // Refused before any slot is taken when no target of the route has embeddings (an Anthropic model).
       if (!route.steps.some((s) => s.deployments.some((d) => gateway.upstreams.get(d.provider)?.provider.embeddings))) throw notServed(req.model);

@@ -46,7 +46,7 @@ export interface Exchange {
   caller: KeyRule | undefined;
   /** performance.now() at arrival. */
   start: number;
-  /** The model's route, with the caller's model restrictions applied. */
+  /** The model's route, with the caller's model restrictions applied; the access record names the model from here on. */
   route(model: string): Route;
   /** A JSON answer (the access record ends with it). */
   json(body: string, extra?: Record<string, string>): Response;
@@ -121,6 +121,7 @@ export function ingressHandler({ gateway, observer, auth, tracing, accounting }:
       caller,
       start,
       route(model) {
+        rec.model = model;
         const route = gateway.router.resolve(model);
         const primary = route.alias ? undefined : route.steps[0]?.deployments[0];
         auth?.checkModel(caller, model, primary && `${primary.provider}/${primary.model}`);

@@ -72,7 +72,6 @@ export function messagesHandler(deps: IngressDeps) {
     errorReply,
     async run(x, body) {
       const req = validateMessages(body);
-      x.rec.model = req.model;
       const route = x.route(req.model);
       const stream = req.stream === true;
       const raw = body as Record<string, unknown>;
@@ -206,7 +205,6 @@ export function countTokensHandler(deps: IngressDeps) {
     errorReply,
     async run(x, body) {
       const req = validateCountTokens(body);
-      x.rec.model = req.model;
       const route = x.route(req.model);
       const raw = body as Record<string, unknown>;
       // Anthropic's own count where the target has one; otherwise the documented estimate (see docs/api.md, Anthropic

@@ -80,7 +80,6 @@ export function responsesHandler(deps: IngressDeps) {
     errorReply,
     async run(x, body) {
       const req = validateResponses(body);
-      x.rec.model = req.model;
       const route = x.route(req.model);
       const prev = req.previous_response_id;
       let prior: ResponseItem[] = [];
