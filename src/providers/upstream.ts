@@ -48,23 +48,32 @@ function tooLarge(provider: string, max: number): AlloyError {
   });
 }
 
-/**
- * The body as text, reading at most `max` bytes: past that (or when Content-Length already says so) reading stops,
- * the socket is released and the attempt fails. A 100 MB answer then costs 32 MiB at most, not 200 MB of RSS.
- */
-const utf8 = new TextDecoder();
+/** How a bounded read fails, in the caller's words. */
+export interface ReadFailure {
+  /** The body is, or declares itself, longer than allowed. */
+  tooLarge(): unknown;
+  /** The connection broke while reading (the caller prefers an abort's own reason). */
+  cut(e: unknown): unknown;
+}
 
-export async function readText(res: Response, max: number, provider: string, signal: AbortSignal, errorBody = false): Promise<string> {
-  const declared = Number(res.headers.get("content-length"));
-  if (!errorBody && declared > max) {
+const EMPTY = new Uint8Array(0);
+
+/**
+ * The body's bytes, at most `max`. A declared Content-Length past it is refused before reading (the socket let go);
+ * one within it is what the connection will deliver, read natively in one go. An undeclared body is counted as it
+ * comes and refused past `max`, or with `truncate` (error bodies: read only as far as a message needs) cut there. A
+ * 100 MB answer then costs `max` at most, not 200 MB of RSS.
+ */
+export async function readBytes(res: Response, max: number, fail: ReadFailure, truncate = false): Promise<Uint8Array> {
+  const length = truncate ? null : res.headers.get("content-length");
+  if (length !== null && Number(length) > max) {
     res.body?.cancel().catch(() => {});
-    throw tooLarge(provider, max);
+    throw fail.tooLarge();
   }
-  if (!res.body) return "";
-  // A declared length within the limit is what the connection will deliver: one native read, no reader of ours.
-  if (!errorBody && declared > 0)
-    return res.text().catch((e: unknown) => {
-      throw signal.aborted ? signal.reason : transportError(provider, e, "the answer was cut off");
+  if (!res.body) return EMPTY;
+  if (length !== null)
+    return res.bytes().catch((e: unknown) => {
+      throw fail.cut(e);
     });
   const reader = res.body.getReader();
   const parts: Uint8Array[] = [];
@@ -75,23 +84,32 @@ export async function readText(res: Response, max: number, provider: string, sig
       try {
         r = await reader.read();
       } catch (e) {
-        throw signal.aborted ? signal.reason : transportError(provider, e, "the answer was cut off");
+        throw fail.cut(e);
       }
       if (r.done) break;
       size += r.value.byteLength;
       if (size > max) {
-        if (errorBody) {
-          parts.push(r.value.subarray(0, r.value.byteLength - (size - max)));
-          break;
-        }
-        throw tooLarge(provider, max);
+        if (!truncate) throw fail.tooLarge();
+        parts.push(r.value.subarray(0, r.value.byteLength - (size - max)));
+        break;
       }
       parts.push(r.value);
     }
   } finally {
     reader.cancel().catch(() => {});
   }
-  return utf8.decode(parts.length === 1 ? parts[0] : Buffer.concat(parts, Math.min(size, max)));
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts, Math.min(size, max));
+}
+
+const utf8 = new TextDecoder();
+
+/** The body as text, at most `max` bytes of it (see readBytes); `errorBody` cuts a longer one instead of failing. */
+export async function readText(res: Response, max: number, provider: string, signal: AbortSignal, errorBody = false): Promise<string> {
+  const fail: ReadFailure = {
+    tooLarge: () => tooLarge(provider, max),
+    cut: (e) => (signal.aborted ? signal.reason : transportError(provider, e, "the answer was cut off")),
+  };
+  return utf8.decode(await readBytes(res, max, fail, errorBody));
 }
 
 export interface ParsedError {

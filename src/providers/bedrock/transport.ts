@@ -6,6 +6,7 @@ import { createBedrockClient, loadBedrockSdk, resolveTarget, staticTarget, type 
 import { bedrockException, fromErrorResponse, fromSdkError } from "./errors.ts";
 import { DEFAULT_MAX_PAYLOAD, EventStreamDecoder, EventStreamError, type EventMessage } from "./eventstream.ts";
 import { escapeUri, sign, type AwsCredentials } from "./sigv4.ts";
+import { readBytes } from "../upstream.ts";
 
 export type Operation = "converse" | "converse-stream" | "invoke" | "invoke-with-response-stream" | "count-tokens";
 
@@ -91,17 +92,6 @@ interface Ready {
 
 const utf8 = new TextDecoder();
 
-function concat(parts: Uint8Array[], size: number): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(size);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
 export class BedrockTransport {
   readonly maxResponseSize: number;
   readonly maxFramePayload: number;
@@ -182,32 +172,14 @@ export class BedrockTransport {
   }
 
   /** The whole body, at most `max` bytes (a larger one is an error, and its connection is dropped). */
-  async readAll(res: Response, signal: AbortSignal, max = this.maxResponseSize): Promise<Uint8Array> {
-    const tooLarge = () => new AlloyError("server", `${this.provider} sent an answer larger than ${max} bytes`);
-    try {
-      const length = res.headers.get("content-length");
-      if (length !== null) {
-        // A declared length is what the connection will deliver: one read, no accounting.
-        if (Number(length) > max) {
-          await res.body?.cancel();
-          throw tooLarge();
-        }
-        return await res.bytes();
-      }
-      if (!res.body) return new Uint8Array(0);
-      const parts: Uint8Array[] = [];
-      let size = 0;
-      for await (const part of res.body) {
-        size += part.length;
-        if (size > max) throw tooLarge(); // leaving the loop cancels the body
-        parts.push(part);
-      }
-      return concat(parts, size);
-    } catch (e) {
-      if (e instanceof AlloyError) throw e;
-      if (signal.aborted) throw asAlloyError(signal.reason);
-      throw new AlloyError("network", `${this.provider} connection failed while reading the answer: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
-    }
+  readAll(res: Response, signal: AbortSignal, max = this.maxResponseSize): Promise<Uint8Array> {
+    return readBytes(res, max, {
+      tooLarge: () => new AlloyError("server", `${this.provider} sent an answer larger than ${max} bytes`),
+      cut: (e) =>
+        signal.aborted
+          ? asAlloyError(signal.reason)
+          : new AlloyError("network", `${this.provider} connection failed while reading the answer: ${e instanceof Error ? e.message : String(e)}`, { cause: e }),
+    });
   }
 
   /**
