@@ -5,13 +5,14 @@
 //   bun bench/bedrock-cpu.ts [--alloy <checkout root>] [--requests 4000] [--rounds 3] [--connections 16]
 // `--alloy` runs another checkout's src/main.ts (e.g. `git archive main | tar -x -C /tmp/alloy-main` with a
 // node_modules symlink) against the same bench upstream, so two builds are measured the same way.
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { sendCount } from "./bun-load.ts";
-import { freePort, installCleanup, readCpu, spawnHelper, spawnServer, stopAll, tempDir } from "./procs.ts";
+import { freePort, installCleanup, readCpu, spawnServer, stopAll, tempDir } from "./procs.ts";
+import { benchUpstream } from "./setup.ts";
 import { median } from "./stats.ts";
-import { ALLOY_MODELS, alloyConfig, chatBody, registeredProviderTypes } from "./targets.ts";
+import { ALLOY_MODELS, chatBody } from "./targets.ts";
 
 const ROOT = join(import.meta.dir, "..");
 async function main() {
@@ -29,9 +30,7 @@ async function main() {
   const rounds = Number(values.rounds);
   const connections = Number(values.connections);
   installCleanup();
-  const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", BUN_CONFIG_MAX_HTTP_REQUESTS: "4096" };
-  const upstream = await spawnHelper(["bun", join(import.meta.dir, "upstream.ts")], env);
-  const { toml } = alloyConfig(readFileSync(join(import.meta.dir, "config.toml"), "utf8"), `http://127.0.0.1:${upstream.port}`, registeredProviderTypes(root));
+  const { env, toml } = await benchUpstream(root);
   const cfg = join(tempDir("alloy-cpu-"), "config.toml");
   writeFileSync(cfg, toml);
   const port = freePort();

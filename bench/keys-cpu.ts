@@ -4,13 +4,14 @@
 // tpm window, x-ratelimit-* headers, billing) is required. CPU per call (utime + stime from /proc, which moves little
 // on a shared box) and req/s, alternated per round; `bun run bench` has the same comparison as a throughput row.
 //   bun bench/keys-cpu.ts [--requests 4000] [--rounds 3] [--connections 16]
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { sendCount } from "./bun-load.ts";
-import { freePort, installCleanup, readCpu, spawnHelper, spawnServer, stopAll, tempDir } from "./procs.ts";
+import { freePort, installCleanup, readCpu, spawnServer, stopAll, tempDir } from "./procs.ts";
+import { benchUpstream } from "./setup.ts";
 import { median } from "./stats.ts";
-import { ALLOY_MODELS, alloyConfig, chatBody, registeredProviderTypes } from "./targets.ts";
+import { ALLOY_MODELS, chatBody } from "./targets.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const rotate = <T>(xs: T[], n: number) => xs.map((_, i) => xs[(i + n) % xs.length]!);
@@ -24,9 +25,7 @@ async function main() {
   const rounds = Number(values.rounds);
   const connections = Number(values.connections);
   installCleanup();
-  const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", BUN_CONFIG_MAX_HTTP_REQUESTS: "4096" };
-  const upstream = await spawnHelper(["bun", join(import.meta.dir, "upstream.ts")], env);
-  const { toml } = alloyConfig(readFileSync(join(import.meta.dir, "config.toml"), "utf8"), `http://127.0.0.1:${upstream.port}`, registeredProviderTypes(ROOT));
+  const { env, toml } = await benchUpstream(ROOT);
   const cfg = join(tempDir("alloy-keys-"), "config.toml");
   writeFileSync(cfg, toml);
   const start = async (extra: Record<string, string>) => {

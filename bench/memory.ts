@@ -8,8 +8,9 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { sendCount } from "./bun-load.ts";
-import { freePort, installCleanup, readMem, spawnHelper, spawnServer, stopAll, tempDir } from "./procs.ts";
-import { alloyConfig, buildTargets, registeredProviderTypes, servedRoutes } from "./targets.ts";
+import { freePort, installCleanup, readMem, spawnServer, stopAll, tempDir } from "./procs.ts";
+import { benchUpstream } from "./setup.ts";
+import { buildTargets, servedRoutes } from "./targets.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const MB = (b: number) => `${(b / 1048576).toFixed(1)} MB`;
@@ -21,9 +22,7 @@ async function main() {
   });
   installCleanup();
   const extra = Object.fromEntries(values.env!.map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
-  const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", BUN_CONFIG_MAX_HTTP_REQUESTS: "4096" };
-  const upstream = await spawnHelper(["bun", join(import.meta.dir, "upstream.ts")], env);
-  const { toml, missing } = alloyConfig(await Bun.file(join(import.meta.dir, "config.toml")).text(), `http://127.0.0.1:${upstream.port}`, registeredProviderTypes(ROOT));
+  const { env, upstream, toml, missing } = await benchUpstream(ROOT);
   const cfg = join(tempDir("alloy-mem-"), "config.toml");
   writeFileSync(cfg, toml);
   const port = freePort();

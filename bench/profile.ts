@@ -9,8 +9,9 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
 import { pickLoadTool } from "./load.ts";
-import { freePort, installCleanup, spawnHelper, spawnServer, stopAll } from "./procs.ts";
-import { ALLOY_MODELS, alloyConfig, BENCH_KEY, chatBody, keyedConfig, registeredProviderTypes } from "./targets.ts";
+import { freePort, installCleanup, spawnServer, stopAll } from "./procs.ts";
+import { benchUpstream } from "./setup.ts";
+import { ALLOY_MODELS, BENCH_KEY, chatBody, keyedConfig } from "./targets.ts";
 
 const ROOT = join(import.meta.dir, "..");
 
@@ -93,11 +94,9 @@ async function main() {
   const path = (positionals[0] ?? "openai") as keyof typeof ALLOY_MODELS;
   if (!(path in ALLOY_MODELS)) throw new Error(`unknown path ${path}: use openai, anthropic or bedrock`);
   installCleanup();
-  const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", BUN_CONFIG_MAX_HTTP_REQUESTS: "4096" };
-  const upstream = await spawnHelper(["bun", join(import.meta.dir, "upstream.ts")], env);
+  const { env, toml } = await benchUpstream(ROOT);
   // Kept after the run: the profile files are the point.
   const dir = mkdtempSync(join(tmpdir(), "alloy-profile-"));
-  const { toml } = alloyConfig(await Bun.file(join(import.meta.dir, "config.toml")).text(), `http://127.0.0.1:${upstream.port}`, registeredProviderTypes(ROOT));
   writeFileSync(join(dir, "config.toml"), values.keyed ? keyedConfig(toml) : toml);
   const port = freePort();
   const alloy = await spawnServer(

@@ -11,11 +11,12 @@ import { join } from "node:path";
 import { sendCount } from "./bun-load.ts";
 import { pickLoadTool, type LoadTool } from "./load.ts";
 import { freePort, installCleanup, readCpu, readMem, spawnHelper, spawnServer, stopAll, tempDir, wasInterrupted } from "./procs.ts";
+import { benchUpstream } from "./setup.ts";
 import { STREAM_TOKENS } from "./replies.ts";
 import { checks, renderMarkdown, type BenchResult, type MemResult, type TargetResult } from "./report.ts";
 import { median, type LoadResult } from "./stats.ts";
 import { SseCounter, streamSeries, type StreamStats } from "./stream-client.ts";
-import { alloyConfig, buildTargets, isAlloy, jsonMark, keyedConfig, registeredProviderTypes, servedRoutes, tracedConfig, type Proc, type Target } from "./targets.ts";
+import { buildTargets, isAlloy, jsonMark, keyedConfig, servedRoutes, tracedConfig, type Proc, type Target } from "./targets.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const BINARY = join(ROOT, "alloy");
@@ -107,17 +108,10 @@ async function main() {
   log("compiling an empty program for the binary size baseline");
   const size = { alloy: statSync(BINARY).size, empty: emptyCompileSize() };
 
-  const childEnv = {
-    PATH: process.env.PATH ?? "/usr/bin:/bin",
-    HOME: process.env.HOME ?? "/tmp",
-    BUN_CONFIG_MAX_HTTP_REQUESTS: "4096",
-  };
-  const upstream = await spawnHelper(["bun", join(import.meta.dir, "upstream.ts")], childEnv);
-  const upstreamUrl = `http://127.0.0.1:${upstream.port}`;
+  const { env: childEnv, upstream, url: upstreamUrl, toml, missing } = await benchUpstream(ROOT);
   const bare = await spawnHelper(["bun", join(import.meta.dir, "bare-proxy.ts")], { ...childEnv, UPSTREAM_URL: upstreamUrl });
   const floor = await spawnHelper(["bun", join(import.meta.dir, "floor.ts")], { ...childEnv, UPSTREAM_URL: upstreamUrl });
 
-  const { toml, missing } = alloyConfig(await Bun.file(join(import.meta.dir, "config.toml")).text(), upstreamUrl, registeredProviderTypes(ROOT));
   const cfgDir = tempDir("alloy-bench-cfg-");
   const cfgFile = join(cfgDir, "config.toml");
   writeFileSync(cfgFile, toml);
