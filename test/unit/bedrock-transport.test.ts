@@ -60,6 +60,16 @@ describe("credentials cache", () => {
     ...(expiresAt === undefined ? {} : { expiration: new Date(expiresAt) }),
   });
 
+  /** A cache whose every load waits for the test: `pending[i]` is the i-th load's promise, settled by hand. */
+  const manualCache = (clock: () => number) => {
+    const pending: Array<PromiseWithResolvers<AwsCredentials>> = [];
+    const cache = new CredentialsCache(() => {
+      pending.push(Promise.withResolvers<AwsCredentials>());
+      return pending[pending.length - 1]!.promise;
+    }, clock);
+    return { pending, cache };
+  };
+
   test("long-lived keys load once and are then answered synchronously; concurrent first calls share one load", async () => {
     let loads = 0;
     const { promise, resolve } = Promise.withResolvers<AwsCredentials>();
@@ -75,14 +85,7 @@ describe("credentials cache", () => {
 
   test("temporary keys are refreshed before they expire: calls keep the current ones meanwhile, one refresh for all", async () => {
     let now = 1_000_000;
-    const pending: Array<PromiseWithResolvers<AwsCredentials>> = [];
-    const cache = new CredentialsCache(
-      () => {
-        pending.push(Promise.withResolvers<AwsCredentials>());
-        return pending[pending.length - 1]!.promise;
-      },
-      () => now,
-    );
+    const { pending, cache } = manualCache(() => now);
     const first = cache.get();
     pending[0]!.resolve(creds("OLD", now + 60 * 60_000));
     expect((await first).accessKeyId).toBe("OLD");
@@ -98,14 +101,7 @@ describe("credentials cache", () => {
 
   test("keys about to expire are not used: calls wait for the refresh; a failed refresh fails them and the next call retries", async () => {
     let now = 5_000_000;
-    const pending: Array<PromiseWithResolvers<AwsCredentials>> = [];
-    const cache = new CredentialsCache(
-      () => {
-        pending.push(Promise.withResolvers<AwsCredentials>());
-        return pending[pending.length - 1]!.promise;
-      },
-      () => now,
-    );
+    const { pending, cache } = manualCache(() => now);
     const first = cache.get();
     pending[0]!.resolve(creds("OLD", now + 20_000)); // 20 s left
     await first;
