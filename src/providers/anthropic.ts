@@ -1,7 +1,7 @@
 // Anthropic Messages API behind the Provider interface. The translation lives in ./anthropic/ as pure functions
 // (request, response, events, stream); this file is the I/O: headers, POST, error bodies, feeding stream events.
 import { Type as T } from "@sinclair/typebox";
-import { localChatId, streamFailure, unixNow } from "./kit.ts";
+import { callHeaders, localChatId, streamFailure, unixNow } from "./kit.ts";
 import type { ProviderConfig } from "../config/schema.ts";
 import { AlloyError, asAlloyError } from "../errors.ts";
 import type { ChatChunk, ChatRequest, ChatResponse } from "../openai/schema.ts";
@@ -58,13 +58,13 @@ export class AnthropicProvider implements Provider, NativeMessages {
   private async send(req: ChatRequest, o: CallOptions, stream: boolean): Promise<{ res: Response; t: Translated }> {
     const t = toAnthropicRequest(req, { model: o.model, defaultMaxTokens: this.defaultMaxTokens });
     const body = stream ? { ...t.body, stream: true } : t.body;
-    const res = await post(this.name, this.url, { ...this.headers, "x-request-id": o.requestId, ...o.headers }, JSON.stringify(body), o.signal);
+    const res = await post(this.name, this.url, callHeaders(this.headers, o), JSON.stringify(body), o.signal);
     return { res, t }; // its status is checked by readJson / streamBody
   }
 
   /** The client's version and betas win over the configured ones (Claude Code relies on its betas). */
   private nativeHeaders(o: NativeMessagesOptions): Record<string, string> {
-    const h: Record<string, string> = { ...this.headers, "x-request-id": o.requestId, ...o.headers };
+    const h: Record<string, string> = callHeaders(this.headers, o);
     if (o.version) h["anthropic-version"] = o.version;
     if (o.beta) h["anthropic-beta"] = o.beta;
     return h;

@@ -2,6 +2,7 @@
 // one id and clock. Translators stay pure: they take the head (id, created, model) from their state.
 import { asAlloyError } from "../errors.ts";
 import type { ChatChunk, FinishReason, Usage } from "../openai/schema.ts";
+import type { CallOptions } from "./provider.ts";
 
 /** What every chunk of one stream shares. */
 export interface ChunkHead {
@@ -21,6 +22,9 @@ export function chunkOf(h: ChunkHead, delta: Delta, finish: FinishReason | null 
 export function usageChunk(h: ChunkHead, usage: Usage): ChatChunk {
   return { id: h.id, object: "chat.completion.chunk", created: h.created, model: h.model, choices: [], usage };
 }
+
+/** A provider's own headers (built once) with one call's request id and trace headers. */
+export const callHeaders = (base: Record<string, string>, o: CallOptions): Record<string, string> => ({ ...base, "x-request-id": o.requestId, ...o.headers });
 
 /** Unix seconds: the `created` of answers built here. */
 export const unixNow = (): number => Math.floor(Date.now() / 1000);

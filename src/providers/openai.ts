@@ -1,7 +1,7 @@
 // OpenAI and every OpenAI-compatible upstream (Groq, vLLM, Ollama, Azure-style proxies): the request passes through
 // with only the model replaced, streams are parsed frame by frame and handed on as chunk objects.
 import { Type as T } from "@sinclair/typebox";
-import { streamFailure } from "./kit.ts";
+import { callHeaders, streamFailure } from "./kit.ts";
 import { AlloyError } from "../errors.ts";
 import type { ChatChunk, ChatRequest, ChatResponse, Usage } from "../openai/schema.ts";
 import type { ProviderConfig } from "../config/schema.ts";
@@ -58,12 +58,12 @@ export class OpenAIProvider implements Provider, ChatRelay, NativeResponses {
       body.stream = undefined;
       body.stream_options = undefined;
     }
-    return post(this.name, this.url, { ...this.headers, "x-request-id": o.requestId, ...o.headers }, JSON.stringify(body), o.signal);
+    return post(this.name, this.url, callHeaders(this.headers, o), JSON.stringify(body), o.signal);
   }
 
   /** Native Responses call: the body as given (model replaced), the answer's bytes back unchanged. */
   async responses(body: Record<string, unknown>, o: CallOptions): Promise<Reply<unknown>> {
-    const res = await post(this.name, this.responsesUrl, { ...this.headers, "x-request-id": o.requestId, ...o.headers }, JSON.stringify({ ...body, model: o.model, stream: undefined }), o.signal);
+    const res = await post(this.name, this.responsesUrl, callHeaders(this.headers, o), JSON.stringify({ ...body, model: o.model, stream: undefined }), o.signal);
     const { json, text } = await readJson(res, this.name, this.limits.maxResponseSize, o.signal, parseOpenAIError);
     if (!json || typeof json !== "object" || typeof (json as { id?: unknown }).id !== "string")
       throw new AlloyError("server", `${this.name} returned an unexpected body`);
@@ -75,7 +75,7 @@ export class OpenAIProvider implements Provider, ChatRelay, NativeResponses {
    * together), up to and including a terminal event; an error event fails the stream after the events before it.
    */
   async *responsesStream(body: Record<string, unknown>, o: CallOptions): AsyncGenerator<SseFrame[]> {
-    const headers = { ...this.headers, accept: "text/event-stream", "x-request-id": o.requestId, ...o.headers };
+    const headers = { ...callHeaders(this.headers, o), accept: "text/event-stream" };
     const res = await post(this.name, this.responsesUrl, headers, JSON.stringify({ ...body, model: o.model, stream: true }), o.signal);
     const events = await streamBody(res, this.name, parseOpenAIError);
     let ended = false;
@@ -154,7 +154,7 @@ export class OpenAIProvider implements Provider, ChatRelay, NativeResponses {
   /** Passthrough: the client's request with only the model replaced; the answer's bytes go back as they came. */
   async embeddings(req: EmbeddingsRequest, _inputs: unknown, o: CallOptions): Promise<Reply<EmbeddingsResponse> | RelayedEmbeddings> {
     const body = JSON.stringify({ ...req, model: o.model });
-    const res = await post(this.name, this.embeddingsUrl, { ...this.headers, "x-request-id": o.requestId, ...o.headers }, body, o.signal);
+    const res = await post(this.name, this.embeddingsUrl, callHeaders(this.headers, o), body, o.signal);
     const text = await readOk(res, this.name, this.limits.maxResponseSize, o.signal, parseOpenAIError);
     // The bytes go out as they came; of them the gateway needs usage and model, found without parsing the vectors.
     // Anything that does not look like OpenAI's list is parsed and checked in full.
@@ -207,12 +207,23 @@ export class OpenAIProvider implements Provider, ChatRelay, NativeResponses {
     if (!finished) throw new AlloyError("server", `${this.name} stream ended before a finish_reason (the answer was cut short)`);
   }
 
-  /** An event the scan could not vouch for, parsed and checked; undefined when it carries nothing for the client. */
-  private relayParsed(data: string): { event: RelayEvent; finishes: boolean } | undefined {
+  /**
+   * A stream event parsed and checked as a chunk; undefined when it carries nothing for the client (Azure's
+   * prompt_filter_results, keep-alive objects). Malformed choices are the upstream's failure.
+   */
+  private parseChunk(data: string): { json: Record<string, unknown>; kind: "ok" | "fixed" | "finish" } | undefined {
     const json = this.parseEvent(data);
     const kind = chunkKind(json);
     if (kind === "skip") return undefined;
     if (kind === "bad") throw new AlloyError("server", `${this.name} sent a stream chunk with malformed choices`);
+    return { json, kind };
+  }
+
+  /** An event the scan could not vouch for, parsed and checked; undefined when it carries nothing for the client. */
+  private relayParsed(data: string): { event: RelayEvent; finishes: boolean } | undefined {
+    const parsed = this.parseChunk(data);
+    if (!parsed) return undefined;
+    const { json, kind } = parsed;
     const choices = json.choices as Array<{ finish_reason?: unknown }>;
     const finish = choices.find((c) => c.finish_reason)?.finish_reason;
     const usage = json.usage && typeof json.usage === "object" ? (json.usage as Usage) : undefined;
@@ -250,10 +261,9 @@ export class OpenAIProvider implements Provider, ChatRelay, NativeResponses {
     try {
       for await (const frame of sseFrames(events, this.sse)) {
         if (frame.data === "[DONE]") return;
-        const json = this.parseEvent(frame.data);
-        const kind = chunkKind(json);
-        if (kind === "skip") continue; // Azure's prompt_filter_results, keep-alive objects: nothing for the client
-        if (kind === "bad") throw new AlloyError("server", `${this.name} sent a stream chunk with malformed choices`);
+        const parsed = this.parseChunk(frame.data);
+        if (!parsed) continue;
+        const { json, kind } = parsed;
         if (kind === "finish") finished = true;
         // Keep the upstream's bytes: an unchanged chunk goes to the client without being serialised again. A chunk
         // chunkKind had to complete (a usage chunk without choices) is serialised afresh.
