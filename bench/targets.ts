@@ -188,6 +188,11 @@ export function buildTargets(ports: Ports, missing: Map<string, string>, routes?
     viaAlloy({ key, label, path: ROUTE.messages, provider, json: messagesBody(model, false), stream: messagesBody(model, true), dialect: "anthropic", baseline: "direct-messages" });
   const responsesVia = (key: string, label: string, model: string, provider: string) =>
     viaAlloy({ key, label, path: ROUTE.responses, provider, json: responsesBody(model, false), stream: responsesBody(model, true), dialect: "responses", baseline: "direct-responses" });
+  /** The upstream itself on a route: the baseline its Alloy rows' added latency is measured against. */
+  const direct = (path: string, label: string, dialect: Dialect, json: string, stream?: string): Target => {
+    const key = `direct-${path.slice(path.lastIndexOf("/") + 1)}`;
+    return { key, label, url: url(ports.upstream, path), json, ...(stream === undefined ? {} : { stream }), dialect, baseline: key, proc: "upstream" };
+  };
   const openai = ALLOY_MODELS.openai;
   const hedged = chatVia("hedged", "Alloy → hedged alias (2 × OpenAI)");
   // The hedge's second target must exist too.
@@ -221,39 +226,13 @@ export function buildTargets(ports: Ports, missing: Map<string, string>, routes?
     ...(ports.traced
       ? [{ ...chatVia("openai", "Alloy → OpenAI, tracing on"), key: "alloy-openai-traced", url: url(ports.traced, ROUTE.chat), proc: "traced" as const }]
       : []),
-    {
-      key: "direct-messages",
-      label: "/v1/messages direct to upstream",
-      url: url(ports.upstream, ROUTE.messages),
-      json: messagesBody("claude-bench", false),
-      stream: messagesBody("claude-bench", true),
-      dialect: "anthropic",
-      baseline: "direct-messages",
-      proc: "upstream",
-    },
+    direct(ROUTE.messages, "/v1/messages direct to upstream", "anthropic", messagesBody("claude-bench", false), messagesBody("claude-bench", true)),
     messagesVia("alloy-messages-native", "/v1/messages Alloy → Anthropic (native)", ALLOY_MODELS.anthropic.model, ALLOY_MODELS.anthropic.provider),
     messagesVia("alloy-messages-openai", "/v1/messages Alloy → OpenAI (translated)", openai.model, openai.provider),
-    {
-      key: "direct-responses",
-      label: "/v1/responses direct to upstream",
-      url: url(ports.upstream, ROUTE.responses),
-      json: responsesBody("gpt-bench", false),
-      stream: responsesBody("gpt-bench", true),
-      dialect: "responses",
-      baseline: "direct-responses",
-      proc: "upstream",
-    },
+    direct(ROUTE.responses, "/v1/responses direct to upstream", "responses", responsesBody("gpt-bench", false), responsesBody("gpt-bench", true)),
     responsesVia("alloy-responses-native", "/v1/responses Alloy → OpenAI (native)", ALLOY_MODELS.responses.model, ALLOY_MODELS.responses.provider),
     responsesVia("alloy-responses-chat", "/v1/responses Alloy → OpenAI chat (translated)", openai.model, openai.provider),
-    {
-      key: "direct-embeddings",
-      label: "/v1/embeddings direct to upstream",
-      url: url(ports.upstream, ROUTE.embeddings),
-      json: embeddingsBody("text-embedding-bench"),
-      dialect: "openai",
-      baseline: "direct-embeddings",
-      proc: "upstream",
-    },
+    direct(ROUTE.embeddings, "/v1/embeddings direct to upstream", "openai", embeddingsBody("text-embedding-bench")),
     viaAlloy({
       key: "alloy-embeddings",
       label: "/v1/embeddings Alloy → OpenAI",
